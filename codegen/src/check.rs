@@ -1,0 +1,345 @@
+//! Checks on a resolved model: one initial state, every state reachable and
+//! able to get back to the initial one, at most one transition per (state,
+//! event) for any guard values, typical paths that walk the graph, and
+//! declarations that something uses.
+
+use std::collections::BTreeMap;
+
+use petgraph::Direction;
+use petgraph::graph::{DiGraph, NodeIndex};
+use petgraph::visit::{Bfs, Reversed};
+
+use crate::diagnostic::{Diagnostic, line_of};
+use crate::guard::{GuardExpr, can_overlap};
+use crate::model::{GuardId, Model, PathId, StateId, TransitionId};
+
+/// The model as a petgraph graph: one node per state (node index = state
+/// index), one edge per (transition, source) pair, weighted by transition.
+pub fn graph(model: &Model) -> DiGraph<StateId, TransitionId> {
+    let mut g = DiGraph::with_capacity(model.states.len(), model.transitions.len());
+    for i in 0..model.states.len() {
+        g.add_node(StateId(i));
+    }
+    for e in model.edges() {
+        g.add_edge(NodeIndex::new(e.from.0), NodeIndex::new(e.to.0), e.transition);
+    }
+    g
+}
+
+/// Runs every check. Errors first would hide warnings, so the result is in
+/// source order.
+pub fn check(model: &Model, source: &str) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let initial_ok = check_initial(model, &mut diags);
+    if initial_ok {
+        check_reachability(model, &mut diags);
+    }
+    check_determinism(model, source, &mut diags);
+    check_paths(model, source, &mut diags);
+    check_unused(model, &mut diags);
+    diags.sort_by_key(Diagnostic::offset);
+    diags
+}
+
+fn check_initial(model: &Model, diags: &mut Vec<Diagnostic>) -> bool {
+    let initials: Vec<&crate::model::State> = model.states.iter().filter(|s| s.initial).collect();
+    match initials.as_slice() {
+        [_] => true,
+        [] => {
+            diags.push(
+                Diagnostic::error(format!(
+                    "machine `{}` has no initial state",
+                    model.name.text
+                ))
+                .with_primary(model.name.span.clone(), "declared here")
+                .with_note("help: mark one state `initial`: `state CLOSED initial \"…\"`"),
+            );
+            false
+        }
+        [first, rest @ ..] => {
+            for s in rest {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "more than one initial state: `{}` and `{}`",
+                        first.name.text, s.name.text
+                    ))
+                    .with_primary(s.name.span.clone(), "second initial state")
+                    .with_secondary(first.name.span.clone(), "first initial state"),
+                );
+            }
+            false
+        }
+    }
+}
+
+fn check_reachability(model: &Model, diags: &mut Vec<Diagnostic>) {
+    let g = graph(model);
+    let start = NodeIndex::new(model.initial().0);
+    let initial_name = &model.states[start.index()].name.text;
+
+    let mut forward = vec![false; model.states.len()];
+    let mut bfs = Bfs::new(&g, start);
+    while let Some(n) = bfs.next(&g) {
+        forward[n.index()] = true;
+    }
+    let reversed = Reversed(&g);
+    let mut back = vec![false; model.states.len()];
+    let mut bfs = Bfs::new(reversed, start);
+    while let Some(n) = bfs.next(reversed) {
+        back[n.index()] = true;
+    }
+
+    for (i, s) in model.states.iter().enumerate() {
+        if !forward[i] {
+            let incoming = g.neighbors_directed(NodeIndex::new(i), Direction::Incoming).count();
+            let why = if incoming == 0 {
+                "no transition leads here"
+            } else {
+                "only unreachable states lead here"
+            };
+            diags.push(
+                Diagnostic::error(format!(
+                    "state `{}` is unreachable from the initial state `{initial_name}`",
+                    s.name.text
+                ))
+                .with_primary(s.name.span.clone(), why),
+            );
+        } else if !back[i] {
+            diags.push(
+                Diagnostic::error(format!(
+                    "state `{}` can never get back to the initial state `{initial_name}`",
+                    s.name.text
+                ))
+                .with_primary(s.name.span.clone(), "a machine that enters this state is stuck for good")
+                .with_note("help: add a transition out of it (a timeout, an abort) that leads back"),
+            );
+        }
+    }
+}
+
+fn check_determinism(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
+    // (state, event) -> transitions, in declaration order.
+    let mut cells: BTreeMap<(StateId, usize), Vec<TransitionId>> = BTreeMap::new();
+    for e in model.edges() {
+        let ev = model.transitions[e.transition.0].event.0;
+        cells.entry((e.from, ev)).or_default().push(e.transition);
+    }
+    // Report each conflicting pair of declarations once, at the later one.
+    let mut reported: Vec<(TransitionId, TransitionId)> = Vec::new();
+    for ((state, event), ts) in &cells {
+        for (i, &a) in ts.iter().enumerate() {
+            for &b in &ts[i + 1..] {
+                if reported.contains(&(a, b)) {
+                    continue;
+                }
+                let ta = &model.transitions[a.0];
+                let tb = &model.transitions[b.0];
+                let state_name = &model.states[state.0].name.text;
+                let event_name = &model.events[*event].name.text;
+                let (la, lb) = (line_of(source, ta.span.start), line_of(source, tb.span.start));
+                let same_guard = ta.guard == tb.guard;
+                let same_target = ta.target_from(*state) == tb.target_from(*state);
+                match can_overlap(ta.guard.as_ref(), tb.guard.as_ref()) {
+                    Some(false) => continue,
+                    Some(true) if same_guard && same_target && ta.actions == tb.actions => {
+                        reported.push((a, b));
+                        diags.push(
+                            Diagnostic::error(format!(
+                                "duplicate transition: line {lb} repeats line {la} \
+                                 (`{state_name}` on `{event_name}`)"
+                            ))
+                            .with_primary(tb.span.clone(), format!("line {lb}: the repetition"))
+                            .with_secondary(ta.span.clone(), format!("line {la}: first written here")),
+                        );
+                    }
+                    Some(true) => {
+                        reported.push((a, b));
+                        let why = match (&ta.guard, &tb.guard) {
+                            (None, None) => "neither has a guard".to_owned(),
+                            (None, Some(_)) | (Some(_), None) => {
+                                "one of them has no guard, so it always fires".to_owned()
+                            }
+                            (Some(ga), Some(gb)) => format!(
+                                "`{}` and `{}` can both hold",
+                                guard_text(model, ga),
+                                guard_text(model, gb)
+                            ),
+                        };
+                        diags.push(
+                            Diagnostic::error(format!(
+                                "transitions on lines {la} and {lb} both fire on `{event_name}` \
+                                 in `{state_name}`: {why}"
+                            ))
+                            .with_primary(tb.span.clone(), format!("line {lb}"))
+                            .with_secondary(ta.span.clone(), format!("line {la}"))
+                            .with_note("help: give them guards that exclude each other, like `[p]` and `[!p]`"),
+                        );
+                    }
+                    None => {
+                        reported.push((a, b));
+                        diags.push(
+                            Diagnostic::warning(format!(
+                                "cannot prove the guards on lines {la} and {lb} exclusive: \
+                                 they use more than {} guards",
+                                crate::guard::MAX_EXCLUSIVITY_VARS
+                            ))
+                            .with_primary(tb.span.clone(), format!("line {lb}"))
+                            .with_secondary(ta.span.clone(), format!("line {la}")),
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn guard_text(model: &Model, g: &GuardExpr<GuardId>) -> String {
+    let mut s = String::new();
+    g.write(&mut s, &|id: &GuardId| model.guards[id.0].name.text.clone());
+    s
+}
+
+/// Each typical path must number its steps 1, 2, 3 … once each, and each
+/// step must start where the previous one ended.
+fn check_paths(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
+    enum At {
+        State(StateId),
+        Transition(TransitionId),
+    }
+    for (p, path) in model.paths.iter().enumerate() {
+        let mut steps: BTreeMap<u32, (At, std::ops::Range<usize>)> = BTreeMap::new();
+        let mut push = |step: u32, at: At, span: std::ops::Range<usize>, diags: &mut Vec<Diagnostic>| {
+            if let Some((_, first)) = steps.get(&step) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "step {step} of path `{}` is given twice (first on line {})",
+                        path.name.text,
+                        line_of(source, first.start)
+                    ))
+                    .with_primary(span, "given again here")
+                    .with_secondary(first.clone(), "first given here"),
+                );
+            } else {
+                steps.insert(step, (at, span));
+            }
+        };
+        for (i, s) in model.states.iter().enumerate() {
+            for st in s.steps.iter().filter(|st| st.path == PathId(p)) {
+                push(st.step, At::State(StateId(i)), st.span.clone(), diags);
+            }
+        }
+        for (i, t) in model.transitions.iter().enumerate() {
+            for st in t.steps.iter().filter(|st| st.path == PathId(p)) {
+                if t.sources.len() != 1 {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "a step of path `{}` must be a transition from one state",
+                            path.name.text
+                        ))
+                        .with_primary(st.span.clone(), "this transition has several sources"),
+                    );
+                    continue;
+                }
+                push(st.step, At::Transition(TransitionId(i)), st.span.clone(), diags);
+            }
+        }
+        let mut expected = 1;
+        let mut at: Option<StateId> = None;
+        for (&n, (step, span)) in &steps {
+            if n != expected {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "path `{}` has no step {expected} before step {n}",
+                        path.name.text
+                    ))
+                    .with_primary(span.clone(), format!("step {n}"))
+                    .with_note("help: number a path's steps 1, 2, 3 … without gaps"),
+                );
+                break;
+            }
+            expected += 1;
+            let (from, to) = match step {
+                At::State(s) => (*s, *s),
+                At::Transition(t) => {
+                    let tr = &model.transitions[t.0];
+                    let from = tr.sources[0];
+                    (from, tr.target_from(from))
+                }
+            };
+            if let Some(prev) = at.filter(|prev| *prev != from) {
+                diags.push(
+                    Diagnostic::error(format!(
+                        "step {n} of path `{}` starts in `{}`, but step {} ended in `{}`",
+                        path.name.text,
+                        model.states[from.0].name.text,
+                        n - 1,
+                        model.states[prev.0].name.text
+                    ))
+                    .with_primary(span.clone(), format!("step {n}")),
+                );
+            }
+            at = Some(to);
+        }
+    }
+}
+
+fn check_unused(model: &Model, diags: &mut Vec<Diagnostic>) {
+    let mut events = vec![false; model.events.len()];
+    let mut actions = vec![false; model.actions.len()];
+    let mut guards = vec![false; model.guards.len()];
+    let mut paths = vec![false; model.paths.len()];
+    for t in &model.transitions {
+        events[t.event.0] = true;
+        for a in &t.actions {
+            actions[a.0] = true;
+        }
+        if let Some(g) = &t.guard {
+            for v in g.vars() {
+                guards[v.0] = true;
+            }
+        }
+        for s in &t.steps {
+            paths[s.path.0] = true;
+        }
+    }
+    for s in &model.states {
+        for st in &s.steps {
+            paths[st.path.0] = true;
+        }
+    }
+    let mut groups = vec![false; model.groups.len()];
+    for t in &model.transitions {
+        for &g in &t.named_groups {
+            groups[g] = true;
+        }
+    }
+    let unused = |kind: &str, name: &crate::syntax::Name| {
+        Diagnostic::warning(format!("{kind} `{}` is declared but never used", name.text))
+            .with_primary(name.span.clone(), "no transition uses it")
+    };
+    for (i, used) in events.iter().enumerate() {
+        if !used {
+            diags.push(unused("event", &model.events[i].name));
+        }
+    }
+    for (i, used) in actions.iter().enumerate() {
+        if !used {
+            diags.push(unused("action", &model.actions[i].name));
+        }
+    }
+    for (i, used) in guards.iter().enumerate() {
+        if !used {
+            diags.push(unused("guard", &model.guards[i].name));
+        }
+    }
+    for (i, used) in paths.iter().enumerate() {
+        if !used {
+            diags.push(unused("path", &model.paths[i].name));
+        }
+    }
+    for (i, used) in groups.iter().enumerate() {
+        if !used {
+            diags.push(unused("group", &model.groups[i].name));
+        }
+    }
+}
