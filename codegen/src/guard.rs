@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn unguarded_overlaps_everything_satisfiable() {
         assert_eq!(can_overlap(None, Some(&var("p"))), Some(true));
-        assert_eq!(can_overlap(None, None), Some(true));
+        assert_eq!(can_overlap::<&str>(None, None), Some(true));
         let never = and(var("p"), not(var("p")));
         assert_eq!(can_overlap(None, Some(&never)), Some(false));
     }

@@ -716,20 +716,30 @@ fn closest<'n>(name: &str, known: impl Iterator<Item = &'n str>) -> Option<&'n s
         .map(|(_, k)| k)
 }
 
-/// Levenshtein distance over characters.
+/// Edit distance over characters, counting a swap of two neighbours as one
+/// edit (optimal string alignment).
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cur = row[j + 1];
-            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
-            prev = cur;
+    // d[i][j]: distance between a[..i] and b[..j].
+    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in d.iter_mut().enumerate() {
+        row[0] = i;
+    }
+    for j in 0..=b.len() {
+        d[0][j] = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(d[i - 2][j - 2] + 1);
+            }
+            d[i][j] = best;
         }
     }
-    row[b.len()]
+    d[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -739,7 +749,8 @@ mod tests {
     #[test]
     fn edit_distance_counts_single_edits() {
         assert_eq!(edit_distance("SYN_SENT", "SYN_SENT"), 0);
-        assert_eq!(edit_distance("SYN_SNET", "SYN_SENT"), 2);
+        assert_eq!(edit_distance("SYN_SNET", "SYN_SENT"), 1);
+        assert_eq!(edit_distance("SHTU", "SHUT"), 1);
         assert_eq!(edit_distance("LISTN", "LISTEN"), 1);
         assert_eq!(edit_distance("", "abc"), 3);
     }

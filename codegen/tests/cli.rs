@@ -1,0 +1,147 @@
+//! The `fsm` binary as users run it: exit codes and messages.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fsm(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_fsm"))
+        .args(args)
+        .output()
+        .expect("run fsm")
+}
+
+fn tcp_fsm() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tcp.fsm")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A scratch directory for this test, emptied first.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fsm-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn check_accepts_tcp_fsm_without_warnings() {
+    let o = fsm(&["check", tcp_fsm().to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stderr(&o), "", "no warnings expected");
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("ok: machine Tcp, 11 states"), "{out}");
+}
+
+#[test]
+fn a_misspelt_target_fails_naming_it_and_its_line() {
+    let src = std::fs::read_to_string(tcp_fsm()).unwrap();
+    let (n, line) = src
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("SYN_SENT    -> ESTABLISHED"))
+        .unwrap();
+    let bad = src.replacen(line, &line.replacen("ESTABLISHED", "ESTABLISHD", 1), 1);
+    let dir = scratch("misspelt");
+    let file = dir.join("tcp.fsm");
+    std::fs::write(&file, bad).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_fsm"))
+        .current_dir(&dir)
+        .args(["check", "tcp.fsm"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("unknown state `ESTABLISHD`"), "{err}");
+    assert!(err.contains(&format!("tcp.fsm:{}:", n + 1)), "{err}");
+    assert!(err.contains("did you mean `ESTABLISHED`?"), "{err}");
+}
+
+#[test]
+fn a_duplicated_transition_fails_naming_both_lines() {
+    let src = std::fs::read_to_string(tcp_fsm()).unwrap();
+    let (n, line) = src
+        .lines()
+        .enumerate()
+        .find(|(_, l)| l.starts_with("ESTABLISHED -> CLOSE_WAIT"))
+        .unwrap();
+    // Duplicate the line without its path step, which would be a second error.
+    let copy = line.replace("server 5", "");
+    let bad = src.replacen(line, &format!("{line}\n{copy}"), 1);
+    let dir = scratch("duplicate");
+    let file = dir.join("tcp.fsm");
+    std::fs::write(&file, bad).unwrap();
+    let o = fsm(&["check", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    let (first, second) = (n + 1, n + 2);
+    assert!(
+        err.contains(&format!("line {second} repeats line {first}")),
+        "{err}"
+    );
+    assert!(err.contains(&format!("tcp.fsm:{second}:1")), "{err}");
+}
+
+#[test]
+fn unusable_files_get_one_line_and_exit_1() {
+    let dir = scratch("unusable");
+    let empty = dir.join("empty.fsm");
+    std::fs::write(&empty, "  \n// nothing\n").unwrap();
+    let binary = dir.join("binary.fsm");
+    std::fs::write(&binary, b"machine \xff\xfe").unwrap();
+    let missing = dir.join("missing.fsm");
+    let cases = [
+        (missing.clone(), "No such file"),
+        (dir.clone(), "is a directory"),
+        (binary, "not UTF-8"),
+        (empty, "empty spec"),
+    ];
+    for command in ["check", "dot", "mermaid", "stats", "rust"] {
+        for (path, why) in &cases {
+            let o = fsm(&[command, path.to_str().unwrap()]);
+            assert_eq!(o.status.code(), Some(1), "{command} {}", path.display());
+            let err = stderr(&o);
+            assert_eq!(err.lines().count(), 1, "{command}: {err}");
+            assert!(err.starts_with("fsm: ") && err.contains(why), "{command}: {err}");
+        }
+    }
+}
+
+#[test]
+fn warnings_do_not_fail_check() {
+    let dir = scratch("warnings");
+    let file = dir.join("w.fsm");
+    std::fs::write(
+        &file,
+        "machine W \"w\"\nstate A initial \"a\"\nevent e call \"e\"\nevent unused call \"u\"\nA -> same on e\n",
+    )
+    .unwrap();
+    let o = fsm(&["check", file.to_str().unwrap()]);
+    assert!(o.status.success());
+    let err = stderr(&o);
+    assert!(err.contains("warning: event `unused` is declared but never used"), "{err}");
+    assert!(err.contains("w.fsm:4:7"), "{err}");
+}
+
+#[test]
+fn stats_lists_counts_and_degrees() {
+    let o = fsm(&["stats", tcp_fsm().to_str().unwrap()]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(out.contains("states       11"), "{out}");
+    assert!(out.contains("transitions  38"), "{out}");
+    let closed = out.lines().find(|l| l.starts_with("CLOSED ")).unwrap();
+    let cols: Vec<&str> = closed.split_whitespace().collect();
+    assert_eq!(cols.len(), 3, "{closed}");
+    // Every state can reach CLOSED by the user timeout, so many arrows end there.
+    assert!(cols[1].parse::<usize>().unwrap() >= 11, "{closed}");
+}
+
+#[test]
+fn an_unknown_language_is_refused() {
+    let o = fsm(&["dot", tcp_fsm().to_str().unwrap(), "--lang", "fr"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("no `fr` labels (languages: en, zh)"), "{}", stderr(&o));
+}
