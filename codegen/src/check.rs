@@ -21,7 +21,11 @@ pub fn graph(model: &Model) -> DiGraph<StateId, TransitionId> {
         g.add_node(StateId(i));
     }
     for e in model.edges() {
-        g.add_edge(NodeIndex::new(e.from.0), NodeIndex::new(e.to.0), e.transition);
+        g.add_edge(
+            NodeIndex::new(e.from.0),
+            NodeIndex::new(e.to.0),
+            e.transition,
+        );
     }
     g
 }
@@ -91,7 +95,9 @@ fn check_reachability(model: &Model, diags: &mut Vec<Diagnostic>) {
 
     for (i, s) in model.states.iter().enumerate() {
         if !forward[i] {
-            let incoming = g.neighbors_directed(NodeIndex::new(i), Direction::Incoming).count();
+            let incoming = g
+                .neighbors_directed(NodeIndex::new(i), Direction::Incoming)
+                .count();
             let why = if incoming == 0 {
                 "no transition leads here"
             } else {
@@ -110,8 +116,13 @@ fn check_reachability(model: &Model, diags: &mut Vec<Diagnostic>) {
                     "state `{}` can never get back to the initial state `{initial_name}`",
                     s.name.text
                 ))
-                .with_primary(s.name.span.clone(), "a machine that enters this state is stuck for good")
-                .with_note("help: add a transition out of it (a timeout, an abort) that leads back"),
+                .with_primary(
+                    s.name.span.clone(),
+                    "a machine that enters this state is stuck for good",
+                )
+                .with_note(
+                    "help: add a transition out of it (a timeout, an abort) that leads back",
+                ),
             );
         }
     }
@@ -136,7 +147,10 @@ fn check_determinism(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
                 let tb = &model.transitions[b.0];
                 let state_name = &model.states[state.0].name.text;
                 let event_name = &model.events[*event].name.text;
-                let (la, lb) = (line_of(source, ta.span.start), line_of(source, tb.span.start));
+                let (la, lb) = (
+                    line_of(source, ta.span.start),
+                    line_of(source, tb.span.start),
+                );
                 let same_guard = ta.guard == tb.guard;
                 let same_target = ta.target_from(*state) == tb.target_from(*state);
                 match can_overlap(ta.guard.as_ref(), tb.guard.as_ref()) {
@@ -149,7 +163,10 @@ fn check_determinism(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
                                  (`{state_name}` on `{event_name}`)"
                             ))
                             .with_primary(tb.span.clone(), format!("line {lb}: the repetition"))
-                            .with_secondary(ta.span.clone(), format!("line {la}: first written here")),
+                            .with_secondary(
+                                ta.span.clone(),
+                                format!("line {la}: first written here"),
+                            ),
                         );
                     }
                     Some(true) => {
@@ -208,21 +225,22 @@ fn check_paths(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
     }
     for (p, path) in model.paths.iter().enumerate() {
         let mut steps: BTreeMap<u32, (At, std::ops::Range<usize>)> = BTreeMap::new();
-        let mut push = |step: u32, at: At, span: std::ops::Range<usize>, diags: &mut Vec<Diagnostic>| {
-            if let Some((_, first)) = steps.get(&step) {
-                diags.push(
-                    Diagnostic::error(format!(
-                        "step {step} of path `{}` is given twice (first on line {})",
-                        path.name.text,
-                        line_of(source, first.start)
-                    ))
-                    .with_primary(span, "given again here")
-                    .with_secondary(first.clone(), "first given here"),
-                );
-            } else {
-                steps.insert(step, (at, span));
-            }
-        };
+        let mut push =
+            |step: u32, at: At, span: std::ops::Range<usize>, diags: &mut Vec<Diagnostic>| {
+                if let Some((_, first)) = steps.get(&step) {
+                    diags.push(
+                        Diagnostic::error(format!(
+                            "step {step} of path `{}` is given twice (first on line {})",
+                            path.name.text,
+                            line_of(source, first.start)
+                        ))
+                        .with_primary(span, "given again here")
+                        .with_secondary(first.clone(), "first given here"),
+                    );
+                } else {
+                    steps.insert(step, (at, span));
+                }
+            };
         for (i, s) in model.states.iter().enumerate() {
             for st in s.steps.iter().filter(|st| st.path == PathId(p)) {
                 push(st.step, At::State(StateId(i)), st.span.clone(), diags);
@@ -240,12 +258,16 @@ fn check_paths(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
                     );
                     continue;
                 }
-                push(st.step, At::Transition(TransitionId(i)), st.span.clone(), diags);
+                push(
+                    st.step,
+                    At::Transition(TransitionId(i)),
+                    st.span.clone(),
+                    diags,
+                );
             }
         }
-        let mut expected = 1;
         let mut at: Option<StateId> = None;
-        for (&n, (step, span)) in &steps {
+        for (expected, (&n, (step, span))) in (1..).zip(&steps) {
             if n != expected {
                 diags.push(
                     Diagnostic::error(format!(
@@ -257,7 +279,6 @@ fn check_paths(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
                 );
                 break;
             }
-            expected += 1;
             let (from, to) = match step {
                 At::State(s) => (*s, *s),
                 At::Transition(t) => {

@@ -312,7 +312,9 @@ impl Model {
             });
             s.push(']');
         }
-        s.replace("!", "¬").replace(" && ", " ∧ ").replace(" || ", " ∨ ")
+        s.replace("!", "¬")
+            .replace(" && ", " ∧ ")
+            .replace(" || ", " ∨ ")
     }
 
     /// The action half: action labels in order, internal actions left out,
@@ -515,34 +517,33 @@ impl Resolver<'_> {
                         }
                     }
                 }
-                Decl::Group { name, members } => {
+                Decl::Group { name, members }
                     if groups.get(&name.text) == Some(&group_index)
-                        && model.groups[group_index].name.span == name.span
-                    {
-                        let mut ids = Vec::new();
-                        for m in members {
-                            if let Some(s) = self.lookup(&states, m) {
-                                if ids.contains(&StateId(s)) {
-                                    self.diags.push(
-                                        Diagnostic::error(format!(
-                                            "state `{}` is listed twice in group `{}`",
-                                            m.text, name.text
-                                        ))
-                                        .with_primary(m.span.clone(), "listed again here"),
-                                    );
-                                } else {
-                                    ids.push(StateId(s));
-                                }
+                        && model.groups[group_index].name.span == name.span =>
+                {
+                    let mut ids = Vec::new();
+                    for m in members {
+                        if let Some(s) = self.lookup(&states, m) {
+                            if ids.contains(&StateId(s)) {
+                                self.diags.push(
+                                    Diagnostic::error(format!(
+                                        "state `{}` is listed twice in group `{}`",
+                                        m.text, name.text
+                                    ))
+                                    .with_primary(m.span.clone(), "listed again here"),
+                                );
+                            } else {
+                                ids.push(StateId(s));
                             }
                         }
-                        model.groups[group_index].members = ids;
-                        group_index += 1;
                     }
+                    model.groups[group_index].members = ids;
+                    group_index += 1;
                 }
                 Decl::Transition(t) => {
-                    if let Some(tr) =
-                        self.transition(t, &model, &states, &groups, &events, &guards, &actions, &paths)
-                    {
+                    if let Some(tr) = self.transition(
+                        t, &model, &states, &groups, &events, &guards, &actions, &paths,
+                    ) {
                         model.transitions.push(tr);
                     }
                 }
@@ -553,7 +554,12 @@ impl Resolver<'_> {
     }
 
     /// Records a declaration; reports a duplicate and answers false.
-    fn declare(&mut self, ns: &mut Namespace, name: &Name, groups: &HashMap<String, usize>) -> bool {
+    fn declare(
+        &mut self,
+        ns: &mut Namespace,
+        name: &Name,
+        groups: &HashMap<String, usize>,
+    ) -> bool {
         if let Some(&i) = ns.index.get(&name.text) {
             let first = ns.spans[i].clone();
             self.duplicate(name, ns.kind, &format!("a {}", ns.kind), &first);
@@ -596,8 +602,10 @@ impl Resolver<'_> {
     }
 
     fn unknown<'n>(&mut self, kind: &str, name: &Name, known: impl Iterator<Item = &'n str>) {
-        let mut d = Diagnostic::error(format!("unknown {kind} `{}`", name.text))
-            .with_primary(name.span.clone(), format!("no {kind} is declared with this name"));
+        let mut d = Diagnostic::error(format!("unknown {kind} `{}`", name.text)).with_primary(
+            name.span.clone(),
+            format!("no {kind} is declared with this name"),
+        );
         if let Some(best) = closest(&name.text, known) {
             d = d.with_note(format!("help: did you mean `{best}`?"));
         }
@@ -726,13 +734,15 @@ fn edit_distance(a: &str, b: &str) -> usize {
     for (i, row) in d.iter_mut().enumerate() {
         row[0] = i;
     }
-    for j in 0..=b.len() {
-        d[0][j] = j;
+    for (j, cell) in d[0].iter_mut().enumerate() {
+        *cell = j;
     }
     for i in 1..=a.len() {
         for j in 1..=b.len() {
             let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
+            let mut best = (d[i - 1][j] + 1)
+                .min(d[i][j - 1] + 1)
+                .min(d[i - 1][j - 1] + cost);
             if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
                 best = best.min(d[i - 2][j - 2] + 1);
             }

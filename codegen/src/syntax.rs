@@ -248,7 +248,11 @@ fn name(pair: Pair<'_, Rule>) -> Name {
 }
 
 fn string(pair: Pair<'_, Rule>) -> String {
-    let body = pair.into_inner().next().expect("a string has a body").as_str();
+    let body = pair
+        .into_inner()
+        .next()
+        .expect("a string has a body")
+        .as_str();
     let mut out = String::with_capacity(body.len());
     let mut chars = body.chars();
     while let Some(c) = chars.next() {
@@ -384,7 +388,12 @@ fn transition(pair: Pair<'_, Rule>) -> TransitionSyntax {
         Rule::kw_any => SourcesSyntax::Any(span(&src)),
         _ => SourcesSyntax::Names(name_list(src)),
     };
-    let target_pair = inner.next().expect("target").into_inner().next().expect("target body");
+    let target_pair = inner
+        .next()
+        .expect("target")
+        .into_inner()
+        .next()
+        .expect("target body");
     let target_span = span(&target_pair);
     let target = match target_pair.as_rule() {
         Rule::kw_same => None,
@@ -466,10 +475,10 @@ fn guard_expr(pair: Pair<'_, Rule>) -> GuardExpr<Name> {
     }
 }
 
-fn fold(
-    pair: Pair<'_, Rule>,
-    make: fn(Box<GuardExpr<Name>>, Box<GuardExpr<Name>>) -> GuardExpr<Name>,
-) -> GuardExpr<Name> {
+/// Builds a binary guard node (`GuardExpr::And` or `GuardExpr::Or`).
+type Combine = fn(Box<GuardExpr<Name>>, Box<GuardExpr<Name>>) -> GuardExpr<Name>;
+
+fn fold(pair: Pair<'_, Rule>, make: Combine) -> GuardExpr<Name> {
     let mut parts = pair.into_inner().map(guard_expr);
     let first = parts.next().expect("at least one operand");
     parts.fold(first, |acc, e| make(Box::new(acc), Box::new(e)))
