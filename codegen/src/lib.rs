@@ -30,6 +30,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod dot;
+pub mod figure;
 pub mod guard;
 pub mod mermaid;
 pub mod model;
