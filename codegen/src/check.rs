@@ -38,7 +38,7 @@ pub fn check(model: &Model, source: &str) -> Vec<Diagnostic> {
     if initial_ok {
         check_reachability(model, &mut diags);
     }
-    check_determinism(model, source, &mut diags);
+    check_determinism(model, &mut diags);
     check_paths(model, source, &mut diags);
     check_unused(model, &mut diags);
     diags.sort_by_key(Diagnostic::offset);
@@ -128,7 +128,7 @@ fn check_reachability(model: &Model, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_determinism(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
+fn check_determinism(model: &Model, diags: &mut Vec<Diagnostic>) {
     // (state, event) -> transitions, in declaration order.
     let mut cells: BTreeMap<(StateId, usize), Vec<TransitionId>> = BTreeMap::new();
     for e in model.edges() {
@@ -147,10 +147,7 @@ fn check_determinism(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
                 let tb = &model.transitions[b.0];
                 let state_name = &model.states[state.0].name.text;
                 let event_name = &model.events[*event].name.text;
-                let (la, lb) = (
-                    line_of(source, ta.span.start),
-                    line_of(source, tb.span.start),
-                );
+                let (la, lb) = (ta.line, tb.line);
                 let same_guard = ta.guard == tb.guard;
                 let same_target = ta.target_from(*state) == tb.target_from(*state);
                 match can_overlap(ta.guard.as_ref(), tb.guard.as_ref()) {

@@ -171,6 +171,28 @@ impl Diagnostic {
     }
 }
 
+/// Line numbers of byte offsets, answered in O(log lines) after one pass
+/// over the text (callers with many offsets use this, not [`line_of`]).
+#[derive(Clone, Debug)]
+pub struct LineIndex {
+    /// Offset just past each newline.
+    starts: Vec<usize>,
+}
+
+impl LineIndex {
+    /// Indexes the lines of `source`.
+    pub fn new(source: &str) -> Self {
+        LineIndex {
+            starts: source.match_indices('\n').map(|(i, _)| i + 1).collect(),
+        }
+    }
+
+    /// The 1-based line of byte `offset`.
+    pub fn line(&self, offset: usize) -> usize {
+        self.starts.partition_point(|&s| s <= offset) + 1
+    }
+}
+
 /// `(line, column)` of a byte offset, both from 1; columns count characters.
 pub fn line_col(source: &str, offset: usize) -> (usize, usize) {
     let offset = offset.min(source.len());
@@ -206,7 +228,19 @@ mod tests {
     fn short_rendering_is_one_line() {
         let src = "abc\ndef\n";
         let d = Diagnostic::warning("w").with_primary(5..6, "x");
-        assert_eq!(d.render_short("f.fsm", src).trim_end(), "f.fsm:2:2: warning: w");
+        assert_eq!(
+            d.render_short("f.fsm", src).trim_end(),
+            "f.fsm:2:2: warning: w"
+        );
+    }
+
+    #[test]
+    fn line_index_agrees_with_line_of() {
+        let src = "a\nbc\n\ndef\n";
+        let index = LineIndex::new(src);
+        for offset in 0..=src.len() {
+            assert_eq!(index.line(offset), line_of(src, offset), "offset {offset}");
+        }
     }
 
     #[test]

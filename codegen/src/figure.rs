@@ -460,23 +460,31 @@ impl Figure {
             .filter(|(a, back)| !**back && a.from != a.to)
             .map(|(a, _)| a)
             .collect();
-        let mut indegree = vec![0usize; n];
+        let mut incoming: Vec<Vec<&Arrow>> = vec![Vec::new(); n];
+        let mut outgoing: Vec<Vec<usize>> = vec![Vec::new(); n];
         for a in &forward {
-            indegree[a.to] += 1;
+            incoming[a.to].push(a);
+            outgoing[a.from].push(a.to);
         }
+        let mut indegree: Vec<usize> = incoming.iter().map(Vec::len).collect();
+        let mut ready: std::collections::BinaryHeap<std::cmp::Reverse<usize>> = (0..n)
+            .filter(|&u| indegree[u] == 0)
+            .map(std::cmp::Reverse)
+            .collect();
         let mut row = vec![0usize; n];
-        let mut done = vec![false; n];
-        while let Some(u) = (0..n).find(|&u| !done[u] && indegree[u] == 0) {
-            done[u] = true;
-            let incoming = || forward.iter().filter(|a| a.to == u);
-            let on_path = incoming().any(|a| a.line != Line::Thin);
-            row[u] = incoming()
+        while let Some(std::cmp::Reverse(u)) = ready.pop() {
+            let on_path = incoming[u].iter().any(|a| a.line != Line::Thin);
+            row[u] = incoming[u]
+                .iter()
                 .filter(|a| !on_path || a.line != Line::Thin)
                 .map(|a| row[a.from] + 1)
                 .max()
                 .unwrap_or(0);
-            for a in forward.iter().filter(|a| a.from == u) {
-                indegree[a.to] -= 1;
+            for &v in &outgoing[u] {
+                indegree[v] -= 1;
+                if indegree[v] == 0 {
+                    ready.push(std::cmp::Reverse(v));
+                }
             }
         }
         row

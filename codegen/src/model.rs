@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::diagnostic::{Diagnostic, line_of};
+use crate::diagnostic::{Diagnostic, LineIndex};
 use crate::guard::GuardExpr;
 use crate::syntax::{
     Decl, EventKind, LineStyle, Marker, Name, PathStepSyntax, SourcesSyntax, Span, SyntaxTree,
@@ -368,7 +368,7 @@ impl Model {
 /// diagnostics; warnings never stop resolution.
 pub fn resolve(tree: &SyntaxTree, source: &str) -> (Option<Model>, Vec<Diagnostic>) {
     let mut r = Resolver {
-        source,
+        lines: LineIndex::new(source),
         diags: Vec::new(),
     };
     let model = r.run(tree);
@@ -376,8 +376,8 @@ pub fn resolve(tree: &SyntaxTree, source: &str) -> (Option<Model>, Vec<Diagnosti
     (ok.then_some(model), r.diags)
 }
 
-struct Resolver<'s> {
-    source: &'s str,
+struct Resolver {
+    lines: LineIndex,
     diags: Vec<Diagnostic>,
 }
 
@@ -402,7 +402,7 @@ impl Namespace {
     }
 }
 
-impl Resolver<'_> {
+impl Resolver {
     fn run(&mut self, tree: &SyntaxTree) -> Model {
         let mut model = Model {
             name: tree.machine.clone(),
@@ -581,7 +581,7 @@ impl Resolver<'_> {
     }
 
     fn duplicate(&mut self, name: &Name, kind: &str, previous: &str, first: &Span) {
-        let first_line = line_of(self.source, first.start);
+        let first_line = self.lines.line(first.start);
         self.diags.push(
             Diagnostic::error(format!(
                 "duplicate {kind} `{}`: {previous} of that name is declared on line {first_line}",
@@ -699,7 +699,7 @@ impl Resolver<'_> {
         }
         Some(Transition {
             span: t.span.clone(),
-            line: line_of(self.source, t.span.start),
+            line: self.lines.line(t.span.start),
             sources,
             source_form,
             named_groups,
