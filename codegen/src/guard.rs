@@ -182,7 +182,10 @@ mod tests {
 
     #[test]
     fn a_guard_and_its_negation_are_exclusive() {
-        assert_eq!(can_overlap(Some(&var("p")), Some(&not(var("p")))), Some(false));
+        assert_eq!(
+            can_overlap(Some(&var("p")), Some(&not(var("p")))),
+            Some(false)
+        );
     }
 
     #[test]
@@ -203,7 +206,10 @@ mod tests {
 
     #[test]
     fn coverage_of_complementary_guards() {
-        assert_eq!(covers_all(&[Some(&var("p")), Some(&not(var("p")))]), Some(true));
+        assert_eq!(
+            covers_all(&[Some(&var("p")), Some(&not(var("p")))]),
+            Some(true)
+        );
         assert_eq!(covers_all(&[Some(&var("p"))]), Some(false));
         assert_eq!(covers_all::<&str>(&[None]), Some(true));
     }
@@ -212,7 +218,10 @@ mod tests {
     fn printing_keeps_precedence() {
         let e = and(or(var("a"), var("b")), not(and(var("c"), var("d"))));
         assert_eq!(e.to_string(), "(a || b) && !(c && d)");
-        assert_eq!(or(and(var("a"), var("b")), var("c")).to_string(), "a && b || c");
+        assert_eq!(
+            or(and(var("a"), var("b")), var("c")).to_string(),
+            "a && b || c"
+        );
     }
 
     #[test]

@@ -9,7 +9,11 @@ use fsm_codegen::dot::DrawOptions;
 use fsm_codegen::{LoadError, Spec};
 
 #[derive(Parser)]
-#[command(name = "fsm", version, about = "Check, draw and generate code from .fsm state-machine specs")]
+#[command(
+    name = "fsm",
+    version,
+    about = "Check, draw and generate code from .fsm state-machine specs"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -92,7 +96,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
         Command::Svg(d) => draw(d, fsm_codegen::svg::render),
         Command::Stats { file } => {
             let spec = load(&file)?;
-            print!("{}", fsm_codegen::stats::Stats::of(&spec.model));
+            write_output(
+                None,
+                &fsm_codegen::stats::Stats::of(&spec.model).to_string(),
+            )?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Rust { file, output } => {
@@ -123,7 +130,10 @@ fn load(file: &Path) -> Result<Spec, String> {
     })
 }
 
-fn draw(d: Draw, render: fn(&fsm_codegen::Model, &DrawOptions) -> String) -> Result<ExitCode, String> {
+fn draw(
+    d: Draw,
+    render: fn(&fsm_codegen::Model, &DrawOptions) -> String,
+) -> Result<ExitCode, String> {
     let spec = load(&d.file)?;
     let langs = spec.model.languages();
     if d.lang != "en" && !langs.contains(&d.lang) {

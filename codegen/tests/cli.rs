@@ -104,7 +104,10 @@ fn unusable_files_get_one_line_and_exit_1() {
             assert_eq!(o.status.code(), Some(1), "{command} {}", path.display());
             let err = stderr(&o);
             assert_eq!(err.lines().count(), 1, "{command}: {err}");
-            assert!(err.starts_with("fsm: ") && err.contains(why), "{command}: {err}");
+            assert!(
+                err.starts_with("fsm: ") && err.contains(why),
+                "{command}: {err}"
+            );
         }
     }
 }
@@ -121,7 +124,10 @@ fn warnings_do_not_fail_check() {
     let o = fsm(&["check", file.to_str().unwrap()]);
     assert!(o.status.success());
     let err = stderr(&o);
-    assert!(err.contains("warning: event `unused` is declared but never used"), "{err}");
+    assert!(
+        err.contains("warning: event `unused` is declared but never used"),
+        "{err}"
+    );
     assert!(err.contains("w.fsm:4:7"), "{err}");
 }
 
@@ -143,5 +149,9 @@ fn stats_lists_counts_and_degrees() {
 fn an_unknown_language_is_refused() {
     let o = fsm(&["dot", tcp_fsm().to_str().unwrap(), "--lang", "fr"]);
     assert_eq!(o.status.code(), Some(1));
-    assert!(stderr(&o).contains("no `fr` labels (languages: en, zh)"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("no `fr` labels (languages: en, zh)"),
+        "{}",
+        stderr(&o)
+    );
 }

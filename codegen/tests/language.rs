@@ -34,10 +34,19 @@ fn declarations_parse_with_their_parts() {
     assert_eq!(tree.title.get("zh"), "标题");
     assert!(matches!(
         &tree.decls[0],
-        Decl::Path { style: LineStyle::Dashed, marker: Marker::Boxed, .. }
+        Decl::Path {
+            style: LineStyle::Dashed,
+            marker: Marker::Boxed,
+            ..
+        }
     ));
     match &tree.decls[1] {
-        Decl::State { name, initial, text, steps } => {
+        Decl::State {
+            name,
+            initial,
+            text,
+            steps,
+        } => {
             assert_eq!(name.text, "A");
             assert!(initial.is_some());
             assert_eq!(text.get("zh"), "甲");
@@ -46,8 +55,17 @@ fn declarations_parse_with_their_parts() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(matches!(&tree.decls[2], Decl::Event { kind: EventKind::Segment, .. }));
-    assert!(matches!(&tree.decls[4], Decl::Action { internal: true, .. }));
+    assert!(matches!(
+        &tree.decls[2],
+        Decl::Event {
+            kind: EventKind::Segment,
+            ..
+        }
+    ));
+    assert!(matches!(
+        &tree.decls[4],
+        Decl::Action { internal: true, .. }
+    ));
     match &tree.decls[6] {
         Decl::Transition(t) => {
             assert!(matches!(&t.sources, SourcesSyntax::Names(n) if n.len() == 1));
@@ -75,7 +93,8 @@ fn keywords_need_a_word_boundary() {
     // `stateful` is a name, not the keyword `state` followed by `ful`.
     let err = syntax::parse("machine M \"m\"\nstateful \"x\"\n").unwrap_err();
     assert!(
-        err.message.starts_with("expected a declaration or a transition"),
+        err.message
+            .starts_with("expected a declaration or a transition"),
         "{}",
         err.message
     );
@@ -107,7 +126,11 @@ fn groups_any_and_same_expand_to_sources_and_targets() {
     assert_eq!(tick.target, Target::Same);
     assert_eq!(tick.sources.len(), 3);
     assert_eq!(m.edges().count(), 1 + 1 + 2 + 3);
-    assert!(m.edges().filter(|e| e.transition.index() == 3).all(|e| e.from == e.to));
+    assert!(
+        m.edges()
+            .filter(|e| e.transition.index() == 3)
+            .all(|e| e.from == e.to)
+    );
 }
 
 #[test]
@@ -122,7 +145,10 @@ fn labels_read_condition_slash_action() {
     assert_eq!(label("CLOSED", "active_open"), "active OPEN / SYN");
     assert_eq!(label("CLOSED", "passive_open"), "passive OPEN / –");
     assert_eq!(label("LISTEN", "rcv_syn"), "SYN / SYN+ACK");
-    assert_eq!(label("FIN_WAIT_2", "rcv_fin"), "FIN / ACK, start 2MSL timer");
+    assert_eq!(
+        label("FIN_WAIT_2", "rcv_fin"),
+        "FIN / ACK, start 2MSL timer"
+    );
     assert_eq!(label("LISTEN", "send"), "SEND [remote socket known] / SYN");
     let s = m.state("SYN_RCVD").unwrap();
     let e = m.event("rcv_rst").unwrap();
@@ -131,7 +157,13 @@ fn labels_read_condition_slash_action() {
         .iter()
         .map(|t| m.transition_label(&m.transitions[t.index()], "en"))
         .collect();
-    assert_eq!(labels, ["RST [reached by a passive OPEN] / –", "RST [¬reached by a passive OPEN] / –"]);
+    assert_eq!(
+        labels,
+        [
+            "RST [reached by a passive OPEN] / –",
+            "RST [¬reached by a passive OPEN] / –"
+        ]
+    );
 }
 
 #[test]
@@ -141,8 +173,17 @@ fn tcp_spec_has_the_rfc_states_and_both_numbered_paths() {
     assert_eq!(
         names,
         [
-            "CLOSED", "LISTEN", "SYN_SENT", "SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1",
-            "FIN_WAIT_2", "CLOSING", "TIME_WAIT", "CLOSE_WAIT", "LAST_ACK"
+            "CLOSED",
+            "LISTEN",
+            "SYN_SENT",
+            "SYN_RCVD",
+            "ESTABLISHED",
+            "FIN_WAIT_1",
+            "FIN_WAIT_2",
+            "CLOSING",
+            "TIME_WAIT",
+            "CLOSE_WAIT",
+            "LAST_ACK"
         ]
     );
     assert_eq!(m.states[m.initial().index()].name.text, "CLOSED");
@@ -162,16 +203,35 @@ fn tcp_spec_has_the_rfc_states_and_both_numbered_paths() {
             }
         }
         steps.sort();
-        assert_eq!(steps.iter().map(|s| s.0).collect::<Vec<_>>(), (1..=7).collect::<Vec<_>>());
+        assert_eq!(
+            steps.iter().map(|s| s.0).collect::<Vec<_>>(),
+            (1..=7).collect::<Vec<_>>()
+        );
         steps.into_iter().map(|s| s.1).collect()
     };
     assert_eq!(
         walk("client"),
-        ["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "TIME_WAIT", "CLOSED"]
+        [
+            "CLOSED",
+            "SYN_SENT",
+            "ESTABLISHED",
+            "FIN_WAIT_1",
+            "FIN_WAIT_2",
+            "TIME_WAIT",
+            "CLOSED"
+        ]
     );
     assert_eq!(
         walk("server"),
-        ["CLOSED", "LISTEN", "SYN_RCVD", "ESTABLISHED", "CLOSE_WAIT", "LAST_ACK", "CLOSED"]
+        [
+            "CLOSED",
+            "LISTEN",
+            "SYN_RCVD",
+            "ESTABLISHED",
+            "CLOSE_WAIT",
+            "LAST_ACK",
+            "CLOSED"
+        ]
     );
     assert_eq!(m.languages(), ["zh"]);
 }
@@ -184,7 +244,12 @@ fn tcp_spec_encodes_the_rules_that_are_easy_to_get_wrong() {
         let e = m.event(event).unwrap();
         m.candidates(s, e)
             .iter()
-            .map(|t| m.states[m.transitions[t.index()].target_from(s).index()].name.text.clone())
+            .map(|t| {
+                m.states[m.transitions[t.index()].target_from(s).index()]
+                    .name
+                    .text
+                    .clone()
+            })
             .collect()
     };
     // Simultaneous open (MUST-10) and SYN_RCVD remembering a passive open (MUST-11).
@@ -197,7 +262,16 @@ fn tcp_spec_encodes_the_rules_that_are_easy_to_get_wrong() {
     assert_eq!(targets("TIME_WAIT", "rcv_fin"), ["TIME_WAIT"]);
     assert_eq!(targets("TIME_WAIT", "time_wait_timeout"), ["CLOSED"]);
     // RFC 5961: challenge ACKs in every synchronized state.
-    for s in ["SYN_RCVD", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSE_WAIT", "CLOSING", "LAST_ACK", "TIME_WAIT"] {
+    for s in [
+        "SYN_RCVD",
+        "ESTABLISHED",
+        "FIN_WAIT_1",
+        "FIN_WAIT_2",
+        "CLOSE_WAIT",
+        "CLOSING",
+        "LAST_ACK",
+        "TIME_WAIT",
+    ] {
         assert_eq!(targets(s, "rcv_syn"), [s], "{s}");
         assert_eq!(targets(s, "rcv_rst_in_window"), [s], "{s}");
     }

@@ -1,0 +1,372 @@
+//! Binding a spec to a runtime's vocabulary: the events it raises, the
+//! guards it can answer, the actions it can carry out.
+//!
+//! A spec bound to a vocabulary may use only the vocabulary's words (a spec
+//! diagnostic otherwise), and gets conversions to and from the vocabulary's
+//! own enums, written as exhaustive `match`es so that the vocabulary's enums
+//! and the word lists cannot drift apart either.
+
+use std::collections::HashSet;
+
+use proc_macro2::{Ident, Span, TokenStream};
+use quote::{ToTokens, quote};
+use syn::ext::IdentExt as _;
+use syn::parse::{Parse, ParseStream, Parser as _};
+use syn::punctuated::Punctuated;
+use syn::{Token, braced, bracketed};
+
+use crate::diagnostic::Diagnostic;
+use crate::model::Model;
+use crate::syntax::Name;
+
+use super::names::{Names, camel};
+
+/// A runtime's vocabulary: the module that holds its `Event`, `Guard` and
+/// `Action` enums, and the words of each (snake_case, as a spec writes
+/// them; the enums' variants are their CamelCase forms).
+///
+/// Written like the `fsm!` macro's argument:
+/// `some::path { events: [a, b], guards: [c], actions: [d, e] }`.
+#[derive(Clone, Debug)]
+pub struct Vocabulary {
+    path: PathTokens,
+    events: Vec<Word>,
+    guards: Vec<Word>,
+    actions: Vec<Word>,
+}
+
+/// A word and where it was written, so that the generated code's errors
+/// point at it.
+#[derive(Clone, Debug)]
+struct Word {
+    name: String,
+    span: Span,
+}
+
+/// A module path, checked when made, kept as tokens (with the spans of
+/// where it was written).
+#[derive(Clone, Debug)]
+struct PathTokens {
+    tokens: TokenStream,
+    text: String,
+}
+
+impl Vocabulary {
+    /// A vocabulary in module `path` (`fsm_runtime::vocab`) with the given
+    /// words. Fails when `path` is not a Rust path, a word is not an
+    /// identifier, or a list repeats a word.
+    pub fn new<E, G, A>(
+        path: &str,
+        events: impl IntoIterator<Item = E>,
+        guards: impl IntoIterator<Item = G>,
+        actions: impl IntoIterator<Item = A>,
+    ) -> syn::Result<Vocabulary>
+    where
+        E: AsRef<str>,
+        G: AsRef<str>,
+        A: AsRef<str>,
+    {
+        let path: syn::Path = syn::parse_str(path)?;
+        let words = |list: Vec<String>| -> syn::Result<Vec<Word>> {
+            let out = list
+                .into_iter()
+                .map(|w| {
+                    let id: Ident = Ident::parse_any.parse_str(&w)?;
+                    let id = id.unraw();
+                    Ok(Word {
+                        name: id.to_string(),
+                        span: Span::call_site(),
+                    })
+                })
+                .collect::<syn::Result<Vec<Word>>>()?;
+            no_repeats(&out)?;
+            Ok(out)
+        };
+        Ok(Vocabulary {
+            path: path_tokens(&path),
+            events: words(events.into_iter().map(|w| w.as_ref().to_owned()).collect())?,
+            guards: words(guards.into_iter().map(|w| w.as_ref().to_owned()).collect())?,
+            actions: words(actions.into_iter().map(|w| w.as_ref().to_owned()).collect())?,
+        })
+    }
+
+    /// Parses `some::path { events: [a, b], guards: [c], actions: [d] }`,
+    /// the syntax of the `fsm!` macro's `vocabulary = …` argument. A list
+    /// left out is empty.
+    pub fn parse(text: &str) -> syn::Result<Vocabulary> {
+        syn::parse_str(text)
+    }
+
+    /// The module path, as text.
+    pub fn path(&self) -> &str {
+        &self.path.text
+    }
+
+    /// The events, in the order given.
+    pub fn events(&self) -> impl Iterator<Item = &str> {
+        self.events.iter().map(|w| w.name.as_str())
+    }
+
+    /// The guards, in the order given.
+    pub fn guards(&self) -> impl Iterator<Item = &str> {
+        self.guards.iter().map(|w| w.name.as_str())
+    }
+
+    /// The actions, in the order given.
+    pub fn actions(&self) -> impl Iterator<Item = &str> {
+        self.actions.iter().map(|w| w.name.as_str())
+    }
+}
+
+fn path_tokens(path: &syn::Path) -> PathTokens {
+    let tokens = path.to_token_stream();
+    let text = tokens.to_string().replace(' ', "");
+    PathTokens { tokens, text }
+}
+
+fn no_repeats(words: &[Word]) -> syn::Result<()> {
+    let mut seen = HashSet::new();
+    for w in words {
+        if !seen.insert(w.name.as_str()) {
+            return Err(syn::Error::new(
+                w.span,
+                format!("`{}` is listed twice", w.name),
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Parse for Vocabulary {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let path = input.call(syn::Path::parse_mod_style)?;
+        let body;
+        braced!(body in input);
+        let mut events = None;
+        let mut guards = None;
+        let mut actions = None;
+        while !body.is_empty() {
+            let key: Ident = body.parse()?;
+            body.parse::<Token![:]>()?;
+            let list;
+            bracketed!(list in body);
+            let words: Punctuated<Ident, Token![,]> =
+                list.parse_terminated(Ident::parse_any, Token![,])?;
+            let words: Vec<Word> = words
+                .iter()
+                .map(|w| Word {
+                    name: w.unraw().to_string(),
+                    span: w.span(),
+                })
+                .collect();
+            no_repeats(&words)?;
+            let slot = match key.to_string().as_str() {
+                "events" => &mut events,
+                "guards" => &mut guards,
+                "actions" => &mut actions,
+                other => {
+                    return Err(syn::Error::new(
+                        key.span(),
+                        format!(
+                            "unknown list `{other}`: a vocabulary lists `events`, `guards` and `actions`"
+                        ),
+                    ));
+                }
+            };
+            if slot.is_some() {
+                return Err(syn::Error::new(
+                    key.span(),
+                    format!("`{key}` is given twice"),
+                ));
+            }
+            *slot = Some(words);
+            if body.is_empty() {
+                break;
+            }
+            body.parse::<Token![,]>()?;
+        }
+        Ok(Vocabulary {
+            path: path_tokens(&path),
+            events: events.unwrap_or_default(),
+            guards: guards.unwrap_or_default(),
+            actions: actions.unwrap_or_default(),
+        })
+    }
+}
+
+/// Every name the spec declares that the vocabulary lacks.
+pub fn check(model: &Model, vocab: &Vocabulary) -> Vec<Diagnostic> {
+    let mut diags = Vec::new();
+    let mut missing = |kind: &str, names: &mut dyn Iterator<Item = &Name>, words: &[Word]| {
+        let known: HashSet<&str> = words.iter().map(|w| w.name.as_str()).collect();
+        for n in names {
+            if known.contains(n.text.as_str()) {
+                continue;
+            }
+            let mut d = Diagnostic::error(format!(
+                "{kind} `{}` is not in the vocabulary `{}`",
+                n.text, vocab.path.text
+            ))
+            .with_primary(n.span.clone(), format!("the vocabulary has no such {kind}"));
+            d = match closest(&n.text, words) {
+                Some(w) => d.with_note(format!("help: did you mean `{w}`?")),
+                None if words.is_empty() => {
+                    d.with_note(format!("help: the vocabulary has no {kind}s"))
+                }
+                None => d.with_note(format!(
+                    "help: the vocabulary's {kind}s are {}",
+                    words
+                        .iter()
+                        .map(|w| format!("`{}`", w.name))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            };
+            diags.push(d);
+        }
+    };
+    missing(
+        "event",
+        &mut model.events.iter().map(|e| &e.name),
+        &vocab.events,
+    );
+    missing(
+        "guard",
+        &mut model.guards.iter().map(|g| &g.name),
+        &vocab.guards,
+    );
+    missing(
+        "action",
+        &mut model.actions.iter().map(|a| &a.name),
+        &vocab.actions,
+    );
+    diags
+}
+
+/// The word nearest to `name`, if near enough to be a typo.
+fn closest<'w>(name: &str, words: &'w [Word]) -> Option<&'w str> {
+    let limit = (name.chars().count() / 3).max(1);
+    words
+        .iter()
+        .map(|w| (edit_distance(name, &w.name), w.name.as_str()))
+        .filter(|(d, _)| *d <= limit)
+        .min()
+        .map(|(_, w)| w)
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
+/// The conversions between the spec's enums and the vocabulary's. With
+/// `stub`, bodies that only panic (the spec does not fit; an error is
+/// reported anyway) so that code using them still type-checks.
+pub fn emit(model: &Model, names: &Names, vocab: &Vocabulary, stub: bool) -> TokenStream {
+    let path = &vocab.path.tokens;
+    let text = &vocab.path.text;
+    let variant = |w: &Word| Ident::new(&camel(&w.name), w.span);
+    let spec_index = |names: &[&Name], w: &Word| names.iter().position(|n| n.text == w.name);
+    let event_names: Vec<&Name> = model.events.iter().map(|e| &e.name).collect();
+
+    let stub_body = |arg: TokenStream| {
+        quote!({
+            let _ = #arg;
+            ::core::panic!("the spec does not fit its vocabulary")
+        })
+    };
+
+    let from_events = if stub {
+        stub_body(quote!(event))
+    } else {
+        let arms = vocab.events.iter().map(|w| {
+            let v = variant(w);
+            match spec_index(&event_names, w) {
+                Some(i) => {
+                    let ours = &names.events[i];
+                    quote!(#path::Event::#v => Some(Self::#ours),)
+                }
+                None => quote!(#path::Event::#v => None,),
+            }
+        });
+        quote!({ match event { #(#arms)* } })
+    };
+
+    // Spec name -> vocabulary variant, for every name the spec declares.
+    let to_vocab = |kind: &str,
+                    spec: &mut dyn Iterator<Item = &Name>,
+                    ours: &[Ident],
+                    words: &[Word]|
+     -> TokenStream {
+        if stub {
+            return stub_body(quote!(self));
+        }
+        let ty = Ident::new(kind, Span::call_site());
+        let arms: Vec<TokenStream> = spec
+            .zip(ours)
+            .map(|(n, o)| {
+                let w = words
+                    .iter()
+                    .find(|w| w.name == n.text)
+                    .expect("checked: every name is in the vocabulary");
+                let v = variant(w);
+                quote!(Self::#o => #path::#ty::#v,)
+            })
+            .collect();
+        quote!({ match self { #(#arms)* } })
+    };
+    let to_events = to_vocab(
+        "Event",
+        &mut model.events.iter().map(|e| &e.name),
+        &names.events,
+        &vocab.events,
+    );
+    let to_guards = to_vocab(
+        "Guard",
+        &mut model.guards.iter().map(|g| &g.name),
+        &names.guards,
+        &vocab.guards,
+    );
+    let to_actions = to_vocab(
+        "Action",
+        &mut model.actions.iter().map(|a| &a.name),
+        &names.actions,
+        &vocab.actions,
+    );
+
+    let from_doc = format!(
+        " The event for an event of the vocabulary `{text}`; `None` for one this spec does not use."
+    );
+    let to_event_doc = format!(" The event as the vocabulary `{text}` names it.");
+    let to_guard_doc = format!(" The guard as the vocabulary `{text}` names it.");
+    let to_action_doc = format!(" The action as the vocabulary `{text}` names it.");
+    quote! {
+        impl Event {
+            #[doc = #from_doc]
+            pub const fn from_vocabulary(event: #path::Event) -> Option<Self> #from_events
+
+            #[doc = #to_event_doc]
+            pub const fn to_vocabulary(self) -> #path::Event #to_events
+        }
+
+        impl Guard {
+            #[doc = #to_guard_doc]
+            pub const fn to_vocabulary(self) -> #path::Guard #to_guards
+        }
+
+        impl Action {
+            #[doc = #to_action_doc]
+            pub const fn to_vocabulary(self) -> #path::Action #to_actions
+        }
+    }
+}
