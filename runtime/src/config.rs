@@ -1,0 +1,95 @@
+//! Tunables of the TCP runtime. Defaults follow the RFCs; tests and demos on
+//! loopback shorten the timers.
+
+use std::time::Duration;
+
+/// Configuration shared by every connection of an endpoint.
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// Maximum segment size we announce and send (payload bytes per segment).
+    /// 1460 fits an Ethernet MTU, so the same datagrams can cross a TUN
+    /// device.
+    pub mss: u16,
+    /// Maximum segment lifetime; TIME_WAIT lasts twice this (RFC 9293
+    /// MUST-13). The RFC takes two minutes.
+    pub msl: Duration,
+    /// RTO before any RTT sample (RFC 6298: 1 s).
+    pub initial_rto: Duration,
+    /// Smallest RTO (RFC 6298: 1 s; loopback wants far less).
+    pub min_rto: Duration,
+    /// Largest RTO after back-off (RFC 6298: at least 60 s).
+    pub max_rto: Duration,
+    /// Data unacknowledged this long aborts the connection with the
+    /// `user_timeout` event (RFC 9293 3.10.8; five minutes by default).
+    pub user_timeout: Duration,
+    /// Receive buffer per connection, bytes; the advertised window.
+    pub recv_buffer: usize,
+    /// Send buffer per connection, bytes.
+    pub send_buffer: usize,
+    /// Offer window scaling (RFC 7323) so windows can exceed 64 KiB.
+    pub window_scaling: bool,
+    /// Challenge ACKs sent per second per connection at most (RFC 5961 7).
+    pub challenge_ack_limit: u32,
+    /// Keep each connection's transition trace (a few entries per
+    /// connection; turn off for many long-lived connections).
+    pub keep_trace: bool,
+    /// Half-open connections a listener keeps; past this the oldest is
+    /// dropped for each new SYN, so a SYN flood holds bounded memory.
+    pub syn_backlog: usize,
+    /// Retransmissions of one segment before giving up with
+    /// `user_timeout`, whatever the time (a bound for every sending loop).
+    pub max_retransmissions: u32,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            mss: 1460,
+            msl: Duration::from_secs(120),
+            initial_rto: Duration::from_secs(1),
+            min_rto: Duration::from_secs(1),
+            max_rto: Duration::from_secs(60),
+            user_timeout: Duration::from_secs(300),
+            recv_buffer: 256 * 1024,
+            send_buffer: 256 * 1024,
+            window_scaling: true,
+            challenge_ack_limit: 100,
+            keep_trace: true,
+            syn_backlog: 256,
+            max_retransmissions: 15,
+        }
+    }
+}
+
+impl Config {
+    /// Short timers for loopback tests and demos: RTO from 20 ms, MSL of
+    /// `msl`, user timeout 10 s.
+    pub fn loopback(msl: Duration) -> Self {
+        Config {
+            msl,
+            initial_rto: Duration::from_millis(200),
+            min_rto: Duration::from_millis(20),
+            max_rto: Duration::from_secs(2),
+            user_timeout: Duration::from_secs(10),
+            ..Config::default()
+        }
+    }
+
+    /// How long TIME_WAIT lasts.
+    pub fn time_wait(&self) -> Duration {
+        self.msl * 2
+    }
+
+    /// The window scale shift we offer: the smallest that lets the receive
+    /// buffer be advertised whole.
+    pub fn window_shift(&self) -> u8 {
+        if !self.window_scaling {
+            return 0;
+        }
+        let mut shift = 0u8;
+        while shift < 14 && (self.recv_buffer >> shift) > usize::from(u16::MAX) {
+            shift += 1;
+        }
+        shift
+    }
+}

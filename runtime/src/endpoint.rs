@@ -1,0 +1,776 @@
+//! The driver: a [`Host`] on one UDP socket, with a thread for arrivals and
+//! timers, and blocking handles for applications ([`Listener`], [`Stream`]
+//! with `std::io::Read` and `Write`).
+//!
+//! Every datagram carries one IPv4 packet. By default the inner addresses
+//! are the outer UDP ones; an endpoint given another inner address (to be
+//! bridged to a TUN device, say) keeps its UDP socket where it is.
+
+use std::io::{self, Read, Write};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, UdpSocket};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use crate::config::Config;
+use crate::conn::ConnError;
+use crate::fault::{FaultConfig, FaultInjector, FaultStats};
+use crate::host::{ConnId, Counters, Host, HostError, Status};
+use crate::isn::IsnGenerator;
+use crate::pcap::PcapWriter;
+use crate::trace::TraceEntry;
+use crate::vocab::Machine;
+
+/// A callback that sees every transition of every connection.
+pub type TraceSink = Box<dyn FnMut(&TraceEntry) + Send>;
+
+/// How to set up an [`Endpoint`].
+#[derive(Default)]
+pub struct Options {
+    /// Connection tunables.
+    pub config: Config,
+    /// The inner IPv4 address, if not the UDP socket's.
+    pub inner_addr: Option<Ipv4Addr>,
+    /// Fault injection on outgoing datagrams.
+    pub faults: FaultConfig,
+    /// Write every inner packet sent and received to this pcap file.
+    pub pcap: Option<PathBuf>,
+    /// Called with every transition, in order.
+    pub on_transition: Option<TraceSink>,
+    /// A fixed ISN key (for reproducible runs); random by default.
+    pub isn_key: Option<[u8; 16]>,
+}
+
+impl Options {
+    /// Default options with `config`.
+    pub fn with_config(config: Config) -> Self {
+        Options {
+            config,
+            ..Options::default()
+        }
+    }
+}
+
+struct Io<M: Machine> {
+    host: Host<M>,
+    faults: FaultInjector<SocketAddr>,
+    pcap: Option<PcapWriter<io::BufWriter<std::fs::File>>>,
+    on_transition: Option<TraceSink>,
+    /// Until when the I/O thread sleeps (`None`: no deadline).
+    sleeping_until: Option<Instant>,
+    buf: Vec<u8>,
+    send_errors: u64,
+}
+
+struct Shared<M: Machine> {
+    io: Mutex<Io<M>>,
+    changed: Condvar,
+    socket: UdpSocket,
+    local: SocketAddrV4,
+    inner: Ipv4Addr,
+    running: AtomicBool,
+}
+
+/// Stops the I/O thread when the last handle goes.
+struct Owner<M: Machine> {
+    shared: Arc<Shared<M>>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl<M: Machine> Drop for Owner<M> {
+    fn drop(&mut self) {
+        self.shared.running.store(false, Ordering::SeqCst);
+        self.shared.wake();
+        if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = t.join();
+        }
+        if let Some(p) = self.shared.lock().pcap.as_mut() {
+            let _ = p.flush();
+        }
+    }
+}
+
+/// A TCP endpoint on one UDP socket, serving many connections.
+pub struct Endpoint<M: Machine = crate::tcp::Spec> {
+    owner: Arc<Owner<M>>,
+}
+
+impl<M: Machine> Clone for Endpoint<M> {
+    fn clone(&self) -> Self {
+        Endpoint {
+            owner: self.owner.clone(),
+        }
+    }
+}
+
+impl<M: Machine> Shared<M> {
+    fn lock(&self) -> MutexGuard<'_, Io<M>> {
+        self.io.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Wakes the I/O thread with an empty datagram to itself.
+    fn wake(&self) {
+        let _ = self.socket.send_to(&[], self.local);
+    }
+
+    /// After a call changed the host: send what is ready, pass on the
+    /// trace, wake waiters and, if a deadline came earlier, the I/O thread.
+    fn after_call(&self, mut io: MutexGuard<'_, Io<M>>) {
+        let now = Instant::now();
+        io.flush(&self.socket, now);
+        let next = io.next_deadline();
+        let wake = next.is_some_and(|n| io.sleeping_until.is_none_or(|s| n < s));
+        drop(io);
+        self.changed.notify_all();
+        if wake {
+            self.wake();
+        }
+    }
+}
+
+impl<M: Machine> Io<M> {
+    /// Sends every datagram the host has ready, through the fault
+    /// injector, and passes on the trace.
+    fn flush(&mut self, socket: &UdpSocket, now: Instant) {
+        self.pass_on_trace();
+        let mut buf = std::mem::take(&mut self.buf);
+        let faulty = !self.faults.config().is_noop();
+        while let Some(t) = self.host.poll_transmit(now, &mut buf) {
+            if faulty {
+                self.faults.push_to(now, t.udp_peer, &buf[..t.len]);
+            } else {
+                self.send(socket, t.udp_peer, &buf[..t.len]);
+            }
+        }
+        self.buf = buf;
+        while let Some((peer, d)) = self.faults.pop_to(now) {
+            self.send(socket, peer, &d);
+        }
+        // Transitions taken while emitting (none today) go out too.
+        self.pass_on_trace();
+    }
+
+    /// Hands the transitions taken so far to the callback, before the
+    /// segments they caused leave, so that callbacks see causes first.
+    fn pass_on_trace(&mut self) {
+        let sink = &mut self.on_transition;
+        for entry in self.host.drain_trace() {
+            if let Some(f) = sink.as_mut() {
+                f(&entry);
+            }
+        }
+    }
+
+    fn send(&mut self, socket: &UdpSocket, peer: SocketAddr, datagram: &[u8]) {
+        if let Some(p) = self.pcap.as_mut() {
+            let _ = p.write(wall_clock(), datagram);
+        }
+        if socket.send_to(datagram, peer).is_err() {
+            self.send_errors += 1;
+        }
+    }
+
+    fn next_deadline(&mut self) -> Option<Instant> {
+        [self.host.poll_timeout(), self.faults.next_release()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+}
+
+fn wall_clock() -> Duration {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+}
+
+/// How long the I/O thread sleeps at most with no deadline, so that it
+/// notices `running` going false even if a wake-up datagram is lost.
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// Largest datagram read: an IPv4 packet of 64 KiB.
+const MAX_DATAGRAM: usize = 65_536;
+
+impl Endpoint {
+    /// An endpoint for `tcp.fsm` on a UDP socket bound to `addr`, with
+    /// default options.
+    pub fn bind(addr: SocketAddrV4) -> io::Result<Self> {
+        Self::bind_with(addr, Options::default())
+    }
+
+    /// An endpoint for `tcp.fsm` on a UDP socket bound to `addr`.
+    pub fn bind_with(addr: SocketAddrV4, options: Options) -> io::Result<Self> {
+        Self::bind_machine(addr, options)
+    }
+}
+
+impl<M: Machine> Endpoint<M> {
+    /// An endpoint driven by the spec `M` (see [`machine!`](crate::machine))
+    /// on a UDP socket bound to `addr`.
+    pub fn bind_machine(addr: SocketAddrV4, options: Options) -> io::Result<Self> {
+        options
+            .faults
+            .validate()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
+        let socket = UdpSocket::bind(addr)?;
+        let local = match socket.local_addr()? {
+            SocketAddr::V4(a) => a,
+            SocketAddr::V6(_) => return Err(io::Error::other("bound to an IPv6 address")),
+        };
+        let sock = socket2::SockRef::from(&socket);
+        // Bursts of a window's worth of segments must not overflow the
+        // kernel's default receive buffer.
+        let _ = sock.set_recv_buffer_size(4 << 20);
+        let _ = sock.set_send_buffer_size(4 << 20);
+        let inner = options.inner_addr.unwrap_or(*local.ip());
+        let pcap = match &options.pcap {
+            Some(path) => Some(PcapWriter::create(path)?),
+            None => None,
+        };
+        let isn = match options.isn_key {
+            Some(k) => IsnGenerator::new(k),
+            None => IsnGenerator::random(),
+        };
+        let host = Host::new(inner, options.config, isn, Instant::now());
+        let shared = Arc::new(Shared {
+            io: Mutex::new(Io {
+                host,
+                faults: FaultInjector::new(options.faults),
+                pcap,
+                on_transition: options.on_transition,
+                sleeping_until: None,
+                buf: vec![0; MAX_DATAGRAM],
+                send_errors: 0,
+            }),
+            changed: Condvar::new(),
+            socket,
+            local,
+            inner,
+            running: AtomicBool::new(true),
+        });
+        let thread_shared = shared.clone();
+        let thread = std::thread::Builder::new()
+            .name(format!("tcp-io-{local}"))
+            .spawn(move || io_loop(&thread_shared))?;
+        Ok(Endpoint {
+            owner: Arc::new(Owner {
+                shared,
+                thread: Mutex::new(Some(thread)),
+            }),
+        })
+    }
+
+    fn shared(&self) -> &Shared<M> {
+        &self.owner.shared
+    }
+
+    /// The UDP socket's address.
+    pub fn local_addr(&self) -> SocketAddrV4 {
+        self.shared().local
+    }
+
+    /// The inner IPv4 address connections use.
+    pub fn inner_addr(&self) -> Ipv4Addr {
+        self.shared().inner
+    }
+
+    /// A snapshot of the host's counters.
+    pub fn counters(&self) -> Counters {
+        self.shared().lock().host.counters().clone()
+    }
+
+    /// What the fault injector did so far.
+    pub fn fault_stats(&self) -> FaultStats {
+        *self.shared().lock().faults.stats()
+    }
+
+    /// Connections the host holds, and bytes their buffers hold.
+    pub fn memory(&self) -> (usize, usize) {
+        let io = self.shared().lock();
+        (io.host.connections(), io.host.buffer_memory())
+    }
+
+    /// Listens on inner port `port`.
+    pub fn listen(&self, port: u16, backlog: usize) -> io::Result<Listener<M>> {
+        let shared = self.shared();
+        let mut io = shared.lock();
+        io.host
+            .listen(Instant::now(), port, backlog)
+            .map_err(host_error)?;
+        shared.after_call(io);
+        Ok(Listener {
+            endpoint: self.clone(),
+            port,
+        })
+    }
+
+    /// Connects to `remote` (an inner address that is also the UDP peer),
+    /// waiting at most `timeout` for the handshake.
+    pub fn connect(&self, remote: SocketAddrV4, timeout: Duration) -> io::Result<Stream<M>> {
+        self.connect_via(remote, SocketAddr::V4(remote), timeout)
+    }
+
+    /// Connects to inner address `remote`, sending the datagrams to
+    /// `udp_peer` (a bridge to a TUN device, say).
+    pub fn connect_via(
+        &self,
+        remote: SocketAddrV4,
+        udp_peer: SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<Stream<M>> {
+        let stream = self.start_connect(None, remote, udp_peer, timeout)?;
+        stream.wait_open(Instant::now() + timeout + Duration::from_millis(100))?;
+        Ok(stream)
+    }
+
+    /// Starts connecting and returns at once; the stream's calls wait for
+    /// the handshake as they need. `local_port` picks our inner port
+    /// (`None`: a free ephemeral one), as a simultaneous open needs.
+    pub fn start_connect(
+        &self,
+        local_port: Option<u16>,
+        remote: SocketAddrV4,
+        udp_peer: SocketAddr,
+        timeout: Duration,
+    ) -> io::Result<Stream<M>> {
+        let shared = self.shared();
+        let mut io = shared.lock();
+        let id = io
+            .host
+            .connect(Instant::now(), local_port, remote, udp_peer, Some(timeout))
+            .map_err(host_error)?;
+        shared.after_call(io);
+        Ok(Stream::new(self.clone(), id))
+    }
+
+    /// A passive open for one remote socket: the stream waits in LISTEN for
+    /// that peer; writing to it first turns it into an active open.
+    pub fn listen_for(
+        &self,
+        port: u16,
+        remote: SocketAddrV4,
+        udp_peer: SocketAddr,
+    ) -> io::Result<Stream<M>> {
+        let shared = self.shared();
+        let mut io = shared.lock();
+        let id = io
+            .host
+            .listen_for(Instant::now(), port, remote, udp_peer)
+            .map_err(host_error)?;
+        shared.after_call(io);
+        Ok(Stream::new(self.clone(), id))
+    }
+
+    /// Sends one raw datagram from this endpoint's socket (tests use it to
+    /// play a hostile or broken peer).
+    pub fn send_raw(&self, datagram: &[u8], to: SocketAddr) -> io::Result<usize> {
+        self.shared().socket.send_to(datagram, to)
+    }
+
+    /// Runs `f` on the host under its lock (inspection in tests).
+    pub fn with_host<T>(&self, f: impl FnOnce(&Host<M>) -> T) -> T {
+        f(&self.shared().lock().host)
+    }
+}
+
+/// The I/O thread: reads datagrams, runs timers, sends what is ready.
+fn io_loop<M: Machine>(shared: &Shared<M>) {
+    let mut datagram = vec![0u8; MAX_DATAGRAM];
+    let mut batch: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+    while shared.running.load(Ordering::SeqCst) {
+        let wait = {
+            let mut io = shared.lock();
+            let now = Instant::now();
+            let next = io.next_deadline();
+            io.sleeping_until = next;
+            next.map_or(IDLE_POLL, |d| {
+                d.saturating_duration_since(now).min(IDLE_POLL)
+            })
+        };
+        if !wait.is_zero() {
+            let _ = shared.socket.set_read_timeout(Some(wait));
+            match shared.socket.recv_from(&mut datagram) {
+                Ok((n, from)) => keep(&mut batch, shared, from, &datagram[..n]),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+                    ) => {}
+                Err(_) => {}
+            }
+            // Take whatever else has arrived, without waiting.
+            let _ = shared.socket.set_nonblocking(true);
+            while batch.len() < 64 {
+                match shared.socket.recv_from(&mut datagram) {
+                    Ok((n, from)) => keep(&mut batch, shared, from, &datagram[..n]),
+                    Err(_) => break,
+                }
+            }
+            let _ = shared.socket.set_nonblocking(false);
+        }
+        let mut io = shared.lock();
+        let now = Instant::now();
+        io.sleeping_until = None;
+        for (from, bytes) in batch.drain(..) {
+            if let Some(p) = io.pcap.as_mut() {
+                let _ = p.write(wall_clock(), &bytes);
+            }
+            io.host.handle_datagram(now, from, &bytes);
+        }
+        io.host.handle_timeout(now);
+        io.flush(&shared.socket, now);
+        drop(io);
+        shared.changed.notify_all();
+    }
+}
+
+/// Keeps a received datagram unless it is a wake-up (empty, from ourselves).
+fn keep<M: Machine>(
+    batch: &mut Vec<(SocketAddr, Vec<u8>)>,
+    shared: &Shared<M>,
+    from: SocketAddr,
+    bytes: &[u8],
+) {
+    if bytes.is_empty() && from == SocketAddr::V4(shared.local) {
+        return;
+    }
+    batch.push((from, bytes.to_vec()));
+}
+
+fn host_error(e: HostError) -> io::Error {
+    let kind = match &e {
+        HostError::PortInUse(_) => io::ErrorKind::AddrInUse,
+        HostError::NotListening(_) | HostError::UnknownConnection => io::ErrorKind::NotConnected,
+        HostError::NoFreePort => io::ErrorKind::AddrNotAvailable,
+        HostError::Refused(_) => io::ErrorKind::NotConnected,
+    };
+    io::Error::new(kind, e.to_string())
+}
+
+fn conn_error(e: ConnError) -> io::Error {
+    let (kind, text) = match e {
+        ConnError::Reset => (io::ErrorKind::ConnectionReset, "connection reset by peer"),
+        ConnError::Refused => (io::ErrorKind::ConnectionRefused, "connection refused"),
+        ConnError::TimedOut => (io::ErrorKind::TimedOut, "connection timed out"),
+        ConnError::Aborted => (io::ErrorKind::ConnectionAborted, "connection aborted"),
+    };
+    io::Error::new(kind, text)
+}
+
+/// A listening port.
+pub struct Listener<M: Machine = crate::tcp::Spec> {
+    endpoint: Endpoint<M>,
+    port: u16,
+}
+
+impl<M: Machine> Listener<M> {
+    /// The inner port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Waits for an open connection.
+    pub fn accept(&self) -> io::Result<Stream<M>> {
+        self.accept_until(None)
+    }
+
+    /// Waits at most `timeout` for an open connection.
+    pub fn accept_timeout(&self, timeout: Duration) -> io::Result<Stream<M>> {
+        self.accept_until(Some(Instant::now() + timeout))
+    }
+
+    fn accept_until(&self, deadline: Option<Instant>) -> io::Result<Stream<M>> {
+        let shared = self.endpoint.shared();
+        let mut io = shared.lock();
+        loop {
+            if let Some(id) = io.host.accept(self.port).map_err(host_error)? {
+                drop(io);
+                return Ok(Stream::new(self.endpoint.clone(), id));
+            }
+            io = wait(shared, io, deadline)?;
+        }
+    }
+}
+
+impl<M: Machine> Drop for Listener<M> {
+    fn drop(&mut self) {
+        let shared = self.endpoint.shared();
+        let mut io = shared.lock();
+        let _ = io.host.unlisten(Instant::now(), self.port);
+        shared.after_call(io);
+    }
+}
+
+/// Waits for a change, at most until `deadline`.
+fn wait<'a, M: Machine>(
+    shared: &'a Shared<M>,
+    io: MutexGuard<'a, Io<M>>,
+    deadline: Option<Instant>,
+) -> io::Result<MutexGuard<'a, Io<M>>> {
+    match deadline {
+        None => Ok(shared.changed.wait(io).unwrap_or_else(|e| e.into_inner())),
+        Some(d) => {
+            let left = d.saturating_duration_since(Instant::now());
+            if left.is_zero() {
+                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+            }
+            Ok(shared
+                .changed
+                .wait_timeout(io, left)
+                .unwrap_or_else(|e| e.into_inner())
+                .0)
+        }
+    }
+}
+
+/// One connection, as a byte stream.
+///
+/// `&Stream` reads and writes too, so one thread can read while another
+/// writes (as with `std::net::TcpStream`).
+pub struct Stream<M: Machine = crate::tcp::Spec> {
+    endpoint: Endpoint<M>,
+    id: ConnId,
+    read_timeout: Option<Duration>,
+    write_closed: AtomicBool,
+}
+
+impl<M: Machine> Stream<M> {
+    fn new(endpoint: Endpoint<M>, id: ConnId) -> Self {
+        Stream {
+            endpoint,
+            id,
+            read_timeout: None,
+            write_closed: AtomicBool::new(false),
+        }
+    }
+
+    fn status(&self, io: &Io<M>) -> io::Result<Status> {
+        io.host
+            .status(self.id)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection released"))
+    }
+
+    /// Waits until the handshake completes, or fails.
+    pub fn wait_open(&self, deadline: Instant) -> io::Result<()> {
+        let shared = self.endpoint.shared();
+        let mut io = shared.lock();
+        loop {
+            let st = self.status(&io)?;
+            if st.open {
+                return Ok(());
+            }
+            if let Some(e) = st.error {
+                // A reset during the handshake is a refusal.
+                return Err(conn_error(if e == ConnError::Reset {
+                    ConnError::Refused
+                } else {
+                    e
+                }));
+            }
+            if st.finished {
+                return Err(io::Error::new(
+                    io::ErrorKind::ConnectionRefused,
+                    "connection closed during the handshake",
+                ));
+            }
+            io = wait(shared, io, Some(deadline))?;
+        }
+    }
+
+    /// The machine's current state.
+    pub fn state(&self) -> Option<M::State> {
+        let io = self.endpoint.shared().lock();
+        io.host.connection(self.id).map(|c| c.state())
+    }
+
+    /// The transitions this connection took (empty if the config does not
+    /// keep traces).
+    pub fn trace(&self) -> Vec<TraceEntry> {
+        let io = self.endpoint.shared().lock();
+        io.host
+            .connection(self.id)
+            .map(|c| c.trace().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// Our inner address.
+    pub fn local_addr(&self) -> Option<SocketAddrV4> {
+        let io = self.endpoint.shared().lock();
+        io.host.connection(self.id).map(|c| c.local())
+    }
+
+    /// The peer's inner address.
+    pub fn peer_addr(&self) -> Option<SocketAddrV4> {
+        let io = self.endpoint.shared().lock();
+        io.host.connection(self.id).and_then(|c| c.remote())
+    }
+
+    /// Bounds how long `read` waits (`None`: forever).
+    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
+        self.read_timeout = timeout;
+    }
+
+    /// Half-closes: `Write` (or `Both`) sends our FIN; `Read` does nothing
+    /// on the wire.
+    pub fn shutdown(&self, how: Shutdown) -> io::Result<()> {
+        if how == Shutdown::Read || self.write_closed.swap(true, Ordering::SeqCst) {
+            return Ok(());
+        }
+        let shared = self.endpoint.shared();
+        let mut io = shared.lock();
+        let r = io.host.close(Instant::now(), self.id);
+        shared.after_call(io);
+        r.map_err(host_error)
+    }
+
+    /// Closes our side and waits, at most `timeout`, until the connection
+    /// is gone (after TIME_WAIT, if we end there). Returns the final
+    /// state.
+    pub fn close(self, timeout: Duration) -> io::Result<M::State> {
+        self.shutdown(Shutdown::Write)?;
+        self.wait_finished(timeout)
+    }
+
+    /// Waits, at most `timeout`, until the connection is gone; returns its
+    /// final state.
+    pub fn wait_finished(&self, timeout: Duration) -> io::Result<M::State> {
+        let shared = self.endpoint.shared();
+        let deadline = Instant::now() + timeout;
+        let mut io = shared.lock();
+        loop {
+            let st = self.status(&io)?;
+            if st.finished {
+                let state = io.host.connection(self.id).map(|c| c.state());
+                return state.ok_or_else(|| io::Error::other("connection released"));
+            }
+            io = wait(shared, io, Some(deadline))?;
+        }
+    }
+
+    /// Aborts the connection (RST to the peer where the spec says so).
+    pub fn abort(&self) -> io::Result<()> {
+        self.write_closed.store(true, Ordering::SeqCst);
+        let shared = self.endpoint.shared();
+        let mut io = shared.lock();
+        let r = io.host.abort(Instant::now(), self.id);
+        shared.after_call(io);
+        r.map_err(host_error)
+    }
+
+    /// The error the connection reported, if any.
+    pub fn error(&self) -> Option<io::Error> {
+        let io = self.endpoint.shared().lock();
+        io.host
+            .status(self.id)
+            .and_then(|s| s.error)
+            .map(conn_error)
+    }
+}
+
+impl<M: Machine> Read for Stream<M> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        (&*self).read(buf)
+    }
+}
+
+impl<M: Machine> Write for Stream<M> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        (&*self).write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        (&*self).flush()
+    }
+}
+
+impl<M: Machine> Read for &Stream<M> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let shared = self.endpoint.shared();
+        let deadline = self.read_timeout.map(|t| Instant::now() + t);
+        let mut io = shared.lock();
+        loop {
+            let st = self.status(&io)?;
+            if st.readable > 0 {
+                let n = io
+                    .host
+                    .recv(Instant::now(), self.id, buf)
+                    .map_err(host_error)?;
+                shared.after_call(io);
+                return Ok(n);
+            }
+            if let Some(e) = st.error {
+                return Err(conn_error(e));
+            }
+            if st.eof {
+                return Ok(0);
+            }
+            io = wait(shared, io, deadline)?;
+        }
+    }
+}
+
+impl<M: Machine> Write for &Stream<M> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if buf.is_empty() {
+            return Ok(0);
+        }
+        let shared = self.endpoint.shared();
+        let mut io = shared.lock();
+        loop {
+            let st = self.status(&io)?;
+            if let Some(e) = st.error {
+                return Err(conn_error(e));
+            }
+            let n = io
+                .host
+                .send(Instant::now(), self.id, buf)
+                .map_err(|e| match e {
+                    HostError::Refused(r) => io::Error::new(
+                        io::ErrorKind::BrokenPipe,
+                        format!("{} is not allowed in state {}", r.event, r.state),
+                    ),
+                    other => host_error(other),
+                })?;
+            if n > 0 {
+                shared.after_call(io);
+                return Ok(n);
+            }
+            io = wait(shared, io, None)?;
+        }
+    }
+
+    /// Waits until everything written is acknowledged.
+    fn flush(&mut self) -> io::Result<()> {
+        let shared = self.endpoint.shared();
+        let mut io = shared.lock();
+        loop {
+            let st = self.status(&io)?;
+            if let Some(e) = st.error {
+                return Err(conn_error(e));
+            }
+            if st.all_acked || st.finished {
+                return Ok(());
+            }
+            io = wait(shared, io, None)?;
+        }
+    }
+}
+
+impl<M: Machine> Drop for Stream<M> {
+    /// Like a socket's close: our FIN goes out (if not yet), and the
+    /// connection finishes in the background.
+    fn drop(&mut self) {
+        let shared = self.endpoint.shared();
+        let mut io = shared.lock();
+        if !self.write_closed.load(Ordering::SeqCst) {
+            let _ = io.host.close(Instant::now(), self.id);
+        }
+        io.host.release(self.id);
+        shared.after_call(io);
+    }
+}

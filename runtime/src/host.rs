@@ -1,0 +1,839 @@
+//! A TCP host, sans-IO: many connections on one inner IPv4 address,
+//! demultiplexed by 4-tuple; listeners with backlogs; and, for a segment
+//! nobody wants, the CLOSED-state answer from a machine in its initial
+//! state. It takes datagrams, calls and the time, and yields datagrams and
+//! its next deadline, like [`Connection`] does for one connection.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::config::Config;
+use crate::conn::{CallRefused, ConnError, Connection, Control, Env, Segment};
+use crate::isn::IsnGenerator;
+use crate::trace::TraceEntry;
+use crate::vocab::Machine;
+use crate::wire::tcp::TcpRepr;
+use crate::wire::{self, DropCounters};
+
+/// A connection's handle within its host.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct ConnId {
+    index: u32,
+    generation: u32,
+}
+
+/// Why a host call failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HostError {
+    /// The port already has a listener.
+    PortInUse(u16),
+    /// No listener on this port.
+    NotListening(u16),
+    /// Every ephemeral port to that peer is taken.
+    NoFreePort,
+    /// The handle names no connection (it was released).
+    UnknownConnection,
+    /// The spec has no transition for the call in the connection's state.
+    Refused(CallRefused),
+}
+
+impl fmt::Display for HostError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            HostError::PortInUse(p) => write!(f, "port {p} is already listening"),
+            HostError::NotListening(p) => write!(f, "nothing listens on port {p}"),
+            HostError::NoFreePort => f.write_str("no free local port"),
+            HostError::UnknownConnection => f.write_str("no such connection"),
+            HostError::Refused(r) => write!(
+                f,
+                "{} is not allowed in state {} (the spec has no such transition)",
+                r.event, r.state
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HostError {}
+
+/// What a connection looks like to its application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Status {
+    /// Both SYNs acknowledged: data can flow.
+    pub open: bool,
+    /// The TCB is gone.
+    pub finished: bool,
+    /// Bytes ready to read.
+    pub readable: usize,
+    /// The peer closed and every byte was read.
+    pub eof: bool,
+    /// Room in the send buffer.
+    pub writable: usize,
+    /// Everything sent (and our FIN) is acknowledged.
+    pub all_acked: bool,
+    /// What went wrong, if anything.
+    pub error: Option<ConnError>,
+}
+
+/// A datagram [`Host::poll_transmit`] wrote.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Transmit {
+    /// Where the UDP datagram goes.
+    pub udp_peer: SocketAddr,
+    /// Bytes written to the buffer.
+    pub len: usize,
+}
+
+/// Counters of a host.
+#[derive(Clone, Debug, Default)]
+pub struct Counters {
+    /// Datagrams handed to the host.
+    pub datagrams_in: u64,
+    /// Datagrams the host produced.
+    pub datagrams_out: u64,
+    /// Malformed datagrams, by reason.
+    pub malformed: DropCounters,
+    /// Well-formed packets for another inner address.
+    pub wrong_destination: u64,
+    /// Segments for no connection and no listener (answered by the
+    /// initial state's machine).
+    pub no_connection: u64,
+    /// SYNs dropped because the listener's accept queue was full.
+    pub backlog_full: u64,
+    /// Half-open connections dropped to make room for a newer SYN.
+    pub syn_evicted: u64,
+}
+
+impl fmt::Display for Counters {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "in={} out={} malformed[{}] wrong-destination={} no-connection={} backlog-full={} syn-evicted={}",
+            self.datagrams_in,
+            self.datagrams_out,
+            self.malformed,
+            self.wrong_destination,
+            self.no_connection,
+            self.backlog_full,
+            self.syn_evicted
+        )
+    }
+}
+
+type Key = (u16, SocketAddrV4);
+
+struct Entry<M: Machine> {
+    conn: Connection<M>,
+    udp_peer: SocketAddr,
+    key: Option<Key>,
+    /// The listener port of a child not yet accepted.
+    child_of: Option<u16>,
+    /// Whether the application holds a handle.
+    held: bool,
+    /// In the dirty list.
+    dirty: bool,
+    /// The deadline most recently put in the timer heap.
+    scheduled: Option<Instant>,
+}
+
+struct Slot<M: Machine> {
+    generation: u32,
+    entry: Option<Entry<M>>,
+}
+
+struct Listener<M: Machine> {
+    template: Connection<M>,
+    backlog: usize,
+    /// Children that took a SYN and are not open yet, oldest first; at
+    /// most `Config::syn_backlog`, the oldest evicted for a new SYN.
+    half_open: VecDeque<ConnId>,
+    /// Open children waiting for `accept`; at most `backlog`.
+    ready: VecDeque<ConnId>,
+}
+
+/// Many connections over one inner address.
+pub struct Host<M: Machine> {
+    config: Arc<Config>,
+    local_ip: Ipv4Addr,
+    epoch: Instant,
+    isn: IsnGenerator,
+    slots: Vec<Slot<M>>,
+    free: Vec<u32>,
+    by_key: HashMap<Key, ConnId>,
+    listeners: HashMap<u16, Listener<M>>,
+    dirty: VecDeque<ConnId>,
+    timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
+    /// Segments from machines that did not outlive the segment they
+    /// answered: (UDP peer, local port, segment).
+    replies: VecDeque<(SocketAddr, u16, Control)>,
+    trace: Vec<TraceEntry>,
+    counters: Counters,
+    scratch: Vec<u8>,
+    next_port: u16,
+}
+
+const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
+
+impl<M: Machine> Host<M> {
+    /// A host at `local_ip`, starting at `now`.
+    pub fn new(local_ip: Ipv4Addr, config: Config, isn: IsnGenerator, now: Instant) -> Self {
+        Host {
+            config: Arc::new(config),
+            local_ip,
+            epoch: now,
+            isn,
+            slots: Vec::new(),
+            free: Vec::new(),
+            by_key: HashMap::new(),
+            listeners: HashMap::new(),
+            dirty: VecDeque::new(),
+            timers: BinaryHeap::new(),
+            replies: VecDeque::new(),
+            trace: Vec::new(),
+            counters: Counters::default(),
+            scratch: Vec::new(),
+            next_port: *EPHEMERAL.start(),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// The inner address.
+    pub fn local_ip(&self) -> Ipv4Addr {
+        self.local_ip
+    }
+
+    /// When the host started.
+    pub fn epoch(&self) -> Instant {
+        self.epoch
+    }
+
+    /// The counters.
+    pub fn counters(&self) -> &Counters {
+        &self.counters
+    }
+
+    /// Connections held (open, closing, or finished but still held by the
+    /// application).
+    pub fn connections(&self) -> usize {
+        self.slots.len() - self.free.len()
+    }
+
+    /// Memory held by connection buffers, bytes.
+    pub fn buffer_memory(&self) -> usize {
+        self.slots
+            .iter()
+            .filter_map(|s| s.entry.as_ref())
+            .map(|e| e.conn.buffer_memory())
+            .sum()
+    }
+
+    /// Moves out the transitions taken since the last call, in order.
+    pub fn drain_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
+        self.trace.drain(..)
+    }
+
+    fn env(&self, now: Instant) -> Env<'_> {
+        Env {
+            now,
+            epoch: self.epoch,
+            isn: &self.isn,
+        }
+    }
+
+    fn entry(&self, id: ConnId) -> Option<&Entry<M>> {
+        let slot = self.slots.get(id.index as usize)?;
+        (slot.generation == id.generation)
+            .then_some(slot.entry.as_ref())
+            .flatten()
+    }
+
+    fn entry_mut(&mut self, id: ConnId) -> Option<&mut Entry<M>> {
+        let slot = self.slots.get_mut(id.index as usize)?;
+        if slot.generation != id.generation {
+            return None;
+        }
+        slot.entry.as_mut()
+    }
+
+    fn insert(&mut self, entry: Entry<M>) -> ConnId {
+        let key = entry.key;
+        let index = match self.free.pop() {
+            Some(i) => i,
+            None => {
+                self.slots.push(Slot {
+                    generation: 0,
+                    entry: None,
+                });
+                (self.slots.len() - 1) as u32
+            }
+        };
+        let slot = &mut self.slots[index as usize];
+        slot.entry = Some(entry);
+        let id = ConnId {
+            index,
+            generation: slot.generation,
+        };
+        if let Some(k) = key {
+            self.by_key.insert(k, id);
+        }
+        id
+    }
+
+    fn remove(&mut self, id: ConnId) {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return;
+        };
+        if slot.generation != id.generation {
+            return;
+        }
+        if let Some(e) = slot.entry.take() {
+            if let Some(k) = e.key
+                && self.by_key.get(&k) == Some(&id)
+            {
+                self.by_key.remove(&k);
+            }
+            slot.generation = slot.generation.wrapping_add(1);
+            self.free.push(id.index);
+        }
+    }
+
+    /// After anything touched connection `id`: collect its trace, queue it
+    /// for output and timers, promote or retire it.
+    fn touched(&mut self, id: ConnId) {
+        let Some(slot) = self.slots.get_mut(id.index as usize) else {
+            return;
+        };
+        let Some(e) = slot
+            .entry
+            .as_mut()
+            .filter(|_| slot.generation == id.generation)
+        else {
+            return;
+        };
+        self.trace.extend(e.conn.take_fresh_trace());
+        if !e.dirty {
+            e.dirty = true;
+            self.dirty.push_back(id);
+        }
+        self.schedule(id);
+        self.settle(id);
+    }
+
+    /// Puts the connection's deadline in the heap if it is earlier than
+    /// the one already there.
+    fn schedule(&mut self, id: ConnId) {
+        let Some(e) = self.entry_mut(id) else {
+            return;
+        };
+        let Some(d) = e.conn.deadline() else {
+            return;
+        };
+        if e.scheduled.is_none_or(|s| d < s) {
+            e.scheduled = Some(d);
+            self.timers.push(Reverse((d, id.index, id.generation)));
+        }
+    }
+
+    /// Moves a child to its listener's accept queue once open, and retires
+    /// connections that are done.
+    fn settle(&mut self, id: ConnId) {
+        let Some(e) = self.entry(id) else {
+            return;
+        };
+        let (open, has_peer, finished, child_of, held, dirty) = (
+            e.conn.is_open(),
+            e.conn.has_peer(),
+            e.conn.is_finished(),
+            e.child_of,
+            e.held,
+            e.dirty,
+        );
+        if let Some(port) = child_of {
+            let listening = self.listeners.contains_key(&port);
+            if open && listening {
+                let l = self.listeners.get_mut(&port).expect("checked");
+                if let Some(i) = l.half_open.iter().position(|h| *h == id) {
+                    l.half_open.remove(i);
+                    l.ready.push_back(id);
+                }
+            }
+            // A child that went back to LISTEN (forget_peer) or died is
+            // dropped: its listener still listens.
+            if (!has_peer || finished) && !dirty {
+                if let Some(l) = self.listeners.get_mut(&port) {
+                    l.half_open.retain(|r| *r != id);
+                    l.ready.retain(|r| *r != id);
+                }
+                self.remove(id);
+            }
+            return;
+        }
+        if finished {
+            if let Some(k) = self.entry(id).and_then(|e| e.key)
+                && self.by_key.get(&k) == Some(&id)
+            {
+                self.by_key.remove(&k);
+            }
+            if !held && !dirty {
+                self.remove(id);
+            }
+        }
+    }
+
+    // ---- input ---------------------------------------------------------------
+
+    /// Handles one datagram that arrived from `udp_peer`.
+    pub fn handle_datagram(&mut self, now: Instant, udp_peer: SocketAddr, bytes: &[u8]) {
+        self.counters.datagrams_in += 1;
+        let (ip, tcp) = match wire::parse(bytes) {
+            Ok(p) => p,
+            Err(reason) => {
+                self.counters.malformed.record(reason);
+                return;
+            }
+        };
+        if ip.dst_addr != self.local_ip {
+            self.counters.wrong_destination += 1;
+            return;
+        }
+        let src = SocketAddrV4::new(ip.src_addr, tcp.src_port);
+        let key = (tcp.dst_port, src);
+        if let Some(&id) = self.by_key.get(&key) {
+            let epoch = self.epoch;
+            let isn = &self.isn;
+            if let Some(slot) = self.slots.get_mut(id.index as usize)
+                && let Some(e) = slot.entry.as_mut()
+            {
+                e.udp_peer = udp_peer;
+                let env = Env { now, epoch, isn };
+                e.conn.on_segment(&env, src, &tcp);
+            }
+            self.touched(id);
+        } else if self.listeners.contains_key(&tcp.dst_port) {
+            self.for_listener(now, udp_peer, src, &tcp);
+        } else {
+            // No TCB: a machine in its initial state answers (RFC 9293 3.10.7.1).
+            self.counters.no_connection += 1;
+            let local = SocketAddrV4::new(self.local_ip, tcp.dst_port);
+            let mut closed = Connection::<M>::new(local, self.config.clone());
+            closed.on_segment(&self.env(now), src, &tcp);
+            self.absorb_transient(&mut closed, udp_peer, now);
+        }
+    }
+
+    /// A segment for a listening port from a peer with no connection: a
+    /// fresh copy of the listening TCB takes it; it is kept if it took the
+    /// peer's SYN.
+    fn for_listener(
+        &mut self,
+        now: Instant,
+        udp_peer: SocketAddr,
+        src: SocketAddrV4,
+        tcp: &TcpRepr<'_>,
+    ) {
+        let port = tcp.dst_port;
+        let listener = self.listeners.get(&port).expect("checked by the caller");
+        let is_syn = tcp.flags.syn() && tcp.ack.is_none() && !tcp.flags.rst();
+        if is_syn && listener.ready.len() >= listener.backlog {
+            // The accept queue is full: the peer will retransmit.
+            self.counters.backlog_full += 1;
+            return;
+        }
+        let mut child = listener.template.fork(src, now);
+        child.on_segment(&self.env(now), src, tcp);
+        if !child.has_peer() {
+            self.absorb_transient(&mut child, udp_peer, now);
+            return;
+        }
+        // Bounded memory under a SYN flood: the oldest half-open child
+        // makes room for the newest (a SYN cache's eviction).
+        let full = self.listeners[&port].half_open.len() >= self.config.syn_backlog.max(1);
+        if full
+            && let Some(oldest) = self
+                .listeners
+                .get_mut(&port)
+                .and_then(|l| l.half_open.pop_front())
+        {
+            self.counters.syn_evicted += 1;
+            self.remove(oldest);
+        }
+        let id = self.insert(Entry {
+            conn: child,
+            udp_peer,
+            key: Some((port, src)),
+            child_of: Some(port),
+            held: false,
+            dirty: false,
+            scheduled: None,
+        });
+        if let Some(l) = self.listeners.get_mut(&port) {
+            l.half_open.push_back(id);
+        }
+        self.touched(id);
+    }
+
+    /// Collects what a short-lived machine did: its trace and its replies.
+    fn absorb_transient(&mut self, conn: &mut Connection<M>, udp_peer: SocketAddr, now: Instant) {
+        self.trace.extend(conn.take_fresh_trace());
+        let port = conn.local().port();
+        while let Some(seg) = conn.poll_transmit(now) {
+            if let Segment::Control(c) = seg {
+                self.replies.push_back((udp_peer, port, c));
+            }
+        }
+    }
+
+    // ---- output ----------------------------------------------------------------
+
+    /// Writes the next datagram to send into `buf` (at least 65535 bytes
+    /// make every packet fit) and says where it goes.
+    pub fn poll_transmit(&mut self, now: Instant, buf: &mut [u8]) -> Option<Transmit> {
+        if let Some((udp_peer, port, c)) = self.replies.pop_front() {
+            let len = emit_control(SocketAddrV4::new(self.local_ip, port), &c, buf)?;
+            self.counters.datagrams_out += 1;
+            return Some(Transmit { udp_peer, len });
+        }
+        while let Some(&id) = self.dirty.front() {
+            let local_ip = self.local_ip;
+            let Some(e) = self.entry_mut(id) else {
+                self.dirty.pop_front();
+                continue;
+            };
+            let udp_peer = e.udp_peer;
+            let local = e.conn.local();
+            match e.conn.poll_transmit(now) {
+                Some(Segment::Control(c)) => {
+                    let len = emit_control(SocketAddrV4::new(local_ip, local.port()), &c, buf);
+                    self.schedule(id);
+                    if let Some(len) = len {
+                        self.counters.datagrams_out += 1;
+                        return Some(Transmit { udp_peer, len });
+                    }
+                }
+                Some(Segment::Data(seg)) => {
+                    let (_, n) = seg.payload;
+                    let mut scratch = std::mem::take(&mut self.scratch);
+                    scratch.resize(n, 0);
+                    let e = self.entry_mut(id).expect("present above");
+                    let got = e.conn.write_payload(&seg, &mut scratch);
+                    let repr = TcpRepr {
+                        src_port: local.port(),
+                        dst_port: seg.dst.port(),
+                        seq: seg.seq,
+                        ack: seg.ack,
+                        flags: seg.flags,
+                        window: seg.window,
+                        mss: seg.mss,
+                        window_scale: seg.window_scale,
+                        payload: &scratch[..got],
+                        ..TcpRepr::default()
+                    };
+                    let len = wire::emit(local_ip, *seg.dst.ip(), &repr, buf).ok();
+                    self.scratch = scratch;
+                    self.schedule(id);
+                    if let Some(len) = len {
+                        self.counters.datagrams_out += 1;
+                        return Some(Transmit { udp_peer, len });
+                    }
+                }
+                None => {
+                    e.dirty = false;
+                    self.dirty.pop_front();
+                    self.settle(id);
+                }
+            }
+        }
+        None
+    }
+
+    // ---- timers ----------------------------------------------------------------
+
+    /// The earliest time [`Self::handle_timeout`] has work.
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        while let Some(&Reverse((at, index, generation))) = self.timers.peek() {
+            let id = ConnId { index, generation };
+            match self.entry(id).map(|e| (e.scheduled, e.conn.deadline())) {
+                Some((Some(s), Some(d))) if s == at && d == at => return Some(at),
+                Some((Some(s), Some(d))) if s == at && d > at => {
+                    // The deadline moved later: reschedule it.
+                    self.timers.pop();
+                    let e = self.entry_mut(id).expect("present");
+                    e.scheduled = Some(d);
+                    self.timers.push(Reverse((d, index, generation)));
+                }
+                Some((Some(s), _)) if s == at => {
+                    self.timers.pop();
+                    let e = self.entry_mut(id).expect("present");
+                    e.scheduled = None;
+                    self.schedule(id);
+                }
+                _ => {
+                    self.timers.pop();
+                }
+            }
+        }
+        None
+    }
+
+    /// Runs the timers due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(at) = self.poll_timeout() {
+            if at > now {
+                break;
+            }
+            let Some(Reverse((_, index, generation))) = self.timers.pop() else {
+                break;
+            };
+            let id = ConnId { index, generation };
+            let epoch = self.epoch;
+            let isn = &self.isn;
+            if let Some(slot) = self.slots.get_mut(index as usize)
+                && let Some(e) = slot.entry.as_mut()
+            {
+                e.scheduled = None;
+                e.conn.on_timeout(&Env { now, epoch, isn });
+            }
+            self.touched(id);
+        }
+    }
+
+    // ---- application calls --------------------------------------------------------
+
+    /// Listens on `port`, keeping at most `backlog` open connections that
+    /// are not yet accepted (and `Config::syn_backlog` half-open ones).
+    pub fn listen(&mut self, now: Instant, port: u16, backlog: usize) -> Result<(), HostError> {
+        if self.listeners.contains_key(&port) {
+            return Err(HostError::PortInUse(port));
+        }
+        let local = SocketAddrV4::new(self.local_ip, port);
+        let mut template = Connection::new(local, self.config.clone());
+        template
+            .open_passive(&self.env(now), None)
+            .map_err(HostError::Refused)?;
+        self.trace.extend(template.take_fresh_trace());
+        self.listeners.insert(
+            port,
+            Listener {
+                template,
+                backlog: backlog.max(1),
+                half_open: VecDeque::new(),
+                ready: VecDeque::new(),
+            },
+        );
+        Ok(())
+    }
+
+    /// Stops listening on `port`: the listening TCB is closed, and
+    /// connections not yet accepted are aborted.
+    pub fn unlisten(&mut self, now: Instant, port: u16) -> Result<(), HostError> {
+        let mut l = self
+            .listeners
+            .remove(&port)
+            .ok_or(HostError::NotListening(port))?;
+        let _ = l.template.close(&self.env(now));
+        self.trace.extend(l.template.take_fresh_trace());
+        let children: Vec<ConnId> = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter_map(|(i, s)| {
+                let e = s.entry.as_ref()?;
+                (e.child_of == Some(port)).then_some(ConnId {
+                    index: i as u32,
+                    generation: s.generation,
+                })
+            })
+            .collect();
+        for id in children {
+            if let Some(e) = self.entry_mut(id) {
+                e.child_of = None;
+            }
+            let _ = self.abort(now, id);
+        }
+        Ok(())
+    }
+
+    /// An open connection from `port`'s accept queue, if any.
+    pub fn accept(&mut self, port: u16) -> Result<Option<ConnId>, HostError> {
+        let l = self
+            .listeners
+            .get_mut(&port)
+            .ok_or(HostError::NotListening(port))?;
+        let Some(id) = l.ready.pop_front() else {
+            return Ok(None);
+        };
+        if let Some(e) = self.entry_mut(id) {
+            e.child_of = None;
+            e.held = true;
+        }
+        Ok(Some(id))
+    }
+
+    fn free_port(&mut self, remote: SocketAddrV4) -> Result<u16, HostError> {
+        let span = usize::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
+        for _ in 0..span {
+            let p = self.next_port;
+            self.next_port = if p == *EPHEMERAL.end() {
+                *EPHEMERAL.start()
+            } else {
+                p + 1
+            };
+            if !self.listeners.contains_key(&p) && !self.by_key.contains_key(&(p, remote)) {
+                return Ok(p);
+            }
+        }
+        Err(HostError::NoFreePort)
+    }
+
+    /// Opens a connection to `remote` (inner address) from `local_port`
+    /// (`None`: a free ephemeral port), sending its datagrams to
+    /// `udp_peer`; `timeout` bounds the handshake.
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local_port: Option<u16>,
+        remote: SocketAddrV4,
+        udp_peer: SocketAddr,
+        timeout: Option<Duration>,
+    ) -> Result<ConnId, HostError> {
+        let port = match local_port {
+            Some(p) if self.by_key.contains_key(&(p, remote)) => {
+                return Err(HostError::PortInUse(p));
+            }
+            Some(p) => p,
+            None => self.free_port(remote)?,
+        };
+        let local = SocketAddrV4::new(self.local_ip, port);
+        let mut conn = Connection::new(local, self.config.clone());
+        conn.open_active(&self.env(now), remote, timeout)
+            .map_err(HostError::Refused)?;
+        let id = self.insert(Entry {
+            conn,
+            udp_peer,
+            key: Some((port, remote)),
+            child_of: None,
+            held: true,
+            dirty: false,
+            scheduled: None,
+        });
+        self.touched(id);
+        Ok(id)
+    }
+
+    /// A passive open for one remote socket on `port`: the connection
+    /// waits in LISTEN for that peer's SYN, and a SEND turns it active.
+    pub fn listen_for(
+        &mut self,
+        now: Instant,
+        port: u16,
+        remote: SocketAddrV4,
+        udp_peer: SocketAddr,
+    ) -> Result<ConnId, HostError> {
+        if self.by_key.contains_key(&(port, remote)) {
+            return Err(HostError::PortInUse(port));
+        }
+        let local = SocketAddrV4::new(self.local_ip, port);
+        let mut conn = Connection::new(local, self.config.clone());
+        conn.open_passive(&self.env(now), Some(remote))
+            .map_err(HostError::Refused)?;
+        let id = self.insert(Entry {
+            conn,
+            udp_peer,
+            key: Some((port, remote)),
+            child_of: None,
+            held: true,
+            dirty: false,
+            scheduled: None,
+        });
+        self.touched(id);
+        Ok(id)
+    }
+
+    fn call<T>(
+        &mut self,
+        now: Instant,
+        id: ConnId,
+        f: impl FnOnce(&mut Connection<M>, &Env<'_>) -> Result<T, CallRefused>,
+    ) -> Result<T, HostError> {
+        let epoch = self.epoch;
+        let isn = &self.isn;
+        let slot = self
+            .slots
+            .get_mut(id.index as usize)
+            .filter(|s| s.generation == id.generation)
+            .ok_or(HostError::UnknownConnection)?;
+        let e = slot.entry.as_mut().ok_or(HostError::UnknownConnection)?;
+        let r = f(&mut e.conn, &Env { now, epoch, isn });
+        self.touched(id);
+        r.map_err(HostError::Refused)
+    }
+
+    /// Queues data; returns how much fit (0 when the buffer is full).
+    pub fn send(&mut self, now: Instant, id: ConnId, data: &[u8]) -> Result<usize, HostError> {
+        self.call(now, id, |c, env| c.send(env, data))
+    }
+
+    /// Reads received data; 0 when nothing is ready (see [`Status::eof`]).
+    pub fn recv(&mut self, now: Instant, id: ConnId, out: &mut [u8]) -> Result<usize, HostError> {
+        self.call(now, id, |c, _| Ok(c.recv(out)))
+    }
+
+    /// CLOSE: no more data from us.
+    pub fn close(&mut self, now: Instant, id: ConnId) -> Result<(), HostError> {
+        self.call(now, id, |c, env| c.close(env))
+    }
+
+    /// ABORT.
+    pub fn abort(&mut self, now: Instant, id: ConnId) -> Result<(), HostError> {
+        self.call(now, id, |c, env| c.abort(env))
+    }
+
+    /// The application lets go of the connection; it is freed once done.
+    pub fn release(&mut self, id: ConnId) {
+        if let Some(e) = self.entry_mut(id) {
+            e.held = false;
+        }
+        self.settle(id);
+    }
+
+    /// How the connection looks to its application.
+    pub fn status(&self, id: ConnId) -> Option<Status> {
+        let c = &self.entry(id)?.conn;
+        Some(Status {
+            open: c.is_open(),
+            finished: c.is_finished(),
+            readable: c.readable(),
+            eof: c.at_eof(),
+            writable: c.writable(),
+            all_acked: c.all_acked(),
+            error: c.error(),
+        })
+    }
+
+    /// The connection itself, for its state, addresses and trace.
+    pub fn connection(&self, id: ConnId) -> Option<&Connection<M>> {
+        Some(&self.entry(id)?.conn)
+    }
+}
+
+/// Emits a control segment from `local` into `buf`.
+fn emit_control(local: SocketAddrV4, c: &Control, buf: &mut [u8]) -> Option<usize> {
+    let repr = TcpRepr {
+        src_port: local.port(),
+        dst_port: c.dst.port(),
+        seq: c.seq,
+        ack: c.ack,
+        flags: c.flags,
+        window: c.window,
+        payload: &[],
+        ..TcpRepr::default()
+    };
+    wire::emit(*local.ip(), *c.dst.ip(), &repr, buf).ok()
+}

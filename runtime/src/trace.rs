@@ -1,0 +1,147 @@
+//! The transition trace: every state change with its condition/action
+//! label and, on the typical paths, the article's step number.
+
+use std::fmt;
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use crate::vocab::{Machine, TransitionInfo};
+
+/// One fired transition.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceEntry {
+    /// Time since the endpoint started.
+    pub at: Duration,
+    /// Our address (inner).
+    pub local: SocketAddrV4,
+    /// The peer's address (inner), once known.
+    pub remote: Option<SocketAddrV4>,
+    /// The transition as the spec declares it.
+    pub transition: TransitionInfo,
+    /// Typical-path steps of the transition: `(path, step)`.
+    pub steps: Vec<(&'static str, u8)>,
+}
+
+impl TraceEntry {
+    pub(crate) fn new<M: Machine>(
+        at: Duration,
+        local: SocketAddrV4,
+        remote: Option<SocketAddrV4>,
+        index: u16,
+    ) -> Self {
+        TraceEntry {
+            at,
+            local,
+            remote,
+            transition: M::transition(index),
+            steps: M::transition_steps(index).collect(),
+        }
+    }
+
+    /// The step number on `path` (`client`, `server`), if any.
+    pub fn step(&self, path: &str) -> Option<u8> {
+        self.steps.iter().find(|(p, _)| *p == path).map(|(_, s)| *s)
+    }
+}
+
+/// Circled digits for step numbers, as the article marks the client path.
+pub fn circled(n: u8) -> String {
+    match n {
+        1..=20 => char::from_u32(0x2460 + u32::from(n) - 1).map_or(n.to_string(), String::from),
+        _ => format!("({n})"),
+    }
+}
+
+/// How a step reads in a trace line: `client ③` or `server [3]`.
+pub fn step_mark(path: &str, step: u8) -> String {
+    if path == "client" {
+        format!("{path} {}", circled(step))
+    } else {
+        format!("{path} [{step}]")
+    }
+}
+
+impl fmt::Display for TraceEntry {
+    /// `   0.012s 127.0.0.1:49152 > 127.0.0.1:7000    SYN_SENT -> ESTABLISHED  SYN+ACK / ACK  (client ③, line 95)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let t = &self.transition;
+        let peer = self
+            .remote
+            .map_or_else(|| "*".to_owned(), |r| r.to_string());
+        write!(
+            f,
+            "{:>8.3}s {:>21} > {:<21} {:>11} -> {:<11}  {}",
+            self.at.as_secs_f64(),
+            self.local.to_string(),
+            peer,
+            t.from,
+            t.to,
+            t.label
+        )?;
+        let mut notes: Vec<String> = self.steps.iter().map(|(p, s)| step_mark(p, *s)).collect();
+        notes.push(format!("line {}", t.line));
+        write!(f, "  ({})", notes.join(", "))
+    }
+}
+
+/// Which transition declarations a set of traces took, for coverage.
+#[derive(Clone, Debug)]
+pub struct Coverage {
+    taken: Vec<u64>,
+}
+
+impl Coverage {
+    /// Empty coverage of a machine.
+    pub fn new<M: Machine>() -> Self {
+        Coverage {
+            taken: vec![0; M::DECLARATIONS],
+        }
+    }
+
+    /// Counts one trace entry.
+    pub fn record(&mut self, entry: &TraceEntry) {
+        if let Some(n) = self.taken.get_mut(usize::from(entry.transition.decl)) {
+            *n += 1;
+        }
+    }
+
+    /// Declarations taken at least once.
+    pub fn covered(&self) -> usize {
+        self.taken.iter().filter(|n| **n > 0).count()
+    }
+
+    /// Number of declarations.
+    pub fn total(&self) -> usize {
+        self.taken.len()
+    }
+
+    /// Indices of declarations never taken.
+    pub fn missing(&self) -> Vec<usize> {
+        (0..self.taken.len())
+            .filter(|i| self.taken[*i] == 0)
+            .collect()
+    }
+}
+
+impl fmt::Display for Coverage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "transitions covered: {}/{}",
+            self.covered(),
+            self.total()
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn circled_digits_match_the_article() {
+        assert_eq!(circled(1), "①");
+        assert_eq!(circled(7), "⑦");
+        assert_eq!(circled(21), "(21)");
+    }
+}

@@ -1,0 +1,357 @@
+//! The runtime's vocabulary: the events it raises, the guards it evaluates
+//! and the actions it carries out. A spec arranges these words into states
+//! and transitions as it likes; [`machine!`](crate::machine) binds a spec to
+//! the runtime and rejects, at compile time, a spec that uses a word not
+//! listed here (naming the word and its line).
+//!
+//! The runtime decides *what happened* (which event), the spec decides *what
+//! it means* (which transition, which actions). The runtime never asks which
+//! state the machine is in.
+//!
+//! # When each segment event is raised
+//!
+//! Segments are first classified by what the TCB knows, following RFC 9293
+//! section 3.10.7:
+//!
+//! * **listening TCB** (no peer yet): RST → [`RcvRst`](Event::RcvRst); an
+//!   ACK → [`RcvBadAck`](Event::RcvBadAck); a SYN →
+//!   [`RcvSyn`](Event::RcvSyn); anything else is dropped.
+//! * **our SYN sent, theirs not received**: an ACK outside
+//!   ISS < SEG.ACK ≤ SND.NXT → `RcvBadAck` (an RST so acknowledged is
+//!   dropped); RST with an acceptable ACK → `RcvRst` (without, dropped);
+//!   SYN with an acceptable ACK → [`RcvSynAck`](Event::RcvSynAck); SYN alone
+//!   → `RcvSyn`; anything else is dropped.
+//! * **synchronized** (the peer's SYN received): a segment failing the
+//!   acceptability test of RFC 9293 table 6 →
+//!   [`RcvUnacceptable`](Event::RcvUnacceptable) (an RST is dropped); an
+//!   RST at exactly RCV.NXT → `RcvRst`, elsewhere in the window →
+//!   [`RcvRstInWindow`](Event::RcvRstInWindow) (RFC 5961); a SYN → `RcvSyn`;
+//!   no ACK → dropped; while our SYN is unacknowledged an ACK outside
+//!   SND.UNA < SEG.ACK ≤ SND.NXT → `RcvBadAck`; an ACK of data not yet sent
+//!   or older than the largest window → `RcvUnacceptable` (RFC 5961 5.2).
+//!   Otherwise the ACK and the data are taken in (bookkeeping, no event);
+//!   then a FIN reached in sequence (or the peer's FIN again) raises
+//!   [`RcvFin`](Event::RcvFin), else an ACK that acknowledged our SYN or our
+//!   FIN raises [`RcvAck`](Event::RcvAck). When one segment both
+//!   acknowledges our FIN and brings the peer's FIN, `RcvFin` is raised with
+//!   [`FinAcked`](Guard::FinAcked) true (the figure's "FIN+ACK"); a spec
+//!   with no transition for that gets `RcvAck` and then `RcvFin`.
+//! * **no TCB**: anything but an RST → [`RcvSegment`](Event::RcvSegment),
+//!   handled by a machine in its initial state.
+//!
+//! An event the spec has no transition for in the current state changes
+//! nothing: a segment is dropped, a call fails.
+
+use std::fmt;
+
+macro_rules! vocabulary {
+    ($(#[$meta:meta])* $name:ident { $($(#[$doc:meta])* $variant:ident = $word:literal,)* }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl $name {
+            /// Every word, in declaration order.
+            pub const ALL: &'static [$name] = &[$($name::$variant),*];
+
+            /// The word as a spec writes it.
+            pub const fn name(self) -> &'static str {
+                match self {
+                    $($name::$variant => $word,)*
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+vocabulary! {
+    /// What happened: an application call, a classified segment, a timer.
+    Event {
+        /// The application listens (`Endpoint::listen`).
+        PassiveOpen = "passive_open",
+        /// The application connects (`Endpoint::connect`).
+        ActiveOpen = "active_open",
+        /// The application writes data.
+        Send = "send",
+        /// The application has no more to send (`shutdown(Write)`, `close`).
+        Close = "close",
+        /// The application aborts the connection.
+        Abort = "abort",
+        /// A SYN (see the module docs for each regime).
+        RcvSyn = "rcv_syn",
+        /// A SYN with an acceptable ACK, while our SYN is outstanding.
+        RcvSynAck = "rcv_syn_ack",
+        /// An ACK that acknowledged our SYN or our FIN.
+        RcvAck = "rcv_ack",
+        /// The peer's FIN, reached in sequence, or the same FIN again.
+        RcvFin = "rcv_fin",
+        /// An acceptable RST.
+        RcvRst = "rcv_rst",
+        /// An RST in the window but not at RCV.NXT (RFC 5961 3.2).
+        RcvRstInWindow = "rcv_rst_in_window",
+        /// An ACK of something never sent.
+        RcvBadAck = "rcv_bad_ack",
+        /// A segment outside the receive window, or acknowledging data not
+        /// yet sent.
+        RcvUnacceptable = "rcv_unacceptable",
+        /// A segment (not an RST) for which no TCB exists.
+        RcvSegment = "rcv_segment",
+        /// The 2*MSL timer expired.
+        TimeWaitTimeout = "time_wait_timeout",
+        /// Data stayed unacknowledged for the user timeout, or a connect
+        /// took longer than its timeout.
+        UserTimeout = "user_timeout",
+    }
+}
+
+vocabulary! {
+    /// A condition the runtime evaluates when a transition asks.
+    Guard {
+        /// The connection was opened passively: it never sent a SYN of its
+        /// own before the peer's (RFC 9293 MUST-11).
+        Passive = "passive",
+        /// Our FIN has been sent and acknowledged.
+        FinAcked = "fin_acked",
+        /// The remote socket is known (a fully specified passive OPEN).
+        PeerKnown = "peer_known",
+    }
+}
+
+vocabulary! {
+    /// Something the runtime does when a transition says so, in the
+    /// spec's order.
+    Action {
+        /// Choose the ISS if not yet chosen; send `<SEQ=ISS><CTL=SYN>` with
+        /// our MSS; SND.UNA=ISS, SND.NXT=ISS+1; start retransmitting it.
+        SendSyn = "send_syn",
+        /// Choose the ISS if not yet chosen; send
+        /// `<SEQ=ISS><ACK=RCV.NXT><CTL=SYN,ACK>`; start retransmitting it.
+        SendSynAck = "send_syn_ack",
+        /// Send `<SEQ=SND.NXT><ACK=RCV.NXT><CTL=ACK>`.
+        SendAck = "send_ack",
+        /// Queue a FIN after all data written so far.
+        SendFin = "send_fin",
+        /// Answer the segment at hand with a reset: `<SEQ=SEG.ACK><CTL=RST>`
+        /// if it has an ACK, else `<SEQ=0><ACK=SEG.SEQ+SEG.LEN><CTL=RST,ACK>`.
+        ReplyRst = "reply_rst",
+        /// Send `<SEQ=SND.NXT><CTL=RST>` (ABORT).
+        SendRst = "send_rst",
+        /// Send a challenge ACK (RFC 5961), rate-limited.
+        SendChallengeAck = "send_challenge_ack",
+        /// Start (or restart) the 2*MSL timer; stop retransmitting.
+        StartTimeWait = "start_time_wait",
+        /// Create the TCB.
+        CreateTcb = "create_tcb",
+        /// Delete the TCB: the connection is gone.
+        DeleteTcb = "delete_tcb",
+        /// Take in the peer's SYN: IRS=SEG.SEQ, RCV.NXT=SEG.SEQ+1, its MSS
+        /// and window.
+        InitRcv = "init_rcv",
+        /// Forget the peer: a listening TCB again, which the endpoint drops
+        /// (its listener still listens).
+        ForgetPeer = "forget_peer",
+        /// Queue the data of the SEND call at hand.
+        QueueData = "queue_data",
+        /// Flush the send and receive queues.
+        Flush = "flush",
+        /// Tell the application "connection reset".
+        ReportReset = "report_reset",
+        /// Tell the application "connection refused".
+        ReportRefused = "report_refused",
+        /// Tell the application "connection aborted due to user timeout".
+        ReportTimeout = "report_timeout",
+    }
+}
+
+/// One transition as the spec declares it, for traces and coverage.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TransitionInfo {
+    /// Index of the declaring line among the spec's transition declarations.
+    pub decl: u16,
+    /// Its line in the spec.
+    pub line: u32,
+    /// Source state name.
+    pub from: &'static str,
+    /// Target state name.
+    pub to: &'static str,
+    /// Event name.
+    pub event: &'static str,
+    /// "condition / action", as drawn.
+    pub label: &'static str,
+    /// RFC section, if the spec gives one.
+    pub rfc: Option<&'static str>,
+}
+
+/// A transition that fired.
+pub struct Fired<M: Machine> {
+    /// The state it entered.
+    pub to: M::State,
+    /// Actions to carry out, in order.
+    pub actions: &'static [M::Action],
+    /// Index of the transition in the spec's table.
+    pub transition: u16,
+}
+
+/// A spec bound to the runtime, implemented by [`machine!`](crate::machine).
+pub trait Machine: 'static {
+    /// The spec's states.
+    type State: Copy + Eq + fmt::Debug + fmt::Display + Send + Sync + 'static;
+    /// The spec's actions.
+    type Action: Copy + fmt::Debug + Send + Sync + 'static;
+    /// The machine's name (`Tcp`).
+    const NAME: &'static str;
+    /// The initial state.
+    const INITIAL: Self::State;
+    /// How many transition declarations the spec has (coverage counts them).
+    const DECLARATIONS: usize;
+    /// The spec's file, as given to the macro.
+    const SPEC: &'static str;
+
+    /// Looks up the transition for `event` in `state`; `None` when the spec
+    /// has none (or does not declare the event, or no guard held).
+    fn step(
+        state: Self::State,
+        event: Event,
+        guards: &dyn Fn(Guard) -> bool,
+    ) -> Option<Fired<Self>>
+    where
+        Self: Sized;
+
+    /// The vocabulary word for one of the spec's actions.
+    fn action(action: Self::Action) -> Action;
+
+    /// Describes transition `index` (as in [`Fired::transition`]).
+    fn transition(index: u16) -> TransitionInfo;
+
+    /// Typical-path steps of transition `index`: `(path, step)`.
+    fn transition_steps(index: u16) -> impl Iterator<Item = (&'static str, u8)>;
+
+    /// Typical-path steps that sit on `state` (`client 1` on CLOSED).
+    fn state_steps(state: Self::State) -> impl Iterator<Item = (&'static str, u8)>;
+}
+
+/// Binds a spec file to the runtime: generates the spec's machine with
+/// `fsm!`, checked against this module's vocabulary, and a unit struct
+/// `Spec` implementing [`Machine`].
+///
+/// The path is relative to the calling crate's `CARGO_MANIFEST_DIR`.
+///
+/// ```ignore
+/// mod variant {
+///     fsm_runtime::machine!("specs/no_simultaneous_open.fsm");
+/// }
+/// let endpoint = fsm_runtime::Endpoint::<variant::Spec>::bind(addr, config)?;
+/// ```
+#[macro_export]
+macro_rules! machine {
+    ($path:literal) => {
+        $crate::__private::fsm!(
+            $path,
+            vocabulary = $crate::vocab {
+                events: [
+                    passive_open,
+                    active_open,
+                    send,
+                    close,
+                    abort,
+                    rcv_syn,
+                    rcv_syn_ack,
+                    rcv_ack,
+                    rcv_fin,
+                    rcv_rst,
+                    rcv_rst_in_window,
+                    rcv_bad_ack,
+                    rcv_unacceptable,
+                    rcv_segment,
+                    time_wait_timeout,
+                    user_timeout
+                ],
+                guards: [passive, fin_acked, peer_known],
+                actions: [
+                    send_syn,
+                    send_syn_ack,
+                    send_ack,
+                    send_fin,
+                    reply_rst,
+                    send_rst,
+                    send_challenge_ack,
+                    start_time_wait,
+                    create_tcb,
+                    delete_tcb,
+                    init_rcv,
+                    forget_peer,
+                    queue_data,
+                    flush,
+                    report_reset,
+                    report_refused,
+                    report_timeout
+                ],
+            }
+        );
+
+        /// This spec, bound to the runtime.
+        #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+        pub struct Spec;
+
+        impl $crate::vocab::Machine for Spec {
+            type State = State;
+            type Action = Action;
+            const NAME: &'static str = MACHINE;
+            const INITIAL: State = State::INITIAL;
+            const DECLARATIONS: usize = DECLARATIONS;
+            const SPEC: &'static str = $path;
+
+            #[inline]
+            fn step(
+                state: State,
+                event: $crate::vocab::Event,
+                guards: &dyn Fn($crate::vocab::Guard) -> bool,
+            ) -> Option<$crate::vocab::Fired<Self>> {
+                let event = Event::from_vocabulary(event)?;
+                let s = step(state, event, &|g: Guard| guards(g.to_vocabulary())).ok()?;
+                Some($crate::vocab::Fired {
+                    to: s.to,
+                    actions: s.actions,
+                    transition: s.transition,
+                })
+            }
+
+            #[inline]
+            fn action(action: Action) -> $crate::vocab::Action {
+                action.to_vocabulary()
+            }
+
+            fn transition(index: u16) -> $crate::vocab::TransitionInfo {
+                let t = &TRANSITIONS[index as usize];
+                $crate::vocab::TransitionInfo {
+                    decl: t.decl,
+                    line: t.line,
+                    from: t.from.name(),
+                    to: t.to.name(),
+                    event: t.event.name(),
+                    label: t.label,
+                    rfc: t.rfc,
+                }
+            }
+
+            fn transition_steps(index: u16) -> impl Iterator<Item = (&'static str, u8)> {
+                TRANSITIONS[index as usize]
+                    .steps
+                    .iter()
+                    .map(|s| (s.path.name(), s.step))
+            }
+
+            fn state_steps(state: State) -> impl Iterator<Item = (&'static str, u8)> {
+                state.steps().iter().map(|s| (s.path.name(), s.step))
+            }
+        }
+    };
+}
