@@ -21,7 +21,10 @@ use crate::host::{ConnId, Counters, Host, HostError, Status};
 use crate::isn::IsnGenerator;
 use crate::pcap::PcapWriter;
 use crate::trace::TraceEntry;
+use crate::udp::{Inbox, Outbox, Socket};
 use crate::vocab::Machine;
+use mio::unix::SourceFd;
+use mio::{Interest, Token};
 
 /// A callback that sees every transition of every connection.
 pub type TraceSink = Box<dyn FnMut(&TraceEntry) + Send>;
@@ -61,13 +64,14 @@ struct Io<M: Machine> {
     /// Until when the I/O thread sleeps (`None`: no deadline).
     sleeping_until: Option<Instant>,
     buf: Vec<u8>,
-    send_errors: u64,
+    outbox: Outbox,
 }
 
 struct Shared<M: Machine> {
     io: Mutex<Io<M>>,
     changed: Condvar,
-    socket: UdpSocket,
+    socket: Socket,
+    waker: mio::Waker,
     local: SocketAddrV4,
     inner: Ipv4Addr,
     running: AtomicBool,
@@ -110,18 +114,20 @@ impl<M: Machine> Shared<M> {
         self.io.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Wakes the I/O thread with an empty datagram to itself.
+    /// Wakes the I/O thread.
     fn wake(&self) {
-        let _ = self.socket.send_to(&[], self.local);
+        let _ = self.waker.wake();
     }
 
     /// After a call changed the host: send what is ready, pass on the
-    /// trace, wake waiters and, if a deadline came earlier, the I/O thread.
+    /// trace, wake waiters and, if a deadline came earlier (or the socket
+    /// is full and must be watched), the I/O thread.
     fn after_call(&self, mut io: MutexGuard<'_, Io<M>>) {
         let now = Instant::now();
         io.flush(&self.socket, now);
         let next = io.next_deadline();
-        let wake = next.is_some_and(|n| io.sleeping_until.is_none_or(|s| n < s));
+        let wake =
+            io.outbox.stalled() || next.is_some_and(|n| io.sleeping_until.is_none_or(|s| n < s));
         drop(io);
         self.changed.notify_all();
         if wake {
@@ -131,13 +137,20 @@ impl<M: Machine> Shared<M> {
 }
 
 impl<M: Machine> Io<M> {
-    /// Sends every datagram the host has ready, through the fault
-    /// injector, and passes on the trace.
-    fn flush(&mut self, socket: &UdpSocket, now: Instant) {
+    /// Sends every datagram the host has ready (through the fault
+    /// injector, if faults are on) in GSO runs, and passes on the trace.
+    /// Stops asking the host while the socket is full.
+    fn flush(&mut self, socket: &Socket, now: Instant) {
         self.pass_on_trace();
+        if self.outbox.retry(socket).is_err() {
+            return;
+        }
         let mut buf = std::mem::take(&mut self.buf);
         let faulty = !self.faults.config().is_noop();
-        while let Some(t) = self.host.poll_transmit(now, &mut buf) {
+        while !self.outbox.stalled() {
+            let Some(t) = self.host.poll_transmit(now, &mut buf) else {
+                break;
+            };
             if faulty {
                 self.faults.push_to(now, t.udp_peer, &buf[..t.len]);
             } else {
@@ -145,9 +158,13 @@ impl<M: Machine> Io<M> {
             }
         }
         self.buf = buf;
-        while let Some((peer, d)) = self.faults.pop_to(now) {
+        while !self.outbox.stalled() {
+            let Some((peer, d)) = self.faults.pop_to(now) else {
+                break;
+            };
             self.send(socket, peer, &d);
         }
+        let _ = self.outbox.flush(socket);
         // Transitions taken while emitting (none today) go out too.
         self.pass_on_trace();
     }
@@ -163,13 +180,12 @@ impl<M: Machine> Io<M> {
         }
     }
 
-    fn send(&mut self, socket: &UdpSocket, peer: SocketAddr, datagram: &[u8]) {
+    fn send(&mut self, socket: &Socket, peer: SocketAddr, datagram: &[u8]) {
         if let Some(p) = self.pcap.as_mut() {
             let _ = p.write(wall_clock(), datagram);
         }
-        if socket.send_to(datagram, peer).is_err() {
-            self.send_errors += 1;
-        }
+        // A full socket keeps the datagram in the stalled run.
+        let _ = self.outbox.push(socket, peer, datagram);
     }
 
     fn next_deadline(&mut self) -> Option<Instant> {
@@ -190,8 +206,11 @@ fn wall_clock() -> Duration {
 /// notices `running` going false even if a wake-up datagram is lost.
 const IDLE_POLL: Duration = Duration::from_millis(250);
 
-/// Largest datagram read: an IPv4 packet of 64 KiB.
+/// Largest datagram: an IPv4 packet of 64 KiB.
 const MAX_DATAGRAM: usize = 65_536;
+
+/// Receive batches taken per wake-up before timers and sends get a turn.
+const MAX_BATCHES: usize = 8;
 
 impl Endpoint {
     /// An endpoint for `tcp.fsm` on a UDP socket bound to `addr`, with
@@ -221,9 +240,15 @@ impl<M: Machine> Endpoint<M> {
         };
         let sock = socket2::SockRef::from(&socket);
         // Bursts of a window's worth of segments must not overflow the
-        // kernel's default receive buffer.
+        // kernel's default buffers.
         let _ = sock.set_recv_buffer_size(4 << 20);
         let _ = sock.set_send_buffer_size(4 << 20);
+        let socket = Socket::new(socket)?;
+        let poll = mio::Poll::new()?;
+        let fd = socket.raw_fd();
+        poll.registry()
+            .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)?;
+        let waker = mio::Waker::new(poll.registry(), WAKER)?;
         let inner = options.inner_addr.unwrap_or(*local.ip());
         let pcap = match &options.pcap {
             Some(path) => Some(PcapWriter::create(path)?),
@@ -242,10 +267,11 @@ impl<M: Machine> Endpoint<M> {
                 on_transition: options.on_transition,
                 sleeping_until: None,
                 buf: vec![0; MAX_DATAGRAM],
-                send_errors: 0,
+                outbox: Outbox::default(),
             }),
             changed: Condvar::new(),
             socket,
+            waker,
             local,
             inner,
             running: AtomicBool::new(true),
@@ -253,7 +279,7 @@ impl<M: Machine> Endpoint<M> {
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("tcp-io-{local}"))
-            .spawn(move || io_loop(&thread_shared))?;
+            .spawn(move || io_loop(&thread_shared, poll))?;
         Ok(Endpoint {
             owner: Arc::new(Owner {
                 shared,
@@ -369,46 +395,71 @@ impl<M: Machine> Endpoint<M> {
         self.shared().socket.send_to(datagram, to)
     }
 
+    /// Datagrams sent and the system calls that sent them (GSO batches
+    /// several datagrams into one call).
+    pub fn send_calls(&self) -> (u64, u64) {
+        let io = self.shared().lock();
+        (io.outbox.datagrams, io.outbox.calls)
+    }
+
     /// Runs `f` on the host under its lock (inspection in tests).
     pub fn with_host<T>(&self, f: impl FnOnce(&Host<M>) -> T) -> T {
         f(&self.shared().lock().host)
     }
 }
 
-/// The I/O thread: reads datagrams, runs timers, sends what is ready.
-fn io_loop<M: Machine>(shared: &Shared<M>) {
-    let mut datagram = vec![0u8; MAX_DATAGRAM];
+const SOCKET: Token = Token(0);
+const WAKER: Token = Token(1);
+
+/// The I/O thread: waits for datagrams, a wake-up or the next deadline;
+/// reads what arrived in batches, runs timers, sends what is ready.
+fn io_loop<M: Machine>(shared: &Shared<M>, mut poll: mio::Poll) {
+    let mut events = mio::Events::with_capacity(16);
+    let mut inbox = Inbox::new();
     let mut batch: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
+    let mut spare: Vec<Vec<u8>> = Vec::new();
+    let fd = shared.socket.raw_fd();
+    let mut watching_writable = false;
     while shared.running.load(Ordering::SeqCst) {
-        let wait = {
+        let (wait, stalled) = {
             let mut io = shared.lock();
             let now = Instant::now();
             let next = io.next_deadline();
             io.sleeping_until = next;
-            next.map_or(IDLE_POLL, |d| {
+            let wait = next.map_or(IDLE_POLL, |d| {
                 d.saturating_duration_since(now).min(IDLE_POLL)
-            })
+            });
+            (wait, io.outbox.stalled())
         };
-        if !wait.is_zero() {
-            let _ = shared.socket.set_read_timeout(Some(wait));
-            match shared.socket.recv_from(&mut datagram) {
-                Ok((n, from)) => keep(&mut batch, shared, from, &datagram[..n]),
-                Err(e)
-                    if matches!(
-                        e.kind(),
-                        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
-                    ) => {}
-                Err(_) => {}
+        if stalled != watching_writable {
+            let interest = if stalled {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let _ = poll
+                .registry()
+                .reregister(&mut SourceFd(&fd), SOCKET, interest);
+            watching_writable = stalled;
+        }
+        if !wait.is_zero()
+            && let Err(e) = poll.poll(&mut events, Some(wait))
+            && e.kind() != io::ErrorKind::Interrupted
+        {
+            break;
+        }
+        // Read what has arrived, a bounded number of batches at a time,
+        // outside the lock.
+        for _ in 0..MAX_BATCHES {
+            let got = inbox.recv(&shared.socket, |from, bytes| {
+                let mut v = spare.pop().unwrap_or_default();
+                v.clear();
+                v.extend_from_slice(bytes);
+                batch.push((from, v));
+            });
+            if !matches!(got, Ok(n) if n > 0) {
+                break;
             }
-            // Take whatever else has arrived, without waiting.
-            let _ = shared.socket.set_nonblocking(true);
-            while batch.len() < 64 {
-                match shared.socket.recv_from(&mut datagram) {
-                    Ok((n, from)) => keep(&mut batch, shared, from, &datagram[..n]),
-                    Err(_) => break,
-                }
-            }
-            let _ = shared.socket.set_nonblocking(false);
         }
         let mut io = shared.lock();
         let now = Instant::now();
@@ -418,25 +469,13 @@ fn io_loop<M: Machine>(shared: &Shared<M>) {
                 let _ = p.write(wall_clock(), &bytes);
             }
             io.host.handle_datagram(now, from, &bytes);
+            spare.push(bytes);
         }
         io.host.handle_timeout(now);
         io.flush(&shared.socket, now);
         drop(io);
         shared.changed.notify_all();
     }
-}
-
-/// Keeps a received datagram unless it is a wake-up (empty, from ourselves).
-fn keep<M: Machine>(
-    batch: &mut Vec<(SocketAddr, Vec<u8>)>,
-    shared: &Shared<M>,
-    from: SocketAddr,
-    bytes: &[u8],
-) {
-    if bytes.is_empty() && from == SocketAddr::V4(shared.local) {
-        return;
-    }
-    batch.push((from, bytes.to_vec()));
 }
 
 fn host_error(e: HostError) -> io::Error {

@@ -13,6 +13,7 @@ pub mod isn;
 pub mod pcap;
 pub mod rtt;
 pub mod trace;
+pub mod udp;
 pub mod vocab;
 pub mod wire;
 
