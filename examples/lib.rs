@@ -5,18 +5,8 @@ use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
 use std::time::Instant;
 
-use fsm_runtime::trace::{TraceEntry, circled};
+use fsm_runtime::trace::TraceEntry;
 use fsm_runtime::vocab::Machine;
-
-/// How the article marks step `n` of `path`: circled digits for the
-/// client, a boxed number (here `[n]`) for the server.
-pub fn step_mark(path: &str, n: u8) -> String {
-    if path == "client" {
-        circled(n)
-    } else {
-        format!("[{n}]")
-    }
-}
 
 /// Transitions of two endpoints, in the order they happened, for printing
 /// side by side.
@@ -64,8 +54,8 @@ impl Timeline {
     /// transition's.
     pub fn steps<M: Machine>(&self, column: usize, path: &str) -> Vec<u8> {
         M::state_steps(M::INITIAL)
-            .filter(|(p, _)| *p == path)
-            .map(|(_, n)| n)
+            .filter(|m| m.path == path)
+            .map(|m| m.step)
             .chain(self.column(column).filter_map(|e| e.step(path)))
             .collect()
     }
@@ -83,8 +73,8 @@ impl Timeline {
         let _ = writeln!(out, "  {}", "-".repeat(WIDTH * 2 + 12));
         let initial = |column: usize| {
             let marks: String = M::state_steps(M::INITIAL)
-                .filter(|(p, _)| Some(*p) == self.paths[column])
-                .map(|(p, n)| step_mark(p, n) + " ")
+                .filter(|m| Some(m.path) == self.paths[column])
+                .map(|m| format!("{m} "))
                 .collect();
             format!("{marks:<4}{}", M::INITIAL)
         };
@@ -94,8 +84,8 @@ impl Timeline {
             let marks: String = e
                 .steps
                 .iter()
-                .filter(|(p, _)| Some(*p) == self.paths[*column])
-                .map(|(p, n)| step_mark(p, *n) + " ")
+                .filter(|m| Some(m.path) == self.paths[*column])
+                .map(|m| format!("{m} "))
                 .collect();
             let text = format!("{marks:<4}{} -> {}  {}", t.from, t.to, t.label);
             let ms = at.saturating_duration_since(self.start).as_secs_f64() * 1000.0;

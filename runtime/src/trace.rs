@@ -7,6 +7,28 @@ use std::time::Duration;
 
 use crate::vocab::{Machine, TransitionInfo};
 
+/// A step of a typical path, as the figure marks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepMark {
+    /// The path's name (`client`).
+    pub path: &'static str,
+    /// The step number, from 1.
+    pub step: u8,
+    /// Circled digits (①) for this path, else a boxed number (`[1]`).
+    pub circled: bool,
+}
+
+impl fmt::Display for StepMark {
+    /// `①` or `[1]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.circled {
+            f.write_str(&circled(self.step))
+        } else {
+            write!(f, "[{}]", self.step)
+        }
+    }
+}
+
 /// One fired transition.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TraceEntry {
@@ -18,8 +40,8 @@ pub struct TraceEntry {
     pub remote: Option<SocketAddrV4>,
     /// The transition as the spec declares it.
     pub transition: TransitionInfo,
-    /// Typical-path steps of the transition: `(path, step)`.
-    pub steps: Vec<(&'static str, u8)>,
+    /// Typical-path steps of the transition.
+    pub steps: Vec<StepMark>,
 }
 
 impl TraceEntry {
@@ -40,7 +62,7 @@ impl TraceEntry {
 
     /// The step number on `path` (`client`, `server`), if any.
     pub fn step(&self, path: &str) -> Option<u8> {
-        self.steps.iter().find(|(p, _)| *p == path).map(|(_, s)| *s)
+        self.steps.iter().find(|m| m.path == path).map(|m| m.step)
     }
 }
 
@@ -49,15 +71,6 @@ pub fn circled(n: u8) -> String {
     match n {
         1..=20 => char::from_u32(0x2460 + u32::from(n) - 1).map_or(n.to_string(), String::from),
         _ => format!("({n})"),
-    }
-}
-
-/// How a step reads in a trace line: `client ③` or `server [3]`.
-pub fn step_mark(path: &str, step: u8) -> String {
-    if path == "client" {
-        format!("{path} {}", circled(step))
-    } else {
-        format!("{path} [{step}]")
     }
 }
 
@@ -78,7 +91,11 @@ impl fmt::Display for TraceEntry {
             t.to,
             t.label
         )?;
-        let mut notes: Vec<String> = self.steps.iter().map(|(p, s)| step_mark(p, *s)).collect();
+        let mut notes: Vec<String> = self
+            .steps
+            .iter()
+            .map(|m| format!("{} {m}", m.path))
+            .collect();
         notes.push(format!("line {}", t.line));
         write!(f, "  ({})", notes.join(", "))
     }

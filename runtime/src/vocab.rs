@@ -44,6 +44,8 @@
 
 use std::fmt;
 
+use crate::trace::StepMark;
+
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($(#[$doc:meta])* $variant:ident = $word:literal,)* }) => {
         $(#[$meta])*
@@ -231,11 +233,11 @@ pub trait Machine: 'static {
     /// Describes transition `index` (as in [`Fired::transition`]).
     fn transition(index: u16) -> TransitionInfo;
 
-    /// Typical-path steps of transition `index`: `(path, step)`.
-    fn transition_steps(index: u16) -> impl Iterator<Item = (&'static str, u8)>;
+    /// Typical-path steps of transition `index`.
+    fn transition_steps(index: u16) -> impl Iterator<Item = StepMark>;
 
     /// Typical-path steps that sit on `state` (`client 1` on CLOSED).
-    fn state_steps(state: Self::State) -> impl Iterator<Item = (&'static str, u8)>;
+    fn state_steps(state: Self::State) -> impl Iterator<Item = StepMark>;
 }
 
 /// Binds a spec file to the runtime: generates the spec's machine with
@@ -342,15 +344,23 @@ macro_rules! machine {
                 }
             }
 
-            fn transition_steps(index: u16) -> impl Iterator<Item = (&'static str, u8)> {
+            fn transition_steps(index: u16) -> impl Iterator<Item = $crate::trace::StepMark> {
                 TRANSITIONS[index as usize]
                     .steps
                     .iter()
-                    .map(|s| (s.path.name(), s.step))
+                    .map(|s| $crate::trace::StepMark {
+                        path: s.path.name(),
+                        step: s.step,
+                        circled: s.path.circled(),
+                    })
             }
 
-            fn state_steps(state: State) -> impl Iterator<Item = (&'static str, u8)> {
-                state.steps().iter().map(|s| (s.path.name(), s.step))
+            fn state_steps(state: State) -> impl Iterator<Item = $crate::trace::StepMark> {
+                state.steps().iter().map(|s| $crate::trace::StepMark {
+                    path: s.path.name(),
+                    step: s.step,
+                    circled: s.path.circled(),
+                })
             }
         }
     };

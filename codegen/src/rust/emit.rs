@@ -383,6 +383,19 @@ fn action_enum(model: &Model, names: &Names) -> TokenStream {
 }
 
 fn path_enum(model: &Model, names: &Names) -> TokenStream {
+    let n = usize_lit(model.paths.len());
+    let circled = model
+        .paths
+        .iter()
+        .map(|p| p.marker == crate::syntax::Marker::Circled);
+    let circled_body = if model.paths.is_empty() {
+        quote!({ match self {} })
+    } else {
+        quote!({
+            const CIRCLED: [bool; #n] = [#(#circled),*];
+            CIRCLED[self as usize]
+        })
+    };
     NameEnum {
         ident: super::names::fixed("Path"),
         doc: format!(
@@ -398,7 +411,11 @@ fn path_enum(model: &Model, names: &Names) -> TokenStream {
             .collect(),
         names: model.paths.iter().map(|p| p.name.text.as_str()).collect(),
         texts: model.paths.iter().map(|p| &p.text).collect(),
-        extra: TokenStream::new(),
+        extra: quote! {
+            /// Whether the figure marks the path's steps with circled digits
+            /// (①), else with boxed numbers.
+            pub const fn circled(self) -> bool #circled_body
+        },
     }
     .emit()
 }
