@@ -1,0 +1,553 @@
+//! Section 2: ns per event for the generated dynamic `step`, the typestate
+//! API and a hand-written `match (state, event)` over the same transitions
+//! (copied from codegen/benches/dispatch.rs), on the same pseudo-random
+//! inputs.
+//!
+//! Mixes: `uniform` (state and event drawn uniformly; about half have no
+//! transition), `walk` (random inputs that follow the machine), `paths`
+//! (the typical client and server paths, chosen at random, each event
+//! taken from the state the last one reached and its actions run; the
+//! typestate API can only do this one). Samples of the variants of a mix
+//! alternate, so their ratio is measured side by side.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use crate::Plan;
+use crate::table::{Table, median, num, ratio, spread};
+
+#[allow(dead_code)]
+mod tcp {
+    fsm_macros::fsm!("../tcp.fsm");
+}
+
+use tcp::{
+    Action as A, Closed, Event as E, Guard, NoTransition, State as S, Step, Tcp, TcpActions,
+};
+
+/// tcp.fsm by hand, as one would write it without a generator. The last
+/// number of each arm is the row of `tcp::TRANSITIONS`, which the generated
+/// `step` reports too.
+#[inline]
+fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<Step, NoTransition> {
+    let ok = |to: S, actions: &'static [A], transition: u16| {
+        Ok(Step {
+            from: state,
+            to,
+            actions,
+            transition,
+        })
+    };
+    let none = |guarded: bool| {
+        Err(NoTransition {
+            state,
+            event,
+            guarded,
+        })
+    };
+    const RESET: &[A] = &[A::Flush, A::ReportReset, A::DeleteTcb];
+    const TIMEOUT: &[A] = &[A::Flush, A::ReportTimeout, A::DeleteTcb];
+    const ABORT_SYNC: &[A] = &[A::SendRst, A::Flush, A::DeleteTcb];
+    const ABORT: &[A] = &[A::Flush, A::DeleteTcb];
+    const CHALLENGE: &[A] = &[A::SendChallengeAck];
+    match (state, event) {
+        (S::Closed, E::PassiveOpen) => ok(S::Listen, &[A::CreateTcb], 0),
+        (S::Closed, E::ActiveOpen) => ok(S::SynSent, &[A::CreateTcb, A::SendSyn], 1),
+        (S::Closed, E::RcvSegment) => ok(S::Closed, &[A::ReplyRst], 2),
+        (S::Closed, E::UserTimeout) => ok(S::Closed, TIMEOUT, 78),
+
+        (S::Listen, E::RcvSyn) => ok(S::SynRcvd, &[A::InitRcv, A::SendSynAck], 3),
+        (S::Listen, E::RcvRst) => ok(S::Listen, &[], 4),
+        (S::Listen, E::Send) => {
+            if guards(Guard::PeerKnown) {
+                ok(S::SynSent, &[A::SendSyn, A::QueueData], 5)
+            } else {
+                none(true)
+            }
+        }
+        (S::Listen, E::Close) => ok(S::Closed, &[A::DeleteTcb], 6),
+        (S::Listen, E::RcvBadAck) => ok(S::Listen, &[A::ReplyRst], 16),
+        (S::Listen, E::Abort) => ok(S::Closed, ABORT, 73),
+        (S::Listen, E::UserTimeout) => ok(S::Closed, TIMEOUT, 79),
+
+        (S::SynSent, E::RcvSynAck) => ok(S::Established, &[A::InitRcv, A::SendAck], 7),
+        (S::SynSent, E::RcvSyn) => ok(S::SynRcvd, &[A::InitRcv, A::SendSynAck], 8),
+        (S::SynSent, E::RcvRst) => ok(S::Closed, RESET, 9),
+        (S::SynSent, E::Close) => ok(S::Closed, &[A::Flush, A::DeleteTcb], 10),
+        (S::SynSent, E::RcvBadAck) => ok(S::SynSent, &[A::ReplyRst], 17),
+        (S::SynSent, E::Send) => ok(S::SynSent, &[A::QueueData], 33),
+        (S::SynSent, E::Abort) => ok(S::Closed, ABORT, 74),
+        (S::SynSent, E::UserTimeout) => ok(S::Closed, TIMEOUT, 80),
+
+        (S::SynRcvd, E::RcvAck) => ok(S::Established, &[], 11),
+        (S::SynRcvd, E::RcvRst) => {
+            if guards(Guard::Passive) {
+                ok(S::Listen, &[A::ForgetPeer], 12)
+            } else {
+                ok(S::Closed, &[A::Flush, A::ReportRefused, A::DeleteTcb], 13)
+            }
+        }
+        (S::SynRcvd, E::Close) => ok(S::FinWait1, &[A::SendFin], 14),
+        (S::SynRcvd, E::RcvFin) => ok(S::CloseWait, &[A::SendAck], 15),
+        (S::SynRcvd, E::RcvBadAck) => ok(S::SynRcvd, &[A::ReplyRst], 18),
+        (S::SynRcvd, E::Send) => ok(S::SynRcvd, &[A::QueueData], 34),
+        (S::SynRcvd, E::RcvRstInWindow) => ok(S::SynRcvd, CHALLENGE, 44),
+        (S::SynRcvd, E::RcvSyn) => ok(S::SynRcvd, CHALLENGE, 52),
+        (S::SynRcvd, E::RcvUnacceptable) => ok(S::SynRcvd, &[A::SendAck], 60),
+        (S::SynRcvd, E::Abort) => ok(S::Closed, ABORT_SYNC, 68),
+        (S::SynRcvd, E::UserTimeout) => ok(S::Closed, TIMEOUT, 81),
+
+        (S::Established, E::Close) => ok(S::FinWait1, &[A::SendFin], 19),
+        (S::Established, E::RcvFin) => ok(S::CloseWait, &[A::SendAck], 20),
+        (S::Established, E::Send) => ok(S::Established, &[A::QueueData], 35),
+        (S::Established, E::RcvRst) => ok(S::Closed, RESET, 37),
+        (S::Established, E::RcvRstInWindow) => ok(S::Established, CHALLENGE, 45),
+        (S::Established, E::RcvSyn) => ok(S::Established, CHALLENGE, 53),
+        (S::Established, E::RcvUnacceptable) => ok(S::Established, &[A::SendAck], 61),
+        (S::Established, E::Abort) => ok(S::Closed, ABORT_SYNC, 69),
+        (S::Established, E::UserTimeout) => ok(S::Closed, TIMEOUT, 82),
+
+        (S::FinWait1, E::RcvAck) => ok(S::FinWait2, &[], 21),
+        (S::FinWait1, E::RcvFin) => {
+            if !guards(Guard::FinAcked) {
+                ok(S::Closing, &[A::SendAck], 22)
+            } else {
+                ok(S::TimeWait, &[A::SendAck, A::StartTimeWait], 23)
+            }
+        }
+        (S::FinWait1, E::RcvRst) => ok(S::Closed, RESET, 38),
+        (S::FinWait1, E::RcvRstInWindow) => ok(S::FinWait1, CHALLENGE, 46),
+        (S::FinWait1, E::RcvSyn) => ok(S::FinWait1, CHALLENGE, 54),
+        (S::FinWait1, E::RcvUnacceptable) => ok(S::FinWait1, &[A::SendAck], 62),
+        (S::FinWait1, E::Abort) => ok(S::Closed, ABORT_SYNC, 70),
+        (S::FinWait1, E::UserTimeout) => ok(S::Closed, TIMEOUT, 83),
+
+        (S::FinWait2, E::RcvFin) => ok(S::TimeWait, &[A::SendAck, A::StartTimeWait], 24),
+        (S::FinWait2, E::RcvRst) => ok(S::Closed, RESET, 39),
+        (S::FinWait2, E::RcvRstInWindow) => ok(S::FinWait2, CHALLENGE, 47),
+        (S::FinWait2, E::RcvSyn) => ok(S::FinWait2, CHALLENGE, 55),
+        (S::FinWait2, E::RcvUnacceptable) => ok(S::FinWait2, &[A::SendAck], 63),
+        (S::FinWait2, E::Abort) => ok(S::Closed, ABORT_SYNC, 71),
+        (S::FinWait2, E::UserTimeout) => ok(S::Closed, TIMEOUT, 84),
+
+        (S::CloseWait, E::Close) => ok(S::LastAck, &[A::SendFin], 25),
+        (S::CloseWait, E::RcvFin) => ok(S::CloseWait, &[A::SendAck], 30),
+        (S::CloseWait, E::Send) => ok(S::CloseWait, &[A::QueueData], 36),
+        (S::CloseWait, E::RcvRst) => ok(S::Closed, RESET, 40),
+        (S::CloseWait, E::RcvRstInWindow) => ok(S::CloseWait, CHALLENGE, 48),
+        (S::CloseWait, E::RcvSyn) => ok(S::CloseWait, CHALLENGE, 56),
+        (S::CloseWait, E::RcvUnacceptable) => ok(S::CloseWait, &[A::SendAck], 64),
+        (S::CloseWait, E::Abort) => ok(S::Closed, ABORT_SYNC, 72),
+        (S::CloseWait, E::UserTimeout) => ok(S::Closed, TIMEOUT, 87),
+
+        (S::Closing, E::RcvAck) => ok(S::TimeWait, &[A::StartTimeWait], 26),
+        (S::Closing, E::RcvFin) => ok(S::Closing, &[A::SendAck], 31),
+        (S::Closing, E::RcvRst) => ok(S::Closed, &[A::DeleteTcb], 41),
+        (S::Closing, E::RcvRstInWindow) => ok(S::Closing, CHALLENGE, 49),
+        (S::Closing, E::RcvSyn) => ok(S::Closing, CHALLENGE, 57),
+        (S::Closing, E::RcvUnacceptable) => ok(S::Closing, &[A::SendAck], 65),
+        (S::Closing, E::Abort) => ok(S::Closed, ABORT, 75),
+        (S::Closing, E::UserTimeout) => ok(S::Closed, TIMEOUT, 85),
+
+        (S::LastAck, E::RcvAck) => ok(S::Closed, &[A::DeleteTcb], 27),
+        (S::LastAck, E::RcvFin) => ok(S::LastAck, &[A::SendAck], 32),
+        (S::LastAck, E::RcvRst) => ok(S::Closed, &[A::DeleteTcb], 42),
+        (S::LastAck, E::RcvRstInWindow) => ok(S::LastAck, CHALLENGE, 50),
+        (S::LastAck, E::RcvSyn) => ok(S::LastAck, CHALLENGE, 58),
+        (S::LastAck, E::RcvUnacceptable) => ok(S::LastAck, &[A::SendAck], 66),
+        (S::LastAck, E::Abort) => ok(S::Closed, ABORT, 76),
+        (S::LastAck, E::UserTimeout) => ok(S::Closed, TIMEOUT, 88),
+
+        (S::TimeWait, E::TimeWaitTimeout) => ok(S::Closed, &[A::DeleteTcb], 28),
+        (S::TimeWait, E::RcvFin) => ok(S::TimeWait, &[A::SendAck, A::StartTimeWait], 29),
+        (S::TimeWait, E::RcvRst) => ok(S::Closed, &[A::DeleteTcb], 43),
+        (S::TimeWait, E::RcvRstInWindow) => ok(S::TimeWait, CHALLENGE, 51),
+        (S::TimeWait, E::RcvSyn) => ok(S::TimeWait, CHALLENGE, 59),
+        (S::TimeWait, E::RcvUnacceptable) => ok(S::TimeWait, &[A::SendAck], 67),
+        (S::TimeWait, E::Abort) => ok(S::Closed, ABORT, 77),
+        (S::TimeWait, E::UserTimeout) => ok(S::Closed, TIMEOUT, 86),
+
+        _ => none(false),
+    }
+}
+
+/// Counts what the actions did; `black_box` keeps each action an opaque
+/// step, so that no variant's walk folds into a constant.
+#[derive(Debug, Default)]
+pub struct Count(pub u64);
+
+impl TcpActions for Count {
+    fn send_syn(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(1));
+    }
+    fn send_syn_ack(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(2));
+    }
+    fn send_ack(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(3));
+    }
+    fn send_fin(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(4));
+    }
+    fn reply_rst(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(5));
+    }
+    fn send_rst(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(6));
+    }
+    fn send_challenge_ack(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(7));
+    }
+    fn start_time_wait(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(8));
+    }
+    fn create_tcb(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(9));
+    }
+    fn delete_tcb(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(10));
+    }
+    fn init_rcv(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(11));
+    }
+    fn forget_peer(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(12));
+    }
+    fn queue_data(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(13));
+    }
+    fn flush(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(14));
+    }
+    fn report_reset(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(15));
+    }
+    fn report_refused(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(16));
+    }
+    fn report_timeout(&mut self) {
+        self.0 = black_box(self.0.wrapping_add(17));
+    }
+}
+
+fn perform(c: &mut Count, a: A) {
+    match a {
+        A::SendSyn => c.send_syn(),
+        A::SendSynAck => c.send_syn_ack(),
+        A::SendAck => c.send_ack(),
+        A::SendFin => c.send_fin(),
+        A::ReplyRst => c.reply_rst(),
+        A::SendRst => c.send_rst(),
+        A::SendChallengeAck => c.send_challenge_ack(),
+        A::StartTimeWait => c.start_time_wait(),
+        A::CreateTcb => c.create_tcb(),
+        A::DeleteTcb => c.delete_tcb(),
+        A::InitRcv => c.init_rcv(),
+        A::ForgetPeer => c.forget_peer(),
+        A::QueueData => c.queue_data(),
+        A::Flush => c.flush(),
+        A::ReportReset => c.report_reset(),
+        A::ReportRefused => c.report_refused(),
+        A::ReportTimeout => c.report_timeout(),
+    }
+}
+
+/// The typical client path, through the typestate API (6 transitions).
+#[inline]
+fn client(m: Tcp<Closed, Count>) -> Tcp<Closed, Count> {
+    m.active_open()
+        .rcv_syn_ack()
+        .close()
+        .rcv_ack()
+        .rcv_fin()
+        .time_wait_timeout()
+}
+
+/// The typical server path, through the typestate API (6 transitions).
+#[inline]
+fn server(m: Tcp<Closed, Count>) -> Tcp<Closed, Count> {
+    m.passive_open()
+        .rcv_syn()
+        .rcv_ack()
+        .rcv_fin()
+        .close()
+        .rcv_ack()
+}
+
+const CLIENT: [E; 6] = [
+    E::ActiveOpen,
+    E::RcvSynAck,
+    E::Close,
+    E::RcvAck,
+    E::RcvFin,
+    E::TimeWaitTimeout,
+];
+const SERVER: [E; 6] = [
+    E::PassiveOpen,
+    E::RcvSyn,
+    E::RcvAck,
+    E::RcvFin,
+    E::Close,
+    E::RcvAck,
+];
+
+/// An input: state, event, and the guards' values as bits by `Guard::index`.
+type Input = (S, E, u8);
+
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        // xorshift64*
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
+    }
+}
+
+fn holds(bits: u8) -> impl Fn(Guard) -> bool {
+    move |g: Guard| bits >> g.index() & 1 == 1
+}
+
+fn uniform(n: usize) -> Vec<Input> {
+    let mut rng = Rng(0x5eed);
+    (0..n)
+        .map(|_| {
+            let s = S::ALL[rng.below(S::ALL.len())];
+            let e = E::ALL[rng.below(E::ALL.len())];
+            (s, e, rng.below(8) as u8)
+        })
+        .collect()
+}
+
+fn walk(n: usize) -> Vec<Input> {
+    let mut rng = Rng(0xfeed);
+    let mut state = S::INITIAL;
+    let mut out = Vec::with_capacity(n);
+    while out.len() < n {
+        let e = E::ALL[rng.below(E::ALL.len())];
+        let bits = rng.below(8) as u8;
+        if let Ok(step) = tcp::step(state, e, &holds(bits)) {
+            out.push((state, e, bits));
+            state = step.to;
+        }
+    }
+    out
+}
+
+/// `walks` typical paths: true for the client's, false for the server's.
+fn paths(walks: usize) -> Vec<bool> {
+    let mut rng = Rng(0xbeef);
+    (0..walks).map(|_| rng.below(2) == 0).collect()
+}
+
+fn run_generated(inputs: &[Input]) -> usize {
+    let mut acc = 0;
+    for &(s, e, bits) in inputs {
+        match tcp::step(s, e, &holds(bits)) {
+            Ok(step) => acc += step.to.index() + step.actions.len() + usize::from(step.transition),
+            Err(no) => acc += usize::from(no.guarded),
+        }
+    }
+    acc
+}
+
+fn run_hand_written(inputs: &[Input]) -> usize {
+    let mut acc = 0;
+    for &(s, e, bits) in inputs {
+        match hand_written(s, e, &holds(bits)) {
+            Ok(step) => acc += step.to.index() + step.actions.len() + usize::from(step.transition),
+            Err(no) => acc += usize::from(no.guarded),
+        }
+    }
+    acc
+}
+
+/// The paths through `step` (or `hand_written`), each event from the
+/// state the previous one reached, running the actions.
+fn run_paths(choices: &[bool], f: impl Fn(S, E) -> Result<Step, NoTransition>) -> u64 {
+    let mut c = Count(0);
+    let mut state = S::INITIAL;
+    for &client in choices {
+        let events = if client { &CLIENT } else { &SERVER };
+        for &e in events {
+            if let Ok(step) = f(state, e) {
+                state = step.to;
+                for &a in step.actions {
+                    perform(&mut c, a);
+                }
+            }
+        }
+    }
+    c.0 + state.index() as u64
+}
+
+fn run_paths_typestate(choices: &[bool]) -> u64 {
+    let mut m = Tcp::new(Count(0));
+    for &c in choices {
+        m = if c { client(m) } else { server(m) };
+    }
+    let state = m.state();
+    m.into_data().0 + state.index() as u64
+}
+
+/// A variant: its name and one pass over its inputs.
+type Variant<'a> = (&'static str, Box<dyn FnMut() -> u64 + 'a>);
+
+/// Times the variants alternately: `samples` samples each of about
+/// `sample` long; ns per event for each (`events` per pass).
+fn measure(
+    variants: &mut [Variant<'_>],
+    events: usize,
+    samples: usize,
+    sample: Duration,
+) -> Vec<Vec<f64>> {
+    // Calibrate: passes per sample, per variant.
+    let mut passes = Vec::new();
+    for (_, f) in variants.iter_mut() {
+        let mut n = 1u64;
+        loop {
+            let t = Instant::now();
+            for _ in 0..n {
+                black_box(f());
+            }
+            let el = t.elapsed();
+            if el >= sample / 4 || n > 1 << 24 {
+                let per = el.as_secs_f64() / n as f64;
+                passes.push(((sample.as_secs_f64() / per).ceil() as u64).max(1));
+                break;
+            }
+            n *= 2;
+        }
+    }
+    let mut out = vec![Vec::new(); variants.len()];
+    for _ in 0..samples {
+        for (i, (_, f)) in variants.iter_mut().enumerate() {
+            let t = Instant::now();
+            for _ in 0..passes[i] {
+                black_box(f());
+            }
+            let ns = t.elapsed().as_secs_f64() * 1e9 / (passes[i] as f64 * events as f64);
+            out[i].push(ns);
+        }
+    }
+    out
+}
+
+pub fn run(plan: &Plan, table: &mut Table) -> Result<(), Box<dyn std::error::Error>> {
+    // The two must agree on every input before their speed means anything.
+    for s in S::ALL {
+        for e in E::ALL {
+            for bits in 0..8 {
+                if tcp::step(s, e, &holds(bits)) != hand_written(s, e, &holds(bits)) {
+                    return Err(
+                        format!("step and hand_written disagree on {s:?} {e:?} {bits}").into(),
+                    );
+                }
+            }
+        }
+    }
+    const N: usize = 4096;
+    let (samples, sample) = if plan.quick {
+        (7, Duration::from_millis(5))
+    } else {
+        (21, Duration::from_millis(20))
+    };
+    let u = uniform(N);
+    let w = walk(N);
+    let p = paths(N / 6);
+    if run_generated(&u) != run_hand_written(&u) || run_generated(&w) != run_hand_written(&w) {
+        return Err("step and hand_written disagree on a mix".into());
+    }
+    let by_step = run_paths(&p, |s, e| tcp::step(s, e, &holds(0)));
+    if by_step != run_paths(&p, |s, e| hand_written(s, e, &holds(0)))
+        || by_step != run_paths_typestate(&p)
+    {
+        return Err("the three disagree on the paths".into());
+    }
+    type Mix<'a> = (&'static str, usize, Vec<Variant<'a>>);
+    let mixes: Vec<Mix<'_>> = vec![
+        (
+            "uniform",
+            N,
+            vec![
+                (
+                    "generated `step`",
+                    Box::new(|| run_generated(black_box(&u)) as u64),
+                ),
+                (
+                    "hand-written `match`",
+                    Box::new(|| run_hand_written(black_box(&u)) as u64),
+                ),
+            ],
+        ),
+        (
+            "walk",
+            N,
+            vec![
+                (
+                    "generated `step`",
+                    Box::new(|| run_generated(black_box(&w)) as u64),
+                ),
+                (
+                    "hand-written `match`",
+                    Box::new(|| run_hand_written(black_box(&w)) as u64),
+                ),
+            ],
+        ),
+        (
+            "paths",
+            p.len() * 6,
+            vec![
+                (
+                    "generated `step`",
+                    Box::new(|| run_paths(black_box(&p), |s, e| tcp::step(s, e, &holds(0)))),
+                ),
+                (
+                    "hand-written `match`",
+                    Box::new(|| run_paths(black_box(&p), |s, e| hand_written(s, e, &holds(0)))),
+                ),
+                (
+                    "typestate API",
+                    Box::new(|| run_paths_typestate(black_box(&p))),
+                ),
+            ],
+        ),
+    ];
+    for (mix, events, mut variants) in mixes {
+        eprintln!(
+            "  {mix}: {samples} samples of {} ms per variant",
+            sample.as_millis()
+        );
+        let ns = measure(&mut variants, events, samples, sample);
+        let base = median(&ns[1]);
+        for (i, (name, _)) in variants.iter().enumerate() {
+            let m = median(&ns[i]);
+            let note = match mix {
+                "uniform" => {
+                    "4,096 (state, event, guards) drawn uniformly; ~half have no transition"
+                }
+                "walk" => "4,096 random inputs that follow the machine",
+                _ => {
+                    "client and server paths (6 transitions each) at random; state threaded, actions run (each a `black_box`ed add)"
+                }
+            };
+            let sp = spread(&ns[i]);
+            table.row(
+                "2 dispatch",
+                &format!("{mix}: {name}"),
+                &num(m),
+                "ns/event",
+                ns[i].len(),
+                &if i == 1 {
+                    "1× (base)".to_owned()
+                } else {
+                    ratio(m, base)
+                },
+                &format!("{note}; {sp} ns"),
+            );
+        }
+    }
+    Ok(())
+}
