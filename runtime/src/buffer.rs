@@ -131,6 +131,19 @@ impl Ring {
         n
     }
 
+    /// Readable bytes `offset..offset + len` as one slice, if they do not
+    /// wrap around the end of the allocation (then [`Self::peek`] copies).
+    pub fn contiguous(&self, offset: usize, len: usize) -> Option<&[u8]> {
+        if offset + len > self.len {
+            return None;
+        }
+        if len == 0 {
+            return Some(&[]);
+        }
+        let start = (self.head + offset) % self.buf.len();
+        self.buf.get(start..start + len)
+    }
+
     /// Moves readable bytes into `out`; returns how many.
     pub fn pop(&mut self, out: &mut [u8]) -> usize {
         let n = self.peek(0, out);
@@ -236,6 +249,20 @@ mod tests {
         assert_eq!(r.pop(&mut rest), 4000);
         assert_eq!(rest[..4000], data[2000..]);
         assert!(r.is_empty());
+    }
+
+    #[test]
+    fn contiguous_slices_stop_at_the_wrap() {
+        let mut r = Ring::new(4096);
+        r.push(&[1; 4000]);
+        let mut out = [0; 3000];
+        r.pop(&mut out);
+        // 4096 bytes allocated, the head at 3000: 1096 readable bytes
+        // before the end of the allocation, the rest from its start.
+        r.push(&[2; 2000]);
+        assert_eq!(r.contiguous(0, 1096).map(|s| s.len()), Some(1096));
+        assert!(r.contiguous(1000, 200).is_none(), "wraps");
+        assert_eq!(r.contiguous(1096, 1000), Some(&[2u8; 1000][..]));
     }
 
     #[test]

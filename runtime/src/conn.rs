@@ -1129,6 +1129,13 @@ impl<M: Machine> Connection<M> {
         None
     }
 
+    /// The payload of `seg` (from [`Self::poll_transmit`]) in place, when
+    /// the send buffer holds it in one piece.
+    pub fn payload(&self, seg: &Outgoing) -> Option<&[u8]> {
+        let (offset, len) = seg.payload;
+        self.tcb.as_ref()?.send_buf.contiguous(offset, len)
+    }
+
     /// Copies the payload of `seg` (from [`Self::poll_transmit`]) into `out`.
     pub fn write_payload(&self, seg: &Outgoing, out: &mut [u8]) -> usize {
         let Some(t) = self.tcb.as_ref() else {

@@ -65,6 +65,9 @@ struct Io<M: Machine> {
     sleeping_until: Option<Instant>,
     buf: Vec<u8>,
     outbox: Outbox,
+    /// Application threads waiting on `Shared::changed`: with none, a
+    /// change wakes nobody and costs no system call.
+    waiters: usize,
 }
 
 struct Shared<M: Machine> {
@@ -128,8 +131,11 @@ impl<M: Machine> Shared<M> {
         let next = io.next_deadline();
         let wake =
             io.outbox.stalled() || next.is_some_and(|n| io.sleeping_until.is_none_or(|s| n < s));
+        let waiters = io.waiters;
         drop(io);
-        self.changed.notify_all();
+        if waiters > 0 {
+            self.changed.notify_all();
+        }
         if wake {
             self.wake();
         }
@@ -268,6 +274,7 @@ impl<M: Machine> Endpoint<M> {
                 sleeping_until: None,
                 buf: vec![0; MAX_DATAGRAM],
                 outbox: Outbox::default(),
+                waiters: 0,
             }),
             changed: Condvar::new(),
             socket,
@@ -416,8 +423,6 @@ const WAKER: Token = Token(1);
 fn io_loop<M: Machine>(shared: &Shared<M>, mut poll: mio::Poll) {
     let mut events = mio::Events::with_capacity(16);
     let mut inbox = Inbox::new();
-    let mut batch: Vec<(SocketAddr, Vec<u8>)> = Vec::new();
-    let mut spare: Vec<Vec<u8>> = Vec::new();
     let fd = shared.socket.raw_fd();
     let mut watching_writable = false;
     while shared.running.load(Ordering::SeqCst) {
@@ -448,33 +453,33 @@ fn io_loop<M: Machine>(shared: &Shared<M>, mut poll: mio::Poll) {
         {
             break;
         }
-        // Read what has arrived, a bounded number of batches at a time,
-        // outside the lock.
+        // Read what has arrived, a bounded number of batches at a time; the
+        // system call runs outside the lock, the datagrams are handled in
+        // place under it.
+        let mut io = None;
         for _ in 0..MAX_BATCHES {
-            let got = inbox.recv(&shared.socket, |from, bytes| {
-                let mut v = spare.pop().unwrap_or_default();
-                v.clear();
-                v.extend_from_slice(bytes);
-                batch.push((from, v));
-            });
-            if !matches!(got, Ok(n) if n > 0) {
+            if !matches!(inbox.recv(&shared.socket), Ok(n) if n > 0) {
                 break;
             }
+            let guard = io.get_or_insert_with(|| shared.lock());
+            let now = Instant::now();
+            for (from, bytes) in inbox.datagrams() {
+                if let Some(p) = guard.pcap.as_mut() {
+                    let _ = p.write(wall_clock(), bytes);
+                }
+                guard.host.handle_datagram(now, from, bytes);
+            }
         }
-        let mut io = shared.lock();
+        let mut io = io.unwrap_or_else(|| shared.lock());
         let now = Instant::now();
         io.sleeping_until = None;
-        for (from, bytes) in batch.drain(..) {
-            if let Some(p) = io.pcap.as_mut() {
-                let _ = p.write(wall_clock(), &bytes);
-            }
-            io.host.handle_datagram(now, from, &bytes);
-            spare.push(bytes);
-        }
         io.host.handle_timeout(now);
         io.flush(&shared.socket, now);
+        let waiters = io.waiters;
         drop(io);
-        shared.changed.notify_all();
+        if waiters > 0 {
+            shared.changed.notify_all();
+        }
     }
 }
 
@@ -545,23 +550,32 @@ impl<M: Machine> Drop for Listener<M> {
 /// Waits for a change, at most until `deadline`.
 fn wait<'a, M: Machine>(
     shared: &'a Shared<M>,
-    io: MutexGuard<'a, Io<M>>,
+    mut io: MutexGuard<'a, Io<M>>,
     deadline: Option<Instant>,
 ) -> io::Result<MutexGuard<'a, Io<M>>> {
-    match deadline {
-        None => Ok(shared.changed.wait(io).unwrap_or_else(|e| e.into_inner())),
+    let left = match deadline {
+        None => None,
         Some(d) => {
             let left = d.saturating_duration_since(Instant::now());
             if left.is_zero() {
                 return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
             }
-            Ok(shared
+            Some(left)
+        }
+    };
+    io.waiters += 1;
+    let mut io = match left {
+        None => shared.changed.wait(io).unwrap_or_else(|e| e.into_inner()),
+        Some(left) => {
+            shared
                 .changed
                 .wait_timeout(io, left)
                 .unwrap_or_else(|e| e.into_inner())
-                .0)
+                .0
         }
-    }
+    };
+    io.waiters -= 1;
+    Ok(io)
 }
 
 /// One connection, as a byte stream.

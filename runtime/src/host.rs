@@ -520,9 +520,17 @@ impl<M: Machine> Host<M> {
                 Some(Segment::Data(seg)) => {
                     let (_, n) = seg.payload;
                     let mut scratch = std::mem::take(&mut self.scratch);
-                    scratch.resize(n, 0);
-                    let e = self.entry_mut(id).expect("present above");
-                    let got = e.conn.write_payload(&seg, &mut scratch);
+                    let e = self.entry(id).expect("present above");
+                    // The payload straight from the send buffer, or copied
+                    // out where it wraps around.
+                    let payload = match e.conn.payload(&seg) {
+                        Some(p) => p,
+                        None => {
+                            scratch.resize(n, 0);
+                            let got = e.conn.write_payload(&seg, &mut scratch);
+                            &scratch[..got]
+                        }
+                    };
                     let repr = TcpRepr {
                         src_port: local.port(),
                         dst_port: seg.dst.port(),
@@ -532,7 +540,7 @@ impl<M: Machine> Host<M> {
                         window: seg.window,
                         mss: seg.mss,
                         window_scale: seg.window_scale,
-                        payload: &scratch[..got],
+                        payload,
                         ..TcpRepr::default()
                     };
                     let len = wire::emit(local_ip, *seg.dst.ip(), &repr, buf).ok();

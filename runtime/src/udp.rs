@@ -69,6 +69,8 @@ impl Socket {
 pub struct Inbox {
     bufs: Vec<Vec<u8>>,
     meta: Vec<RecvMeta>,
+    /// Messages filled by the last receive.
+    filled: usize,
 }
 
 impl Inbox {
@@ -77,17 +79,15 @@ impl Inbox {
         Inbox {
             bufs: vec![vec![0; RECV_BUF]; quinn_udp::BATCH_SIZE],
             meta: vec![RecvMeta::default(); quinn_udp::BATCH_SIZE],
+            filled: 0,
         }
     }
 
-    /// Receives one batch without waiting and hands each datagram (GRO
-    /// runs split at their stride) to `each`. Answers how many system-level
-    /// messages came, 0 when none was waiting.
-    pub fn recv(
-        &mut self,
-        socket: &Socket,
-        mut each: impl FnMut(SocketAddr, &[u8]),
-    ) -> io::Result<usize> {
+    /// Receives one batch without waiting; answers how many system-level
+    /// messages came (0 when none was waiting). [`Self::datagrams`] then
+    /// yields them.
+    pub fn recv(&mut self, socket: &Socket) -> io::Result<usize> {
+        self.filled = 0;
         let mut slices: Vec<IoSliceMut<'_>> =
             self.bufs.iter_mut().map(|b| IoSliceMut::new(b)).collect();
         let n = match socket
@@ -98,18 +98,25 @@ impl Inbox {
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(0),
             Err(e) => return Err(e),
         };
-        for (meta, buf) in self.meta.iter().zip(&self.bufs).take(n) {
-            let data = &buf[..meta.len.min(buf.len())];
-            let stride = if meta.stride == 0 {
-                data.len().max(1)
-            } else {
-                meta.stride
-            };
-            for datagram in data.chunks(stride) {
-                each(meta.addr, datagram);
-            }
-        }
+        self.filled = n;
         Ok(n)
+    }
+
+    /// The datagrams of the last receive, GRO runs split at their stride.
+    pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
+        self.meta
+            .iter()
+            .zip(&self.bufs)
+            .take(self.filled)
+            .flat_map(|(meta, buf)| {
+                let data = &buf[..meta.len.min(buf.len())];
+                let stride = if meta.stride == 0 {
+                    data.len().max(1)
+                } else {
+                    meta.stride
+                };
+                data.chunks(stride).map(move |d| (meta.addr, d))
+            })
     }
 }
 
