@@ -30,7 +30,7 @@ use tcp::{
 /// `step` reports too.
 #[inline]
 fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<Step, NoTransition> {
-    let ok = |to: S, actions: &'static [A], transition: u16| {
+    let ok = |to: S, actions: &'static [A], transition: u32| {
         Ok(Step {
             from: state,
             to,
@@ -346,7 +346,7 @@ fn run_generated(inputs: &[Input]) -> usize {
     let mut acc = 0;
     for &(s, e, bits) in inputs {
         match tcp::step(s, e, &holds(bits)) {
-            Ok(step) => acc += step.to.index() + step.actions.len() + usize::from(step.transition),
+            Ok(step) => acc += step.to.index() + step.actions.len() + step.transition as usize,
             Err(no) => acc += usize::from(no.guarded),
         }
     }
@@ -357,7 +357,7 @@ fn run_hand_written(inputs: &[Input]) -> usize {
     let mut acc = 0;
     for &(s, e, bits) in inputs {
         match hand_written(s, e, &holds(bits)) {
-            Ok(step) => acc += step.to.index() + step.actions.len() + usize::from(step.transition),
+            Ok(step) => acc += step.to.index() + step.actions.len() + step.transition as usize,
             Err(no) => acc += usize::from(no.guarded),
         }
     }

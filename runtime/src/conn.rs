@@ -302,7 +302,7 @@ pub struct Connection<M: Machine> {
     /// The remote socket a passive open was restricted to, if any.
     passive_remote: Option<SocketAddrV4>,
     /// The transition fired last.
-    last_transition: Option<u16>,
+    last_transition: Option<u32>,
 }
 
 impl<M: Machine> Connection<M> {

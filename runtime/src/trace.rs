@@ -49,7 +49,7 @@ impl TraceEntry {
         at: Duration,
         local: SocketAddrV4,
         remote: Option<SocketAddrV4>,
-        index: u16,
+        index: u32,
     ) -> Self {
         TraceEntry {
             at,
@@ -117,7 +117,10 @@ impl Coverage {
 
     /// Counts one trace entry.
     pub fn record(&mut self, entry: &TraceEntry) {
-        if let Some(n) = self.taken.get_mut(usize::from(entry.transition.decl)) {
+        if let Some(n) = usize::try_from(entry.transition.decl)
+            .ok()
+            .and_then(|d| self.taken.get_mut(d))
+        {
             *n += 1;
         }
     }

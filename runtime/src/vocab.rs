@@ -177,7 +177,7 @@ vocabulary! {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TransitionInfo {
     /// Index of the declaring line among the spec's transition declarations.
-    pub decl: u16,
+    pub decl: u32,
     /// Its line in the spec.
     pub line: u32,
     /// Source state name.
@@ -199,7 +199,7 @@ pub struct Fired<M: Machine> {
     /// Actions to carry out, in order.
     pub actions: &'static [M::Action],
     /// Index of the transition in the spec's table.
-    pub transition: u16,
+    pub transition: u32,
 }
 
 /// A spec bound to the runtime, implemented by [`machine!`](crate::machine).
@@ -231,10 +231,10 @@ pub trait Machine: 'static {
     fn action(action: Self::Action) -> Action;
 
     /// Describes transition `index` (as in [`Fired::transition`]).
-    fn transition(index: u16) -> TransitionInfo;
+    fn transition(index: u32) -> TransitionInfo;
 
     /// Typical-path steps of transition `index`.
-    fn transition_steps(index: u16) -> impl Iterator<Item = StepMark>;
+    fn transition_steps(index: u32) -> impl Iterator<Item = StepMark>;
 
     /// Typical-path steps that sit on `state` (`client 1` on CLOSED).
     fn state_steps(state: Self::State) -> impl Iterator<Item = StepMark>;
@@ -331,7 +331,7 @@ macro_rules! machine {
                 action.to_vocabulary()
             }
 
-            fn transition(index: u16) -> $crate::vocab::TransitionInfo {
+            fn transition(index: u32) -> $crate::vocab::TransitionInfo {
                 let t = &TRANSITIONS[index as usize];
                 $crate::vocab::TransitionInfo {
                     decl: t.decl,
@@ -344,7 +344,7 @@ macro_rules! machine {
                 }
             }
 
-            fn transition_steps(index: u16) -> impl Iterator<Item = $crate::trace::StepMark> {
+            fn transition_steps(index: u32) -> impl Iterator<Item = $crate::trace::StepMark> {
                 TRANSITIONS[index as usize]
                     .steps
                     .iter()

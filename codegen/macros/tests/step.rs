@@ -51,7 +51,7 @@ fn transitions_table_lists_every_edge_in_declaration_order() {
         assert_eq!(row.from.index(), edge.from.0);
         assert_eq!(row.to.index(), edge.to.0);
         assert_eq!(row.event.index(), t.event.0);
-        assert_eq!(usize::from(row.decl), edge.transition.0);
+        assert_eq!(row.decl as usize, edge.transition.0);
         assert_eq!(row.line as usize, t.line);
         assert_eq!(row.rfc, t.rfc.as_deref());
         assert_eq!(row.label, m.transition_label(t, "en"));
@@ -88,7 +88,7 @@ fn step_agrees_with_the_model_everywhere() {
                     (Ok(step), Some(t)) => {
                         let info = step.info();
                         let to = m.transitions[t.0].target_from(StateId(s.index()));
-                        assert_eq!(usize::from(info.decl), t.0, "{s} on {e}");
+                        assert_eq!(info.decl as usize, t.0, "{s} on {e}");
                         assert_eq!((step.from, info.from), (s, s));
                         assert_eq!(step.to.index(), to.0);
                         assert_eq!(step.actions, info.actions);

@@ -482,7 +482,7 @@ fn fixed_types(names: &Names) -> TokenStream {
             /// The label drawn beside its arrow, in English.
             pub label: &'static str,
             /// Index of its declaration among the spec's [`DECLARATIONS`].
-            pub decl: u16,
+            pub decl: u32,
             /// The line of its declaration in the spec.
             pub line: u32,
         }
@@ -523,7 +523,7 @@ fn fixed_types(names: &Names) -> TokenStream {
             /// What to do, in order.
             pub actions: &'static [Action],
             /// Index of the transition in [`TRANSITIONS`].
-            pub transition: u16,
+            pub transition: u32,
         }
 
         impl Step {
@@ -589,7 +589,7 @@ fn transitions(model: &Model, names: &Names) -> TokenStream {
                 None => quote!(None),
             };
             let label = model.transition_label(t, "en");
-            let decl = Literal::u16_unsuffixed(u16::try_from(e.transition.0).unwrap_or(u16::MAX));
+            let decl = Literal::u32_unsuffixed(u32::try_from(e.transition.0).unwrap_or(u32::MAX));
             let line = Literal::u32_unsuffixed(u32::try_from(t.line).unwrap_or(u32::MAX));
             quote! {
                 Transition {
@@ -669,9 +669,11 @@ fn step_fn(names: &Names, table: &DispatchTable) -> TokenStream {
     let n_entries = usize_lit(table.entries.len());
     let guarded = !table.guards.is_empty();
 
+    // Rows of TRANSITIONS, numbered in the smallest type that holds them.
+    let (edge_ty, edge_lit) = uint(table.entries.len());
     let (entries_decl, scan) = if guarded {
         let entries = table.entries.iter().map(|e| {
-            let t = Literal::u16_unsuffixed(e.edge as u16);
+            let t = edge_lit(e.edge);
             let g = Literal::u16_unsuffixed(e.guard.map_or(0, |g| g as u16 + 1));
             quote!((#t, #g))
         });
@@ -682,7 +684,7 @@ fn step_fn(names: &Names, table: &DispatchTable) -> TokenStream {
         });
         (
             quote! {
-                static ENTRIES: [(u16, u16); #n_entries] = [#(#entries),*];
+                static ENTRIES: [(#edge_ty, u16); #n_entries] = [#(#entries),*];
                 #[inline]
                 fn holds(guard: u16, guards: &(impl Guards + ?Sized)) -> bool {
                     match guard {
@@ -695,27 +697,24 @@ fn step_fn(names: &Names, table: &DispatchTable) -> TokenStream {
                 for &(transition, guard) in &ENTRIES[start..end] {
                     if guard == 0 || holds(guard, guards) {
                         let t = &TRANSITION_TABLE[transition as usize];
-                        return Ok(Step { from: state, to: t.to, actions: t.actions, transition });
+                        return Ok(Step { from: state, to: t.to, actions: t.actions, transition: transition as u32 });
                     }
                 }
                 Err(NoTransition { state, event, guarded: end > start })
             },
         )
     } else {
-        let entries = table
-            .entries
-            .iter()
-            .map(|e| Literal::u16_unsuffixed(e.edge as u16));
+        let entries = table.entries.iter().map(|e| edge_lit(e.edge));
         (
             quote! {
-                static ENTRIES: [u16; #n_entries] = [#(#entries),*];
+                static ENTRIES: [#edge_ty; #n_entries] = [#(#entries),*];
             },
             quote! {
                 let _ = guards;
                 if start < end {
                     let transition = ENTRIES[start];
                     let t = &TRANSITION_TABLE[transition as usize];
-                    return Ok(Step { from: state, to: t.to, actions: t.actions, transition });
+                    return Ok(Step { from: state, to: t.to, actions: t.actions, transition: transition as u32 });
                 }
                 Err(NoTransition { state, event, guarded: false })
             },

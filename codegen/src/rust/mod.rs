@@ -120,12 +120,12 @@ pub(crate) fn generate_model(
 /// Sizes the generated integer types cannot hold.
 fn limits(model: &Model, table: &DispatchTable) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
-    let max = usize::from(u16::MAX);
+    let max = usize::try_from(u32::MAX).unwrap_or(usize::MAX);
     if model.transitions.len() > max {
         diags.push(
             Diagnostic::error(format!(
                 "the spec has {} transition declarations; the generated Rust numbers them \
-                 with `u16`, so at most {max}",
+                 with `u32`, so at most {max}",
                 model.transitions.len()
             ))
             .with_primary(
@@ -137,7 +137,7 @@ fn limits(model: &Model, table: &DispatchTable) -> Vec<Diagnostic> {
         diags.push(
             Diagnostic::error(format!(
                 "the spec has {} (transition, source state) pairs; the generated Rust numbers \
-                 them with `u16`, so at most {max}",
+                 them with `u32`, so at most {max}",
                 table.entries.len()
             ))
             .with_primary(model.name.span.clone(), "in this machine"),

@@ -23,7 +23,7 @@ fn random_step_agrees_with_the_model() {
                 });
                 let got = random::step(s, e, &|g: random::Guard| value(GuardId(g.index())));
                 match (got, expected) {
-                    (Ok(step), Some(t)) => assert_eq!(usize::from(step.info().decl), t.0),
+                    (Ok(step), Some(t)) => assert_eq!(step.info().decl as usize, t.0),
                     (Err(no), None) => assert_eq!(no.guarded, !candidates.is_empty()),
                     (got, want) => panic!("{s} on {e}: {got:?} vs {want:?}"),
                 }
