@@ -264,7 +264,8 @@ impl<M: Machine> Endpoint<M> {
             Some(k) => IsnGenerator::new(k),
             None => IsnGenerator::random(),
         };
-        let host = Host::new(inner, options.config, isn, Instant::now());
+        let mut host = Host::new(inner, options.config, isn, Instant::now());
+        host.prefer_port(local.port());
         let shared = Arc::new(Shared {
             io: Mutex::new(Io {
                 host,

@@ -123,7 +123,12 @@ impl fmt::Display for Counters {
     }
 }
 
-type Key = (u16, SocketAddrV4);
+/// A connection's key: our inner port, the peer's inner address, and the
+/// UDP address its datagrams come from. With inner addresses equal to the
+/// UDP ones (the default) the UDP address adds nothing; when several
+/// processes share an inner address (127.0.0.1) it keeps their connections
+/// apart even if they chose the same inner port.
+type Key = (u16, SocketAddrV4, SocketAddr);
 
 struct Entry<M: Machine> {
     conn: Connection<M>,
@@ -173,6 +178,8 @@ pub struct Host<M: Machine> {
     counters: Counters,
     scratch: Vec<u8>,
     next_port: u16,
+    /// The port a connection takes first, if free (see [`Self::prefer_port`]).
+    preferred_port: Option<u16>,
 }
 
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
@@ -196,7 +203,15 @@ impl<M: Machine> Host<M> {
             counters: Counters::default(),
             scratch: Vec::new(),
             next_port: *EPHEMERAL.start(),
+            preferred_port: None,
         }
+    }
+
+    /// Makes connections take `port` as their local port when it is free
+    /// towards their peer (the endpoint's UDP port, so that inner ports
+    /// default to the outer ones).
+    pub fn prefer_port(&mut self, port: u16) {
+        self.preferred_port = Some(port);
     }
 
     /// The configuration.
@@ -404,14 +419,13 @@ impl<M: Machine> Host<M> {
             return;
         }
         let src = SocketAddrV4::new(ip.src_addr, tcp.src_port);
-        let key = (tcp.dst_port, src);
+        let key = (tcp.dst_port, src, udp_peer);
         if let Some(&id) = self.by_key.get(&key) {
             let epoch = self.epoch;
             let isn = &self.isn;
             if let Some(slot) = self.slots.get_mut(id.index as usize)
                 && let Some(e) = slot.entry.as_mut()
             {
-                e.udp_peer = udp_peer;
                 let env = Env { now, epoch, isn };
                 e.conn.on_segment(&env, src, &tcp);
             }
@@ -467,7 +481,7 @@ impl<M: Machine> Host<M> {
         let id = self.insert(Entry {
             conn: child,
             udp_peer,
-            key: Some((port, src)),
+            key: Some((port, src, udp_peer)),
             child_of: Some(port),
             held: false,
             dirty: false,
@@ -684,7 +698,16 @@ impl<M: Machine> Host<M> {
         Ok(Some(id))
     }
 
-    fn free_port(&mut self, remote: SocketAddrV4) -> Result<u16, HostError> {
+    /// A local port for a connection to `remote` via `udp_peer`: the
+    /// preferred one (the endpoint's UDP port: inner ports default to the
+    /// outer ones) if it is free, else the next free ephemeral port.
+    fn free_port(&mut self, remote: SocketAddrV4, udp_peer: SocketAddr) -> Result<u16, HostError> {
+        if let Some(p) = self.preferred_port
+            && !self.listeners.contains_key(&p)
+            && !self.by_key.contains_key(&(p, remote, udp_peer))
+        {
+            return Ok(p);
+        }
         let span = usize::from(EPHEMERAL.end() - EPHEMERAL.start()) + 1;
         for _ in 0..span {
             let p = self.next_port;
@@ -693,7 +716,8 @@ impl<M: Machine> Host<M> {
             } else {
                 p + 1
             };
-            if !self.listeners.contains_key(&p) && !self.by_key.contains_key(&(p, remote)) {
+            if !self.listeners.contains_key(&p) && !self.by_key.contains_key(&(p, remote, udp_peer))
+            {
                 return Ok(p);
             }
         }
@@ -712,11 +736,11 @@ impl<M: Machine> Host<M> {
         timeout: Option<Duration>,
     ) -> Result<ConnId, HostError> {
         let port = match local_port {
-            Some(p) if self.by_key.contains_key(&(p, remote)) => {
+            Some(p) if self.by_key.contains_key(&(p, remote, udp_peer)) => {
                 return Err(HostError::PortInUse(p));
             }
             Some(p) => p,
-            None => self.free_port(remote)?,
+            None => self.free_port(remote, udp_peer)?,
         };
         let local = SocketAddrV4::new(self.local_ip, port);
         let mut conn = Connection::new(local, self.config.clone());
@@ -725,7 +749,7 @@ impl<M: Machine> Host<M> {
         let id = self.insert(Entry {
             conn,
             udp_peer,
-            key: Some((port, remote)),
+            key: Some((port, remote, udp_peer)),
             child_of: None,
             held: true,
             dirty: false,
@@ -744,7 +768,7 @@ impl<M: Machine> Host<M> {
         remote: SocketAddrV4,
         udp_peer: SocketAddr,
     ) -> Result<ConnId, HostError> {
-        if self.by_key.contains_key(&(port, remote)) {
+        if self.by_key.contains_key(&(port, remote, udp_peer)) {
             return Err(HostError::PortInUse(port));
         }
         let local = SocketAddrV4::new(self.local_ip, port);
@@ -754,7 +778,7 @@ impl<M: Machine> Host<M> {
         let id = self.insert(Entry {
             conn,
             udp_peer,
-            key: Some((port, remote)),
+            key: Some((port, remote, udp_peer)),
             child_of: None,
             held: true,
             dirty: false,
