@@ -155,3 +155,43 @@ fn an_unknown_language_is_refused() {
         stderr(&o)
     );
 }
+
+mod arbitrary_files {
+    //! Arbitrary bytes as a spec file: every command and the macro's
+    //! expansion answer with a diagnostic or output, never a panic.
+
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 48, .. ProptestConfig::default() })]
+
+        #[test]
+        fn never_panic_the_cli_or_the_macro(
+            bytes in prop::collection::vec(any::<u8>(), 0..400),
+            spec_words in prop::sample::subsequence(
+                vec!["machine M \"m\"\n", "state A initial \"a\"\n", "event e call \"e\"\n",
+                     "A -> same on e\n", "A -> B on\n", "zh \"\u{4e2d}\"\n", "\u{ff}"],
+                0..7,
+            ),
+        ) {
+            let dir = scratch("arbitrary");
+            // Half the cases: raw bytes; half: spec-like text with bytes after it.
+            let mut content: Vec<u8> = spec_words.concat().into_bytes();
+            content.extend_from_slice(&bytes);
+            let file = dir.join("x.fsm");
+            std::fs::write(&file, &content).unwrap();
+            for command in ["check", "dot", "mermaid", "stats", "rust"] {
+                let o = fsm(&[command, file.to_str().unwrap()]);
+                let code = o.status.code();
+                prop_assert!(code == Some(0) || code == Some(1), "{command}: {code:?}");
+                prop_assert!(!stderr(&o).contains("panicked"), "{command}: {}", stderr(&o));
+            }
+            let o = fsm(&["svg", file.to_str().unwrap(), "-o", dir.join("x.svg").to_str().unwrap()]);
+            prop_assert!(matches!(o.status.code(), Some(0 | 1)));
+            let input: proc_macro2::TokenStream = "\"x.fsm\"".parse().unwrap();
+            let out = fsm_codegen::rust::expand_macro(input, &dir).to_string();
+            prop_assert!(!out.is_empty());
+        }
+    }
+}
