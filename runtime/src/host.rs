@@ -742,21 +742,9 @@ impl<M: Machine> Host<M> {
             Some(p) => p,
             None => self.free_port(remote, udp_peer)?,
         };
-        let local = SocketAddrV4::new(self.local_ip, port);
-        let mut conn = Connection::new(local, self.config.clone());
-        conn.open_active(&self.env(now), remote, timeout)
-            .map_err(HostError::Refused)?;
-        let id = self.insert(Entry {
-            conn,
-            udp_peer,
-            key: Some((port, remote, udp_peer)),
-            child_of: None,
-            held: true,
-            dirty: false,
-            scheduled: None,
-        });
-        self.touched(id);
-        Ok(id)
+        self.open(now, (port, remote, udp_peer), |conn, env| {
+            conn.open_active(env, remote, timeout)
+        })
     }
 
     /// A passive open for one remote socket on `port`: the connection
@@ -771,14 +759,26 @@ impl<M: Machine> Host<M> {
         if self.by_key.contains_key(&(port, remote, udp_peer)) {
             return Err(HostError::PortInUse(port));
         }
-        let local = SocketAddrV4::new(self.local_ip, port);
+        self.open(now, (port, remote, udp_peer), |conn, env| {
+            conn.open_passive(env, Some(remote))
+        })
+    }
+
+    /// A new connection under `key`, held by the application, opened by
+    /// `open` (the OPEN call of the spec).
+    fn open(
+        &mut self,
+        now: Instant,
+        key: Key,
+        open: impl FnOnce(&mut Connection<M>, &Env<'_>) -> Result<(), CallRefused>,
+    ) -> Result<ConnId, HostError> {
+        let local = SocketAddrV4::new(self.local_ip, key.0);
         let mut conn = Connection::new(local, self.config.clone());
-        conn.open_passive(&self.env(now), Some(remote))
-            .map_err(HostError::Refused)?;
+        open(&mut conn, &self.env(now)).map_err(HostError::Refused)?;
         let id = self.insert(Entry {
             conn,
-            udp_peer,
-            key: Some((port, remote, udp_peer)),
+            udp_peer: key.2,
+            key: Some(key),
             child_of: None,
             held: true,
             dirty: false,

@@ -109,6 +109,58 @@ fn into_io(err: PcapError) -> io::Error {
     }
 }
 
+/// Reads a capture back with tshark, checksum validation on, if tshark is
+/// installed: `Ok(None)` when it is not, `Ok(Some(n))` when every one of
+/// the `n` packets decodes as TCP over IPv4 with good IP and TCP
+/// checksums, and an error naming the first packet that does not.
+pub fn check_with_tshark(path: &std::path::Path) -> Result<Option<usize>, String> {
+    use std::process::Command;
+    if Command::new("tshark").arg("--version").output().is_err() {
+        return Ok(None);
+    }
+    let out = Command::new("tshark")
+        .args([
+            "-o",
+            "tcp.check_checksum:TRUE",
+            "-o",
+            "ip.check_checksum:TRUE",
+            "-r",
+        ])
+        .arg(path)
+        .args([
+            "-T",
+            "fields",
+            "-e",
+            "frame.protocols",
+            "-e",
+            "tcp.checksum.status",
+            "-e",
+            "ip.checksum.status",
+        ])
+        .output()
+        .map_err(|e| format!("tshark: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("tshark: {}", String::from_utf8_lossy(&out.stderr)));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut n = 0;
+    for (i, line) in text.lines().enumerate() {
+        let cols: Vec<&str> = line.split('\t').collect();
+        if !cols[0].starts_with("raw:ip:tcp") || cols[0].contains("malformed") {
+            return Err(format!(
+                "packet {}: not well-formed TCP over IPv4: {line}",
+                i + 1
+            ));
+        }
+        // tshark's checksum status: 0 bad, 1 good, 2 unverified.
+        if cols.get(1..) != Some(&["1", "1"][..]) {
+            return Err(format!("packet {}: checksum not good: {line}", i + 1));
+        }
+        n += 1;
+    }
+    Ok(Some(n))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,153 @@
+// tcp.fsm by hand, as one would write it without a generator: the
+// baseline for the dispatch benchmarks. `include!`d by
+// codegen/benches/dispatch.rs and examples/perf/dispatch.rs, each of which
+// expands `fsm!("../tcp.fsm")` into a module `tcp` and imports
+// `tcp::{Action as A, Event as E, Guard, NoTransition, State as S, Step}`.
+// A change to tcp.fsm needs a change here (both benches first check that
+// this agrees with the generated `step` on every input).
+
+/// tcp.fsm by hand, as one would write it without a generator. The last
+/// number of each arm is the row of `tcp::TRANSITIONS`, which the generated
+/// `step` reports too.
+#[inline]
+fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<Step, NoTransition> {
+    let ok = |to: S, actions: &'static [A], transition: u32| {
+        Ok(Step {
+            from: state,
+            to,
+            actions,
+            transition,
+        })
+    };
+    let none = |guarded: bool| {
+        Err(NoTransition {
+            state,
+            event,
+            guarded,
+        })
+    };
+    const RESET: &[A] = &[A::Flush, A::ReportReset, A::DeleteTcb];
+    const TIMEOUT: &[A] = &[A::Flush, A::ReportTimeout, A::DeleteTcb];
+    const ABORT_SYNC: &[A] = &[A::SendRst, A::Flush, A::DeleteTcb];
+    const ABORT: &[A] = &[A::Flush, A::DeleteTcb];
+    const CHALLENGE: &[A] = &[A::SendChallengeAck];
+    match (state, event) {
+        (S::Closed, E::PassiveOpen) => ok(S::Listen, &[A::CreateTcb], 0),
+        (S::Closed, E::ActiveOpen) => ok(S::SynSent, &[A::CreateTcb, A::SendSyn], 1),
+        (S::Closed, E::RcvSegment) => ok(S::Closed, &[A::ReplyRst], 2),
+        (S::Closed, E::UserTimeout) => ok(S::Closed, TIMEOUT, 78),
+
+        (S::Listen, E::RcvSyn) => ok(S::SynRcvd, &[A::InitRcv, A::SendSynAck], 3),
+        (S::Listen, E::RcvRst) => ok(S::Listen, &[], 4),
+        (S::Listen, E::Send) => {
+            if guards(Guard::PeerKnown) {
+                ok(S::SynSent, &[A::SendSyn, A::QueueData], 5)
+            } else {
+                none(true)
+            }
+        }
+        (S::Listen, E::Close) => ok(S::Closed, &[A::DeleteTcb], 6),
+        (S::Listen, E::RcvBadAck) => ok(S::Listen, &[A::ReplyRst], 16),
+        (S::Listen, E::Abort) => ok(S::Closed, ABORT, 73),
+        (S::Listen, E::UserTimeout) => ok(S::Closed, TIMEOUT, 79),
+
+        (S::SynSent, E::RcvSynAck) => ok(S::Established, &[A::InitRcv, A::SendAck], 7),
+        (S::SynSent, E::RcvSyn) => ok(S::SynRcvd, &[A::InitRcv, A::SendSynAck], 8),
+        (S::SynSent, E::RcvRst) => ok(S::Closed, RESET, 9),
+        (S::SynSent, E::Close) => ok(S::Closed, &[A::Flush, A::DeleteTcb], 10),
+        (S::SynSent, E::RcvBadAck) => ok(S::SynSent, &[A::ReplyRst], 17),
+        (S::SynSent, E::Send) => ok(S::SynSent, &[A::QueueData], 33),
+        (S::SynSent, E::Abort) => ok(S::Closed, ABORT, 74),
+        (S::SynSent, E::UserTimeout) => ok(S::Closed, TIMEOUT, 80),
+
+        (S::SynRcvd, E::RcvAck) => ok(S::Established, &[], 11),
+        (S::SynRcvd, E::RcvRst) => {
+            if guards(Guard::Passive) {
+                ok(S::Listen, &[A::ForgetPeer], 12)
+            } else {
+                ok(S::Closed, &[A::Flush, A::ReportRefused, A::DeleteTcb], 13)
+            }
+        }
+        (S::SynRcvd, E::Close) => ok(S::FinWait1, &[A::SendFin], 14),
+        (S::SynRcvd, E::RcvFin) => ok(S::CloseWait, &[A::SendAck], 15),
+        (S::SynRcvd, E::RcvBadAck) => ok(S::SynRcvd, &[A::ReplyRst], 18),
+        (S::SynRcvd, E::Send) => ok(S::SynRcvd, &[A::QueueData], 34),
+        (S::SynRcvd, E::RcvRstInWindow) => ok(S::SynRcvd, CHALLENGE, 44),
+        (S::SynRcvd, E::RcvSyn) => ok(S::SynRcvd, CHALLENGE, 52),
+        (S::SynRcvd, E::RcvUnacceptable) => ok(S::SynRcvd, &[A::SendAck], 60),
+        (S::SynRcvd, E::Abort) => ok(S::Closed, ABORT_SYNC, 68),
+        (S::SynRcvd, E::UserTimeout) => ok(S::Closed, TIMEOUT, 81),
+
+        (S::Established, E::Close) => ok(S::FinWait1, &[A::SendFin], 19),
+        (S::Established, E::RcvFin) => ok(S::CloseWait, &[A::SendAck], 20),
+        (S::Established, E::Send) => ok(S::Established, &[A::QueueData], 35),
+        (S::Established, E::RcvRst) => ok(S::Closed, RESET, 37),
+        (S::Established, E::RcvRstInWindow) => ok(S::Established, CHALLENGE, 45),
+        (S::Established, E::RcvSyn) => ok(S::Established, CHALLENGE, 53),
+        (S::Established, E::RcvUnacceptable) => ok(S::Established, &[A::SendAck], 61),
+        (S::Established, E::Abort) => ok(S::Closed, ABORT_SYNC, 69),
+        (S::Established, E::UserTimeout) => ok(S::Closed, TIMEOUT, 82),
+
+        (S::FinWait1, E::RcvAck) => ok(S::FinWait2, &[], 21),
+        (S::FinWait1, E::RcvFin) => {
+            if !guards(Guard::FinAcked) {
+                ok(S::Closing, &[A::SendAck], 22)
+            } else {
+                ok(S::TimeWait, &[A::SendAck, A::StartTimeWait], 23)
+            }
+        }
+        (S::FinWait1, E::RcvRst) => ok(S::Closed, RESET, 38),
+        (S::FinWait1, E::RcvRstInWindow) => ok(S::FinWait1, CHALLENGE, 46),
+        (S::FinWait1, E::RcvSyn) => ok(S::FinWait1, CHALLENGE, 54),
+        (S::FinWait1, E::RcvUnacceptable) => ok(S::FinWait1, &[A::SendAck], 62),
+        (S::FinWait1, E::Abort) => ok(S::Closed, ABORT_SYNC, 70),
+        (S::FinWait1, E::UserTimeout) => ok(S::Closed, TIMEOUT, 83),
+
+        (S::FinWait2, E::RcvFin) => ok(S::TimeWait, &[A::SendAck, A::StartTimeWait], 24),
+        (S::FinWait2, E::RcvRst) => ok(S::Closed, RESET, 39),
+        (S::FinWait2, E::RcvRstInWindow) => ok(S::FinWait2, CHALLENGE, 47),
+        (S::FinWait2, E::RcvSyn) => ok(S::FinWait2, CHALLENGE, 55),
+        (S::FinWait2, E::RcvUnacceptable) => ok(S::FinWait2, &[A::SendAck], 63),
+        (S::FinWait2, E::Abort) => ok(S::Closed, ABORT_SYNC, 71),
+        (S::FinWait2, E::UserTimeout) => ok(S::Closed, TIMEOUT, 84),
+
+        (S::CloseWait, E::Close) => ok(S::LastAck, &[A::SendFin], 25),
+        (S::CloseWait, E::RcvFin) => ok(S::CloseWait, &[A::SendAck], 30),
+        (S::CloseWait, E::Send) => ok(S::CloseWait, &[A::QueueData], 36),
+        (S::CloseWait, E::RcvRst) => ok(S::Closed, RESET, 40),
+        (S::CloseWait, E::RcvRstInWindow) => ok(S::CloseWait, CHALLENGE, 48),
+        (S::CloseWait, E::RcvSyn) => ok(S::CloseWait, CHALLENGE, 56),
+        (S::CloseWait, E::RcvUnacceptable) => ok(S::CloseWait, &[A::SendAck], 64),
+        (S::CloseWait, E::Abort) => ok(S::Closed, ABORT_SYNC, 72),
+        (S::CloseWait, E::UserTimeout) => ok(S::Closed, TIMEOUT, 87),
+
+        (S::Closing, E::RcvAck) => ok(S::TimeWait, &[A::StartTimeWait], 26),
+        (S::Closing, E::RcvFin) => ok(S::Closing, &[A::SendAck], 31),
+        (S::Closing, E::RcvRst) => ok(S::Closed, &[A::DeleteTcb], 41),
+        (S::Closing, E::RcvRstInWindow) => ok(S::Closing, CHALLENGE, 49),
+        (S::Closing, E::RcvSyn) => ok(S::Closing, CHALLENGE, 57),
+        (S::Closing, E::RcvUnacceptable) => ok(S::Closing, &[A::SendAck], 65),
+        (S::Closing, E::Abort) => ok(S::Closed, ABORT, 75),
+        (S::Closing, E::UserTimeout) => ok(S::Closed, TIMEOUT, 85),
+
+        (S::LastAck, E::RcvAck) => ok(S::Closed, &[A::DeleteTcb], 27),
+        (S::LastAck, E::RcvFin) => ok(S::LastAck, &[A::SendAck], 32),
+        (S::LastAck, E::RcvRst) => ok(S::Closed, &[A::DeleteTcb], 42),
+        (S::LastAck, E::RcvRstInWindow) => ok(S::LastAck, CHALLENGE, 50),
+        (S::LastAck, E::RcvSyn) => ok(S::LastAck, CHALLENGE, 58),
+        (S::LastAck, E::RcvUnacceptable) => ok(S::LastAck, &[A::SendAck], 66),
+        (S::LastAck, E::Abort) => ok(S::Closed, ABORT, 76),
+        (S::LastAck, E::UserTimeout) => ok(S::Closed, TIMEOUT, 88),
+
+        (S::TimeWait, E::TimeWaitTimeout) => ok(S::Closed, &[A::DeleteTcb], 28),
+        (S::TimeWait, E::RcvFin) => ok(S::TimeWait, &[A::SendAck, A::StartTimeWait], 29),
+        (S::TimeWait, E::RcvRst) => ok(S::Closed, &[A::DeleteTcb], 43),
+        (S::TimeWait, E::RcvRstInWindow) => ok(S::TimeWait, CHALLENGE, 51),
+        (S::TimeWait, E::RcvSyn) => ok(S::TimeWait, CHALLENGE, 59),
+        (S::TimeWait, E::RcvUnacceptable) => ok(S::TimeWait, &[A::SendAck], 67),
+        (S::TimeWait, E::Abort) => ok(S::Closed, ABORT, 77),
+        (S::TimeWait, E::UserTimeout) => ok(S::Closed, TIMEOUT, 86),
+
+        _ => none(false),
+    }
+}
