@@ -552,11 +552,11 @@ impl<M: Machine> Connection<M> {
             self.unhandled += 1;
             return false;
         };
-        let from = self.state;
         self.state = fired.to;
         // A self-loop repeated back to back (every SEND while ESTABLISHED)
-        // is traced once.
-        let repeat = from == fired.to && self.last_transition == Some(fired.transition);
+        // is traced once. (The same row twice in a row can only be a
+        // self-loop: no state comparison needed.)
+        let repeat = self.last_transition == Some(fired.transition);
         self.last_transition = Some(fired.transition);
         if repeat {
             for &a in fired.actions {
