@@ -19,74 +19,7 @@ mod tcp {
 
 use tcp::{Action as A, Event as E, Guard, NoTransition, State as S, Step};
 
-include!("support/hand_written.rs");
-
-/// An input: state, event, and the guards' values as bits by `Guard::index`.
-type Input = (S, E, u8);
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    }
-}
-
-fn holds(bits: u8) -> impl Fn(Guard) -> bool {
-    move |g: Guard| bits >> g.index() & 1 == 1
-}
-
-fn uniform(n: usize) -> Vec<Input> {
-    let mut rng = Rng(0x5eed);
-    (0..n)
-        .map(|_| {
-            let s = S::ALL[rng.below(S::ALL.len())];
-            let e = E::ALL[rng.below(E::ALL.len())];
-            (s, e, rng.below(8) as u8)
-        })
-        .collect()
-}
-
-fn walk(n: usize) -> Vec<Input> {
-    let mut rng = Rng(0xfeed);
-    let mut state = S::INITIAL;
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        let e = E::ALL[rng.below(E::ALL.len())];
-        let bits = rng.below(8) as u8;
-        if let Ok(step) = tcp::step(state, e, &holds(bits)) {
-            out.push((state, e, bits));
-            state = step.to;
-        }
-    }
-    out
-}
-
-fn run_generated(inputs: &[Input]) -> usize {
-    let mut acc = 0;
-    for &(s, e, bits) in inputs {
-        match tcp::step(s, e, &holds(bits)) {
-            Ok(step) => acc += step.to.index() + step.actions.len() + step.transition as usize,
-            Err(no) => acc += usize::from(no.guarded),
-        }
-    }
-    acc
-}
-
-fn run_hand_written(inputs: &[Input]) -> usize {
-    let mut acc = 0;
-    for &(s, e, bits) in inputs {
-        match hand_written(s, e, &holds(bits)) {
-            Ok(step) => acc += step.to.index() + step.actions.len() + step.transition as usize,
-            Err(no) => acc += usize::from(no.guarded),
-        }
-    }
-    acc
-}
+include!("support/baseline.rs");
 
 fn bench(c: &mut Criterion) {
     // The two must agree on every input before their speed means anything.

@@ -1,6 +1,6 @@
 //! Section 2: ns per event for the generated dynamic `step`, the typestate
 //! API and a hand-written `match (state, event)` over the same transitions
-//! (codegen/benches/support/hand_written.rs, shared with the criterion bench), on the same pseudo-random
+//! (codegen/benches/support/baseline.rs, shared with the criterion bench), on the same pseudo-random
 //! inputs.
 //!
 //! Mixes: `uniform` (state and event drawn uniformly; about half have no
@@ -25,7 +25,7 @@ use tcp::{
     Action as A, Closed, Event as E, Guard, NoTransition, State as S, Step, Tcp, TcpActions,
 };
 
-include!("../../codegen/benches/support/hand_written.rs");
+include!("../../codegen/benches/support/baseline.rs");
 
 /// Counts what the actions did; `black_box` keeps each action an opaque
 /// step, so that no variant's walk folds into a constant.
@@ -147,77 +147,10 @@ const SERVER: [E; 6] = [
     E::RcvAck,
 ];
 
-/// An input: state, event, and the guards' values as bits by `Guard::index`.
-type Input = (S, E, u8);
-
-struct Rng(u64);
-
-impl Rng {
-    fn below(&mut self, n: usize) -> usize {
-        // xorshift64*
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        (self.0.wrapping_mul(0x2545_f491_4f6c_dd1d) >> 33) as usize % n
-    }
-}
-
-fn holds(bits: u8) -> impl Fn(Guard) -> bool {
-    move |g: Guard| bits >> g.index() & 1 == 1
-}
-
-fn uniform(n: usize) -> Vec<Input> {
-    let mut rng = Rng(0x5eed);
-    (0..n)
-        .map(|_| {
-            let s = S::ALL[rng.below(S::ALL.len())];
-            let e = E::ALL[rng.below(E::ALL.len())];
-            (s, e, rng.below(8) as u8)
-        })
-        .collect()
-}
-
-fn walk(n: usize) -> Vec<Input> {
-    let mut rng = Rng(0xfeed);
-    let mut state = S::INITIAL;
-    let mut out = Vec::with_capacity(n);
-    while out.len() < n {
-        let e = E::ALL[rng.below(E::ALL.len())];
-        let bits = rng.below(8) as u8;
-        if let Ok(step) = tcp::step(state, e, &holds(bits)) {
-            out.push((state, e, bits));
-            state = step.to;
-        }
-    }
-    out
-}
-
 /// `walks` typical paths: true for the client's, false for the server's.
 fn paths(walks: usize) -> Vec<bool> {
     let mut rng = Rng(0xbeef);
     (0..walks).map(|_| rng.below(2) == 0).collect()
-}
-
-fn run_generated(inputs: &[Input]) -> usize {
-    let mut acc = 0;
-    for &(s, e, bits) in inputs {
-        match tcp::step(s, e, &holds(bits)) {
-            Ok(step) => acc += step.to.index() + step.actions.len() + step.transition as usize,
-            Err(no) => acc += usize::from(no.guarded),
-        }
-    }
-    acc
-}
-
-fn run_hand_written(inputs: &[Input]) -> usize {
-    let mut acc = 0;
-    for &(s, e, bits) in inputs {
-        match hand_written(s, e, &holds(bits)) {
-            Ok(step) => acc += step.to.index() + step.actions.len() + step.transition as usize,
-            Err(no) => acc += usize::from(no.guarded),
-        }
-    }
-    acc
 }
 
 /// The paths through `step` (or `hand_written`), each event from the
