@@ -378,11 +378,6 @@ impl<M: Machine> Connection<M> {
         self.unhandled
     }
 
-    /// Whether a TCB exists.
-    pub fn has_tcb(&self) -> bool {
-        self.tcb.is_some()
-    }
-
     /// Whether the TCB has a peer it synchronized with (the peer's SYN was
     /// taken in).
     pub fn has_peer(&self) -> bool {

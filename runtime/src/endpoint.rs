@@ -300,6 +300,19 @@ impl<M: Machine> Endpoint<M> {
         &self.owner.shared
     }
 
+    /// Runs one call on the host, then sends what it made ready and wakes
+    /// whoever waits.
+    fn call<T>(
+        &self,
+        f: impl FnOnce(&mut Host<M>, Instant) -> Result<T, HostError>,
+    ) -> io::Result<T> {
+        let shared = self.shared();
+        let mut io = shared.lock();
+        let r = f(&mut io.host, Instant::now());
+        shared.after_call(io);
+        r.map_err(host_error)
+    }
+
     /// The UDP socket's address.
     pub fn local_addr(&self) -> SocketAddrV4 {
         self.shared().local
@@ -328,12 +341,7 @@ impl<M: Machine> Endpoint<M> {
 
     /// Listens on inner port `port`.
     pub fn listen(&self, port: u16, backlog: usize) -> io::Result<Listener<M>> {
-        let shared = self.shared();
-        let mut io = shared.lock();
-        io.host
-            .listen(Instant::now(), port, backlog)
-            .map_err(host_error)?;
-        shared.after_call(io);
+        self.call(|host, now| host.listen(now, port, backlog))?;
         Ok(Listener {
             endpoint: self.clone(),
             port,
@@ -369,13 +377,8 @@ impl<M: Machine> Endpoint<M> {
         udp_peer: SocketAddr,
         timeout: Duration,
     ) -> io::Result<Stream<M>> {
-        let shared = self.shared();
-        let mut io = shared.lock();
-        let id = io
-            .host
-            .connect(Instant::now(), local_port, remote, udp_peer, Some(timeout))
-            .map_err(host_error)?;
-        shared.after_call(io);
+        let id =
+            self.call(|host, now| host.connect(now, local_port, remote, udp_peer, Some(timeout)))?;
         Ok(Stream::new(self.clone(), id))
     }
 
@@ -387,13 +390,7 @@ impl<M: Machine> Endpoint<M> {
         remote: SocketAddrV4,
         udp_peer: SocketAddr,
     ) -> io::Result<Stream<M>> {
-        let shared = self.shared();
-        let mut io = shared.lock();
-        let id = io
-            .host
-            .listen_for(Instant::now(), port, remote, udp_peer)
-            .map_err(host_error)?;
-        shared.after_call(io);
+        let id = self.call(|host, now| host.listen_for(now, port, remote, udp_peer))?;
         Ok(Stream::new(self.clone(), id))
     }
 
@@ -401,18 +398,6 @@ impl<M: Machine> Endpoint<M> {
     /// play a hostile or broken peer).
     pub fn send_raw(&self, datagram: &[u8], to: SocketAddr) -> io::Result<usize> {
         self.shared().socket.send_to(datagram, to)
-    }
-
-    /// Datagrams sent and the system calls that sent them (GSO batches
-    /// several datagrams into one call).
-    pub fn send_calls(&self) -> (u64, u64) {
-        let io = self.shared().lock();
-        (io.outbox.datagrams, io.outbox.calls)
-    }
-
-    /// Runs `f` on the host under its lock (inspection in tests).
-    pub fn with_host<T>(&self, f: impl FnOnce(&Host<M>) -> T) -> T {
-        f(&self.shared().lock().host)
     }
 }
 
@@ -541,10 +526,9 @@ impl<M: Machine> Listener<M> {
 
 impl<M: Machine> Drop for Listener<M> {
     fn drop(&mut self) {
-        let shared = self.endpoint.shared();
-        let mut io = shared.lock();
-        let _ = io.host.unlisten(Instant::now(), self.port);
-        shared.after_call(io);
+        let _ = self
+            .endpoint
+            .call(|host, now| host.unlisten(now, self.port));
     }
 }
 
@@ -672,11 +656,7 @@ impl<M: Machine> Stream<M> {
         if how == Shutdown::Read || self.write_closed.swap(true, Ordering::SeqCst) {
             return Ok(());
         }
-        let shared = self.endpoint.shared();
-        let mut io = shared.lock();
-        let r = io.host.close(Instant::now(), self.id);
-        shared.after_call(io);
-        r.map_err(host_error)
+        self.endpoint.call(|host, now| host.close(now, self.id))
     }
 
     /// Closes our side and waits, at most `timeout`, until the connection
@@ -706,11 +686,7 @@ impl<M: Machine> Stream<M> {
     /// Aborts the connection (RST to the peer where the spec says so).
     pub fn abort(&self) -> io::Result<()> {
         self.write_closed.store(true, Ordering::SeqCst);
-        let shared = self.endpoint.shared();
-        let mut io = shared.lock();
-        let r = io.host.abort(Instant::now(), self.id);
-        shared.after_call(io);
-        r.map_err(host_error)
+        self.endpoint.call(|host, now| host.abort(now, self.id))
     }
 
     /// The error the connection reported, if any.

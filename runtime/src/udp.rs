@@ -142,12 +142,6 @@ pub struct Outbox {
     /// A run the socket refused for now (it would block).
     stalled: Option<Run>,
     spare: Vec<u8>,
-    /// Datagrams sent, and system calls that sent them.
-    pub datagrams: u64,
-    /// System calls that sent datagrams.
-    pub calls: u64,
-    /// Datagrams lost to send errors other than "would block".
-    pub errors: u64,
 }
 
 impl Default for Outbox {
@@ -156,9 +150,6 @@ impl Default for Outbox {
             run: None,
             stalled: None,
             spare: Vec::with_capacity(MAX_RUN),
-            datagrams: 0,
-            calls: 0,
-            errors: 0,
         }
     }
 }
@@ -226,11 +217,9 @@ impl Outbox {
             segment_size: (run.count > 1).then_some(run.segment),
             src_ip: None,
         };
+        // Other errors lose the datagrams, as a network would; TCP resends.
         match socket.try_send(&t) {
-            Ok(()) => {
-                self.calls += 1;
-                self.datagrams += run.count as u64;
-            }
+            Ok(()) => {}
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
                 self.stalled = Some(run);
                 return Err(e);
@@ -245,16 +234,10 @@ impl Outbox {
                         segment_size: None,
                         src_ip: None,
                     };
-                    match socket.try_send(&one) {
-                        Ok(()) => {
-                            self.calls += 1;
-                            self.datagrams += 1;
-                        }
-                        Err(_) => self.errors += 1,
-                    }
+                    let _ = socket.try_send(&one);
                 }
             }
-            Err(_) => self.errors += 1,
+            Err(_) => {}
         }
         self.spare = run.bytes;
         Ok(())
