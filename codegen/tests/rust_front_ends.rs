@@ -171,6 +171,15 @@ fn a_checked_spec_with_errors_still_gives_the_items() {
 }
 
 #[test]
+fn a_machine_without_states_is_one_compile_error() {
+    let dir = scratch("front_ends_no_states");
+    std::fs::write(dir.join("empty.fsm"), "machine Empty \"e\"\n").unwrap();
+    let text = fsm_codegen::rust::expand_macro(quote!("empty.fsm"), &dir).to_string();
+    assert_eq!(text.matches("compile_error").count(), 1, "{text}");
+    assert!(text.contains("has no initial state"), "{text}");
+}
+
+#[test]
 fn the_builder_reports_a_spec_error_and_fails() {
     let dir = scratch("front_ends_bad_builder");
     std::fs::write(dir.join("bad.fsm"), BAD).unwrap();

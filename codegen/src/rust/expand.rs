@@ -163,6 +163,10 @@ fn stub_for(rejected: &Rejected, options: &RustOptions) -> TokenStream {
     let (Some(model), _) = crate::model::resolve(&tree, &rejected.source) else {
         return TokenStream::new();
     };
+    if model.states.is_empty() {
+        // No state to be the initial one: nothing to generate.
+        return TokenStream::new();
+    }
     generate_model(&model, options, true).unwrap_or_default()
 }
 
