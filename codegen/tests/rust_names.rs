@@ -152,6 +152,62 @@ fn a_spec_must_fit_its_vocabulary() {
 }
 
 #[test]
+fn groups_become_membership_methods_of_state() {
+    let s = spec(
+        "state OPEN initial \"o\"\nstate AJAR \"a\"\nstate SHUT \"s\"\nevent push call \"p\"\n\
+         group not_shut = OPEN, AJAR\ngroup Closed = SHUT\n\
+         OPEN -> AJAR on push\nAJAR -> SHUT on push\nSHUT -> OPEN on push\n",
+    );
+    let code = generate_file(&s).unwrap();
+    assert!(
+        code.contains(
+            "    /// Whether the state is in group `not_shut`: `OPEN`, `AJAR`.\n    \
+             pub const fn in_not_shut(self) -> bool {\n        \
+             ::core::matches!(self, Self::Open | Self::Ajar)\n    }"
+        ),
+        "{code}"
+    );
+    assert!(
+        code.contains(
+            "    /// Whether the state is in group `Closed`: `SHUT`.\n    \
+             pub const fn in_closed(self) -> bool {\n        \
+             ::core::matches!(self, Self::Shut)\n    }"
+        ),
+        "{code}"
+    );
+    // Without a vocabulary's groups list, nothing asks for a `Group` enum.
+    assert!(!code.contains("in_vocabulary_group"), "{code}");
+}
+
+#[test]
+fn groups_that_become_the_same_method() {
+    let text = rejected(
+        "state OPEN initial \"o\"\nevent e call \"e\"\ngroup half_open = OPEN\n\
+         group HalfOpen = OPEN\nOPEN -> same on e\n",
+    );
+    assert!(
+        text.contains("groups `half_open` and `HalfOpen` both become the method `in_half_open`"),
+        "{text}"
+    );
+    assert!(text.contains("door.fsm:5:7"), "{text}");
+    let text = rejected(
+        "state OPEN initial \"o\"\nevent e call \"e\"\ngroup vocabulary_group = OPEN\n\
+         OPEN -> same on e\n",
+    );
+    assert!(
+        text.contains(
+            "group `vocabulary_group` becomes the method `in_vocabulary_group`, which the \
+             generated `State` already has"
+        ),
+        "{text}"
+    );
+    let text = rejected(
+        "state OPEN initial \"o\"\nevent e call \"e\"\ngroup _ = OPEN\nOPEN -> same on e\n",
+    );
+    assert!(text.contains("group `_` has no Rust name"), "{text}");
+}
+
+#[test]
 fn vocabularies_are_checked_when_made() {
     assert!(Vocabulary::new("not a path", ["a"], ["b"], ["c"]).is_err());
     assert!(Vocabulary::new("v", ["a", "a"], ["b"], ["c"]).is_err());

@@ -245,12 +245,47 @@ fn state_enum(model: &Model, names: &Names) -> TokenStream {
             STEPS[self as usize]
         })
     };
+    let groups = model
+        .groups
+        .iter()
+        .zip(&names.group_methods)
+        .map(|(g, method)| {
+            let members: Vec<&str> = g
+                .members
+                .iter()
+                .map(|m| model.states[m.0].name.text.as_str())
+                .collect();
+            let doc_line = if members.is_empty() {
+                format!(
+                    " Whether the state is in group `{}`, which has no members.",
+                    g.name.text
+                )
+            } else {
+                format!(
+                    " Whether the state is in group `{}`: `{}`.",
+                    g.name.text,
+                    members.join("`, `")
+                )
+            };
+            let body = if g.members.is_empty() {
+                quote!({ false })
+            } else {
+                let variants = g.members.iter().map(|m| &names.states[m.0]);
+                quote!({ ::core::matches!(self, #(Self::#variants)|*) })
+            };
+            quote! {
+                #[doc = #doc_line]
+                pub const fn #method(self) -> bool #body
+            }
+        });
     let extra = quote! {
         /// The initial state.
         pub const INITIAL: Self = Self::#initial;
 
         /// The typical-path steps that start in this state (`client 1`).
         pub const fn steps(self) -> &'static [PathStep] #steps_body
+
+        #(#groups)*
     };
     NameEnum {
         ident: super::names::fixed("State"),

@@ -5,7 +5,8 @@
 //! The items need nothing beyond `core`:
 //!
 //! - the dynamic API: `enum State`, `Event`, `Guard`, `Action`, `Path` with
-//!   names, descriptions and translations; `TRANSITIONS`, one row per
+//!   names, descriptions and translations; per group of states,
+//!   `State::in_<group>(self) -> bool`; `TRANSITIONS`, one row per
 //!   (declaration, source state); a table-driven, allocation-free
 //!   `step(state, event, &guards) -> Result<Step, NoTransition>`;
 //! - the typestate API: a zero-sized type per state, the machine type

@@ -2,9 +2,10 @@
 //!
 //! States become CamelCase types and variants (`SYN_SENT` -> `SynSent`);
 //! events, guards and actions become CamelCase variants and snake_case
-//! methods (`rcv_syn` -> `RcvSyn`, `rcv_syn`). Keywords become raw
-//! identifiers (`r#type`) where Rust allows it; everything else that cannot
-//! work is a spec diagnostic.
+//! methods (`rcv_syn` -> `RcvSyn`, `rcv_syn`); groups become membership
+//! methods of `State` (`synchronized` -> `in_synchronized`). Keywords become
+//! raw identifiers (`r#type`) where Rust allows it; everything else that
+//! cannot work is a spec diagnostic.
 
 use std::collections::HashMap;
 
@@ -52,6 +53,10 @@ const RESERVED_VARIANTS: &[&str] = &["ALL", "INITIAL", "Self"];
 
 /// Methods every `Machine<S, D>` has; an event method must not take them.
 const RESERVED_METHODS: &[&str] = &["new", "state", "into_data"];
+
+/// Methods of `State` that start like a group's (`in_…`); a group must not
+/// become one of them.
+const RESERVED_GROUP_METHODS: &[&str] = &["in_vocabulary_group"];
 
 /// Words that are keywords in some edition: usable as raw identifiers.
 const KEYWORDS: &[&str] = &[
@@ -152,6 +157,8 @@ pub struct Names {
     pub action_methods: Vec<Ident>,
     /// Per path: `Path` variant.
     pub paths: Vec<Ident>,
+    /// Per group: the membership method of `State` (`in_synchronized`).
+    pub group_methods: Vec<Ident>,
     /// Per (state, event) where guards choose among several targets: the
     /// enum of outcomes.
     pub outcomes: HashMap<(StateId, EventId), Ident>,
@@ -236,6 +243,7 @@ impl Names {
             &[],
             &mut diags,
         );
+        let group_methods = group_methods(&model.groups, &mut diags);
 
         let mut outcomes = HashMap::new();
         for (state, event, entries) in table.cells() {
@@ -296,6 +304,7 @@ impl Names {
                 actions,
                 action_methods,
                 paths,
+                group_methods,
                 outcomes,
                 generic_state,
                 generic_data,
@@ -466,6 +475,53 @@ fn methods<'a>(
     out
 }
 
+/// The membership method of a group: `in_` and the group's snake_case name.
+pub fn group_method(name: &str) -> String {
+    format!("in_{}", snake(name))
+}
+
+/// `in_<group>` methods of `State`, distinct from each other and from the
+/// other `in_…` methods of `State`.
+fn group_methods(groups: &[crate::model::Group], diags: &mut Vec<Diagnostic>) -> Vec<Ident> {
+    let mut seen: HashMap<String, &Name> = HashMap::new();
+    let mut out = Vec::new();
+    for g in groups {
+        let n = &g.name;
+        let m = group_method(&n.text);
+        if snake(&n.text).is_empty() {
+            diags.push(
+                Diagnostic::error(format!(
+                    "group `{}` has no Rust name: its method would be `{m}`",
+                    n.text
+                ))
+                .with_primary(n.span.clone(), "rename it with a letter in it"),
+            );
+        } else if RESERVED_GROUP_METHODS.contains(&m.as_str()) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "group `{}` becomes the method `{m}`, which the generated `State` already has",
+                    n.text
+                ))
+                .with_primary(n.span.clone(), "rename this"),
+            );
+        } else if let Some(first) = seen.get(&m) {
+            diags.push(
+                Diagnostic::error(format!(
+                    "groups `{}` and `{}` both become the method `{m}`",
+                    first.text, n.text
+                ))
+                .with_primary(n.span.clone(), "rename this")
+                .with_secondary(first.span.clone(), "the other one"),
+            );
+        } else {
+            seen.insert(m.clone(), n);
+        }
+        // `in_` and letters, digits and underscores: never a keyword.
+        out.push(fixed(&m));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -488,6 +544,13 @@ mod tests {
         assert_eq!(snake("RCV_SYN"), "rcv_syn");
         assert_eq!(snake("rcvSyn"), "rcv_syn");
         assert_eq!(snake("_private"), "_private");
+    }
+
+    #[test]
+    fn group_methods_of_spec_names() {
+        assert_eq!(group_method("synchronized"), "in_synchronized");
+        assert_eq!(group_method("Half_Open"), "in_half_open");
+        assert_eq!(group_method("type"), "in_type");
     }
 
     #[test]

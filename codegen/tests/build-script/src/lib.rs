@@ -25,7 +25,8 @@ pub mod tiny {
 }
 
 /// A machine whose names are Rust keywords (`type`, `match`, `gen`, `loop`)
-/// or the generated code's generic parameters (`D`, `S`, `F`, `N`).
+/// or the generated code's generic parameters (`D`, `S`, `F`, `N`), with a
+/// group of every state.
 pub mod odd {
     include!(concat!(env!("OUT_DIR"), "/odd.rs"));
 }

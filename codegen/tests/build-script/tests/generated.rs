@@ -85,6 +85,9 @@ fn odd_names_work() {
     assert_eq!(m.data.0, 12);
     assert_eq!(odd::Event::Type.name(), "type");
     assert_eq!(odd::MACHINE, "odd_machine");
+    assert!(odd::State::S.in_loop());
+    assert!(!odd::State::F.in_loop());
+    assert!(odd::State::ALL.iter().all(|s| s.in_every()));
 }
 
 #[test]
