@@ -208,6 +208,50 @@ fn groups_that_become_the_same_method() {
 }
 
 #[test]
+fn a_spec_must_declare_its_vocabularys_groups() {
+    let s = spec(
+        "state OPEN initial \"o\"\nstate SHUT \"s\"\nevent push call \"p\"\n\
+         group open = OPEN\ngroup all = OPEN, SHUT\nOPEN -> SHUT on push\nSHUT -> OPEN on push\n",
+    );
+    let vocab = Vocabulary::new(
+        "crate::vocab",
+        ["push"],
+        Vec::<&str>::new(),
+        Vec::<&str>::new(),
+    )
+    .unwrap()
+    .with_groups(["open", "closing"])
+    .unwrap();
+    let r = generate(&s, &RustOptions::with_vocabulary(vocab)).unwrap_err();
+    assert_eq!(r.errors().count(), 1);
+    let d = &r.diagnostics[0];
+    assert_eq!(
+        d.message,
+        "the vocabulary `crate::vocab` needs a group `closing`"
+    );
+    assert_eq!(d.line_col(&s.source), (1, 9));
+    let text = r.render();
+    assert!(text.contains("door.fsm:1:9"), "{text}");
+    assert!(
+        text.contains("help: declare it: `group closing = STATE, ...`"),
+        "{text}"
+    );
+
+    // `all` is the spec's own: the vocabulary need not list it.
+    let fits = Vocabulary::parse("crate::vocab { events: [push], groups: [open] }").unwrap();
+    let code = generate_file_with(&s, &RustOptions::with_vocabulary(fits)).unwrap();
+    assert!(
+        code.contains(
+            "pub const fn in_vocabulary_group(self, group: crate::vocab::Group) -> bool {\n        \
+             match group {\n            \
+             crate::vocab::Group::Open => self.in_open(),\n        }"
+        ),
+        "{code}"
+    );
+    assert!(code.contains("pub const fn in_all(self) -> bool"), "{code}");
+}
+
+#[test]
 fn vocabularies_are_checked_when_made() {
     assert!(Vocabulary::new("not a path", ["a"], ["b"], ["c"]).is_err());
     assert!(Vocabulary::new("v", ["a", "a"], ["b"], ["c"]).is_err());
@@ -215,6 +259,11 @@ fn vocabularies_are_checked_when_made() {
     let v = Vocabulary::new("v", ["type"], Vec::<&str>::new(), ["c"]).unwrap();
     assert_eq!(v.events().collect::<Vec<_>>(), ["type"]);
     assert!(Vocabulary::parse("v { events: [a], events: [b] }").is_err());
+    assert!(Vocabulary::parse("v { groups: [a, a] }").is_err());
+    assert!(v.groups().is_none());
+    let v = v.with_groups(["r#loop", "open"]).unwrap();
+    assert_eq!(v.groups().unwrap().collect::<Vec<_>>(), ["loop", "open"]);
+    assert!(v.with_groups(["a", "a"]).is_err());
 }
 
 #[test]

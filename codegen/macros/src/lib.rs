@@ -11,9 +11,16 @@
 //!         events: [passive_open, active_open /* … */],
 //!         guards: [passive /* … */],
 //!         actions: [send_syn /* … */],
+//!         groups: [synchronized], // optional: groups of states the runtime reads
 //!     });
 //! }
 //! ```
+//!
+//! A vocabulary's `events`, `guards` and `actions` are what the runtime
+//! offers (the spec may use only those); its `groups` are what it asks for
+//! (the spec must declare each, `group synchronized = …`, and `State` gets
+//! `in_vocabulary_group(group)` over the vocabulary's `Group` enum). Every
+//! group the spec declares is also a method `State::in_<group>`.
 //!
 //! The path is relative to the invoking crate's `CARGO_MANIFEST_DIR`; when
 //! nothing is there, to the directory of the source file holding the call

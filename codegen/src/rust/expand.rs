@@ -4,7 +4,12 @@
 //! ```text
 //! fsm!("tcp.fsm")
 //! fsm!("tcp.fsm", vocabulary = crate::vocab { events: [..], guards: [..], actions: [..] })
+//! fsm!("tcp.fsm", vocabulary = crate::vocab { events: [..], guards: [..], actions: [..], groups: [..] })
 //! ```
+//!
+//! The `groups` list is optional: groups of states the runtime reads
+//! through `State::in_vocabulary_group`, each of which the spec must
+//! declare (see [`Vocabulary`](super::Vocabulary)).
 //!
 //! The path is relative to the invoking crate's `CARGO_MANIFEST_DIR`; when
 //! no file is there, relative to the directory of the file that invokes the
@@ -28,7 +33,7 @@ struct MacroInput {
 }
 
 const USAGE: &str = "`fsm!(\"path/to/spec.fsm\")` or \
-    `fsm!(\"path/to/spec.fsm\", vocabulary = some::path { events: [..], guards: [..], actions: [..] })`";
+    `fsm!(\"path/to/spec.fsm\", vocabulary = some::path { events: [..], guards: [..], actions: [..], groups: [..] })`";
 
 impl Parse for MacroInput {
     fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
@@ -199,6 +204,18 @@ mod tests {
         assert_eq!(v.events().collect::<Vec<_>>(), ["a", "type"]);
         assert_eq!(v.guards().count(), 0);
         assert_eq!(v.actions().collect::<Vec<_>>(), ["b"]);
+        assert!(v.groups().is_none());
+        let i = parse(quote!(
+            "tcp.fsm",
+            vocabulary = crate::vocab {
+                events: [a],
+                groups: [open, r#loop]
+            }
+        ))
+        .unwrap();
+        let v = i.vocabulary.unwrap();
+        assert_eq!(v.groups().unwrap().collect::<Vec<_>>(), ["open", "loop"]);
+        assert_eq!(v.actions().count(), 0);
     }
 
     #[test]

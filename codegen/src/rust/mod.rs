@@ -13,7 +13,8 @@
 //!   `Machine<S, D>` whose transitions are consuming methods named after
 //!   their events, and the trait `MachineActions` whose methods the
 //!   transitions call;
-//! - with a [`Vocabulary`], conversions to and from the runtime's own enums.
+//! - with a [`Vocabulary`], conversions to and from the runtime's own enums,
+//!   and, when it lists groups, `State::in_vocabulary_group(self, group)`.
 //!
 //! Modules: `names` (Rust names and their collisions), [`table`] (the
 //! dispatch table, shared with the tests), `emit` (dynamic API),
@@ -44,8 +45,8 @@ pub use vocabulary::Vocabulary;
 #[derive(Clone, Debug, Default)]
 pub struct RustOptions {
     /// Bind the spec to a runtime's vocabulary: every event, guard and
-    /// action must be one of its words, and conversions to and from its
-    /// enums are generated.
+    /// action must be one of its words, every group it lists must be
+    /// declared, and conversions to and from its enums are generated.
     pub vocabulary: Option<Vocabulary>,
     /// The dispatch table's layout; `None` chooses by size (dense up to
     /// [`table::DENSE_LIMIT`] (state, event) pairs).
@@ -64,8 +65,8 @@ impl RustOptions {
 
 /// The generated items for `spec`, unformatted. Fails with spec
 /// diagnostics when a name has no usable Rust form, two names collide, the
-/// spec is too big for the generated integer types, or a name is missing
-/// from the vocabulary.
+/// spec is too big for the generated integer types, a name is missing
+/// from the vocabulary, or a group of the vocabulary from the spec.
 pub fn generate(spec: &Spec, options: &RustOptions) -> Result<TokenStream, Rejected> {
     generate_model(&spec.model, options, false).map_err(|mut diagnostics| {
         diagnostics.sort_by_key(Diagnostic::offset);

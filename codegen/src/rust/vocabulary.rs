@@ -1,10 +1,13 @@
 //! Binding a spec to a runtime's vocabulary: the events it raises, the
-//! guards it can answer, the actions it can carry out.
+//! guards it can answer, the actions it can carry out, and the groups of
+//! states it reads.
 //!
-//! A spec bound to a vocabulary may use only the vocabulary's words (a spec
-//! diagnostic otherwise), and gets conversions to and from the vocabulary's
-//! own enums, written as exhaustive `match`es so that the vocabulary's enums
-//! and the word lists cannot drift apart either.
+//! A spec bound to a vocabulary may use only the vocabulary's events, guards
+//! and actions, and must declare every group the vocabulary lists (a spec
+//! diagnostic otherwise). It gets conversions to and from the vocabulary's
+//! own enums and, with a groups list, `State::in_vocabulary_group`, written
+//! as exhaustive `match`es so that the vocabulary's enums and the word lists
+//! cannot drift apart either.
 
 use std::collections::HashSet;
 
@@ -22,17 +25,25 @@ use crate::syntax::Name;
 use super::names::{Names, camel};
 
 /// A runtime's vocabulary: the module that holds its `Event`, `Guard` and
-/// `Action` enums, and the words of each (snake_case, as a spec writes
-/// them; the enums' variants are their CamelCase forms).
+/// `Action` enums (and `Group`, when it reads groups of states), and the
+/// words of each (snake_case, as a spec writes them; the enums' variants are
+/// their CamelCase forms).
 ///
 /// Written like the `fsm!` macro's argument:
-/// `some::path { events: [a, b], guards: [c], actions: [d, e] }`.
+/// `some::path { events: [a, b], guards: [c], actions: [d, e], groups: [f] }`.
+///
+/// Events, guards and actions are what the runtime offers: a spec uses some
+/// of them. Groups are what the runtime asks of the spec: a spec must
+/// declare every group listed (`group f = STATE, …`), and may declare more.
+/// Without a groups list the vocabulary needs no `Group` enum.
 #[derive(Clone, Debug)]
 pub struct Vocabulary {
     path: PathTokens,
     events: Vec<Word>,
     guards: Vec<Word>,
     actions: Vec<Word>,
+    /// `None` when no groups list is given: no `in_vocabulary_group`.
+    groups: Option<Vec<Word>>,
 }
 
 /// A word and where it was written, so that the generated code's errors
@@ -67,32 +78,32 @@ impl Vocabulary {
         A: AsRef<str>,
     {
         let path: syn::Path = syn::parse_str(path)?;
-        let words = |list: Vec<String>| -> syn::Result<Vec<Word>> {
-            let out = list
-                .into_iter()
-                .map(|w| {
-                    let id: Ident = Ident::parse_any.parse_str(&w)?;
-                    let id = id.unraw();
-                    Ok(Word {
-                        name: id.to_string(),
-                        span: Span::call_site(),
-                    })
-                })
-                .collect::<syn::Result<Vec<Word>>>()?;
-            no_repeats(&out)?;
-            Ok(out)
-        };
         Ok(Vocabulary {
             path: path_tokens(&path),
-            events: words(events.into_iter().map(|w| w.as_ref().to_owned()).collect())?,
-            guards: words(guards.into_iter().map(|w| w.as_ref().to_owned()).collect())?,
-            actions: words(actions.into_iter().map(|w| w.as_ref().to_owned()).collect())?,
+            events: words(events)?,
+            guards: words(guards)?,
+            actions: words(actions)?,
+            groups: None,
         })
     }
 
-    /// Parses `some::path { events: [a, b], guards: [c], actions: [d] }`,
-    /// the syntax of the `fsm!` macro's `vocabulary = …` argument. A list
-    /// left out is empty.
+    /// The vocabulary with a groups list: the groups of states the runtime
+    /// reads, each of which the spec must declare. The vocabulary's module
+    /// then has a `Group` enum with their CamelCase forms, and the generated
+    /// `State` gets `in_vocabulary_group`. Fails when a word is not an
+    /// identifier or the list repeats one.
+    pub fn with_groups<G: AsRef<str>>(
+        mut self,
+        groups: impl IntoIterator<Item = G>,
+    ) -> syn::Result<Vocabulary> {
+        self.groups = Some(words(groups)?);
+        Ok(self)
+    }
+
+    /// Parses `some::path { events: [a, b], guards: [c], actions: [d],
+    /// groups: [e] }`, the syntax of the `fsm!` macro's `vocabulary = …`
+    /// argument. An events, guards or actions list left out is empty; a
+    /// groups list left out is no groups list (see [`Self::with_groups`]).
     pub fn parse(text: &str) -> syn::Result<Vocabulary> {
         syn::parse_str(text)
     }
@@ -116,6 +127,29 @@ impl Vocabulary {
     pub fn actions(&self) -> impl Iterator<Item = &str> {
         self.actions.iter().map(|w| w.name.as_str())
     }
+
+    /// The groups, in the order given; `None` without a groups list.
+    pub fn groups(&self) -> Option<impl Iterator<Item = &str>> {
+        self.groups
+            .as_ref()
+            .map(|g| g.iter().map(|w| w.name.as_str()))
+    }
+}
+
+/// Words given as text: each an identifier (raw or not), none twice.
+fn words<W: AsRef<str>>(list: impl IntoIterator<Item = W>) -> syn::Result<Vec<Word>> {
+    let out = list
+        .into_iter()
+        .map(|w| {
+            let id: Ident = Ident::parse_any.parse_str(w.as_ref())?;
+            Ok(Word {
+                name: id.unraw().to_string(),
+                span: Span::call_site(),
+            })
+        })
+        .collect::<syn::Result<Vec<Word>>>()?;
+    no_repeats(&out)?;
+    Ok(out)
 }
 
 fn path_tokens(path: &syn::Path) -> PathTokens {
@@ -145,6 +179,7 @@ impl Parse for Vocabulary {
         let mut events = None;
         let mut guards = None;
         let mut actions = None;
+        let mut groups = None;
         while !body.is_empty() {
             let key: Ident = body.parse()?;
             body.parse::<Token![:]>()?;
@@ -164,11 +199,13 @@ impl Parse for Vocabulary {
                 "events" => &mut events,
                 "guards" => &mut guards,
                 "actions" => &mut actions,
+                "groups" => &mut groups,
                 other => {
                     return Err(syn::Error::new(
                         key.span(),
                         format!(
-                            "unknown list `{other}`: a vocabulary lists `events`, `guards` and `actions`"
+                            "unknown list `{other}`: a vocabulary lists `events`, `guards`, \
+                             `actions` and `groups`"
                         ),
                     ));
                 }
@@ -190,11 +227,13 @@ impl Parse for Vocabulary {
             events: events.unwrap_or_default(),
             guards: guards.unwrap_or_default(),
             actions: actions.unwrap_or_default(),
+            groups,
         })
     }
 }
 
-/// Every name the spec declares that the vocabulary lacks.
+/// Every event, guard and action the spec declares that the vocabulary
+/// lacks, and every group the vocabulary lists that the spec lacks.
 pub fn check(model: &Model, vocab: &Vocabulary) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let mut missing = |kind: &str, names: &mut dyn Iterator<Item = &Name>, words: &[Word]| {
@@ -240,6 +279,22 @@ pub fn check(model: &Model, vocab: &Vocabulary) -> Vec<Diagnostic> {
         &mut model.actions.iter().map(|a| &a.name),
         &vocab.actions,
     );
+    for w in vocab.groups.iter().flatten() {
+        if model.groups.iter().any(|g| g.name.text == w.name) {
+            continue;
+        }
+        diags.push(
+            Diagnostic::error(format!(
+                "the vocabulary `{}` needs a group `{}`",
+                vocab.path.text, w.name
+            ))
+            .with_primary(
+                model.name.span.clone(),
+                "this machine declares no such group",
+            )
+            .with_note(format!("help: declare it: `group {} = STATE, ...`", w.name)),
+        );
+    }
     diags
 }
 
@@ -269,9 +324,10 @@ fn edit_distance(a: &str, b: &str) -> usize {
     row[b.len()]
 }
 
-/// The conversions between the spec's enums and the vocabulary's. With
-/// `stub`, bodies that only panic (the spec does not fit; an error is
-/// reported anyway) so that code using them still type-checks.
+/// The conversions between the spec's enums and the vocabulary's, and with
+/// a groups list, `State::in_vocabulary_group`. With `stub`, bodies that
+/// only panic (the spec does not fit; an error is reported anyway) so that
+/// code using them still type-checks.
 pub fn emit(model: &Model, names: &Names, vocab: &Vocabulary, stub: bool) -> TokenStream {
     let path = &vocab.path.tokens;
     let text = &vocab.path.text;
@@ -350,6 +406,38 @@ pub fn emit(model: &Model, names: &Names, vocab: &Vocabulary, stub: bool) -> Tok
     let to_event_doc = format!(" The event as the vocabulary `{text}` names it.");
     let to_guard_doc = format!(" The guard as the vocabulary `{text}` names it.");
     let to_action_doc = format!(" The action as the vocabulary `{text}` names it.");
+
+    let in_group = vocab.groups.as_ref().map(|groups| {
+        let body = if stub {
+            quote!({
+                let _ = self;
+                let _ = group;
+                ::core::panic!("the spec does not fit its vocabulary")
+            })
+        } else {
+            let arms = groups.iter().map(|w| {
+                let v = variant(w);
+                let i = model
+                    .groups
+                    .iter()
+                    .position(|g| g.name.text == w.name)
+                    .expect("checked: the spec declares every group of the vocabulary");
+                let method = &names.group_methods[i];
+                quote!(#path::Group::#v => self.#method(),)
+            });
+            quote!({ match group { #(#arms)* } })
+        };
+        let doc = format!(
+            " Whether the state is in `group`, a group of the vocabulary `{text}` \
+             (the spec's group of the same name)."
+        );
+        quote! {
+            impl State {
+                #[doc = #doc]
+                pub const fn in_vocabulary_group(self, group: #path::Group) -> bool #body
+            }
+        }
+    });
     quote! {
         impl Event {
             #[doc = #from_doc]
@@ -368,5 +456,7 @@ pub fn emit(model: &Model, names: &Names, vocab: &Vocabulary, stub: bool) -> Tok
             #[doc = #to_action_doc]
             pub const fn to_vocabulary(self) -> #path::Action #to_actions
         }
+
+        #in_group
     }
 }

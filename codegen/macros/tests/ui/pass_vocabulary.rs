@@ -1,5 +1,6 @@
 // tcp.fsm bound to a runtime's vocabulary: conversions both ways, `None`
-// for a vocabulary event the spec does not use.
+// for a vocabulary event the spec does not use, and the spec's groups that
+// the vocabulary reads.
 #[allow(dead_code)]
 mod vocab {
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +17,8 @@ mod vocab {
         StartTimeWait, CreateTcb, DeleteTcb, InitRcv, ForgetPeer, QueueData, Flush, ReportReset,
         ReportRefused, ReportTimeout,
     }
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub enum Group { Synchronized }
 }
 
 #[allow(dead_code)]
@@ -32,6 +35,7 @@ mod tcp {
             start_time_wait, create_tcb, delete_tcb, init_rcv, forget_peer, queue_data, flush,
             report_reset, report_refused, report_timeout,
         ],
+        groups: [synchronized],
     });
 }
 
@@ -44,4 +48,7 @@ fn main() {
     }
     assert_eq!(tcp::Guard::FinAcked.to_vocabulary(), vocab::Guard::FinAcked);
     assert_eq!(tcp::Action::SendSynAck.to_vocabulary(), vocab::Action::SendSynAck);
+    const { assert!(tcp::State::Established.in_vocabulary_group(vocab::Group::Synchronized)) };
+    assert!(!tcp::State::Listen.in_vocabulary_group(vocab::Group::Synchronized));
+    assert!(tcp::State::CloseWait.in_synchronized());
 }

@@ -66,4 +66,8 @@ pub mod vocab {
             ReportReset, ReportRefused, ReportTimeout,
         }
     );
+    vocabulary_enum!(
+        /// Groups of states the runtime reads.
+        Group { Synchronized }
+    );
 }

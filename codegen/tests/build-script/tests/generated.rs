@@ -104,4 +104,15 @@ fn vocabulary_conversions() {
         tcp_bound::Action::Flush.to_vocabulary(),
         vocab::Action::Flush
     );
+    for s in tcp_bound::State::ALL {
+        assert_eq!(
+            s.in_vocabulary_group(vocab::Group::Synchronized),
+            s.in_synchronized()
+        );
+    }
+    const {
+        assert!(tcp_bound::State::Established.in_vocabulary_group(vocab::Group::Synchronized));
+    }
+    assert!(!tcp_bound::State::SynSent.in_synchronized());
+    assert!(tcp_bound::State::TimeWait.in_synchronized());
 }
