@@ -13,7 +13,10 @@ pub struct Config {
     /// Maximum segment lifetime; TIME_WAIT lasts twice this (RFC 9293
     /// MUST-13). The RFC takes two minutes.
     pub msl: Duration,
-    /// RTO before any RTT sample (RFC 6298: 1 s).
+    /// RTO before any RTT sample (RFC 6298: 1 s). After a SYN or SYN-ACK
+    /// had to be retransmitted, the RTO for data starts again from three
+    /// times this (RFC 6298 5.7: 3 s for the RFC's 1 s), unless an RTT
+    /// sample came since.
     pub initial_rto: Duration,
     /// Smallest RTO (RFC 6298: 1 s; loopback wants far less).
     pub min_rto: Duration,
@@ -22,6 +25,11 @@ pub struct Config {
     /// Data unacknowledged this long aborts the connection with the
     /// `user_timeout` event (RFC 9293 3.10.8; five minutes by default).
     pub user_timeout: Duration,
+    /// How long a connection whose FIN is acknowledged waits for the
+    /// peer's FIN before the `linger_timeout` event (beyond the RFC, like
+    /// Linux's `tcp_fin_timeout`; raised only where the spec has a
+    /// transition for it). Five minutes by default.
+    pub linger: Duration,
     /// Receive buffer per connection, bytes; the advertised window.
     pub recv_buffer: usize,
     /// Send buffer per connection, bytes.
@@ -33,6 +41,10 @@ pub struct Config {
     /// Keep each connection's transition trace (a few entries per
     /// connection; turn off for many long-lived connections).
     pub keep_trace: bool,
+    /// Record every event raised, with its guard values and outcome (a
+    /// [`StepRecord`](crate::trace::StepRecord) per event, refused ones
+    /// included), for oracles that hold a run against its spec.
+    pub record_steps: bool,
     /// Half-open connections a listener keeps; past this the oldest is
     /// dropped for each new SYN, so a SYN flood holds bounded memory.
     pub syn_backlog: usize,
@@ -50,11 +62,13 @@ impl Default for Config {
             min_rto: Duration::from_secs(1),
             max_rto: Duration::from_secs(60),
             user_timeout: Duration::from_secs(300),
+            linger: Duration::from_secs(300),
             recv_buffer: 256 * 1024,
             send_buffer: 256 * 1024,
             window_scaling: true,
             challenge_ack_limit: 100,
             keep_trace: true,
+            record_steps: false,
             syn_backlog: 256,
             max_retransmissions: 15,
         }
@@ -63,7 +77,7 @@ impl Default for Config {
 
 impl Config {
     /// Short timers for loopback tests and demos: RTO from 20 ms, MSL of
-    /// `msl`, user timeout 10 s.
+    /// `msl`, user timeout and linger 10 s.
     pub fn loopback(msl: Duration) -> Self {
         Config {
             msl,
@@ -71,8 +85,15 @@ impl Config {
             min_rto: Duration::from_millis(20),
             max_rto: Duration::from_secs(2),
             user_timeout: Duration::from_secs(10),
+            linger: Duration::from_secs(10),
             ..Config::default()
         }
+    }
+
+    /// The RTO that data starts from after a retransmitted SYN or SYN-ACK
+    /// (RFC 6298 5.7: 3 s, scaled like the initial RTO).
+    pub fn rto_after_syn_loss(&self) -> Duration {
+        self.initial_rto * 3
     }
 
     /// How long TIME_WAIT lasts.

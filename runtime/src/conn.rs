@@ -18,8 +18,8 @@ use crate::buffer::{Assembler, Ring};
 use crate::config::Config;
 use crate::isn::IsnGenerator;
 use crate::rtt::RttEstimator;
-use crate::trace::TraceEntry;
-use crate::vocab::{Action, Event, Guard, Machine};
+use crate::trace::{StepRecord, TraceEntry};
+use crate::vocab::{Action, Event, Group, Guard, Machine};
 use crate::wire::seq::SeqNum;
 use crate::wire::tcp::{Flags, TcpRepr};
 
@@ -158,10 +158,10 @@ struct Tcb {
     progress_at: Option<Instant>,
     /// The connect timeout, if one was given.
     open_deadline: Option<Instant>,
-    /// Our FIN is acknowledged and the peer's has not come: give up
-    /// waiting at this time (like Linux's FIN_WAIT_2 timeout; the spec sees
-    /// it as the user timeout).
-    linger_deadline: Option<Instant>,
+    /// When our FIN was acknowledged (the linger timer counts from here).
+    fin_acked_at: Option<Instant>,
+    /// Our SYN or SYN-ACK had to be retransmitted (RFC 6298 5.7).
+    syn_retransmitted: bool,
     time_wait_deadline: Option<Instant>,
     dupacks: u32,
     /// Retransmit the segment at SND.UNA once (fast retransmit).
@@ -204,7 +204,8 @@ impl Tcb {
             retransmissions: 0,
             progress_at: None,
             open_deadline: None,
-            linger_deadline: None,
+            fin_acked_at: None,
+            syn_retransmitted: false,
             time_wait_deadline: None,
             dupacks: 0,
             resend_una: false,
@@ -234,6 +235,14 @@ impl Tcb {
 
     fn fin_acked(&self) -> bool {
         self.fin_seq().is_some_and(|f| self.snd_una.gt(f))
+    }
+
+    /// Where our SYN or FIN sits, if `ack` acknowledges it for the first
+    /// time.
+    fn unacked_control(&self, ack: SeqNum) -> Option<SeqNum> {
+        let syn = self.iss.filter(|&iss| !self.syn_acked() && ack.gt(iss));
+        let fin = self.fin_seq().filter(|&f| self.snd_una.le(f) && ack.gt(f));
+        syn.or(fin)
     }
 
     /// The receive window we can offer now.
@@ -284,12 +293,26 @@ pub struct Outgoing {
     pub payload: (usize, usize),
 }
 
+/// What the application still has to read once the TCB is gone: bytes
+/// that were taken in (and acknowledged), and whether the peer's FIN was.
+#[derive(Debug)]
+struct Leftover {
+    data: Ring,
+    fin: bool,
+}
+
 /// One TCP connection driven by the machine `M`.
 pub struct Connection<M: Machine> {
     state: M::State,
     local: SocketAddrV4,
     remote: Option<SocketAddrV4>,
     tcb: Option<Tcb>,
+    /// Received bytes that outlived the TCB.
+    leftover: Option<Leftover>,
+    /// The machine has been in a state of the spec's group `open`.
+    was_open: bool,
+    /// Events raised since the last collection, if the config records them.
+    steps: Vec<StepRecord>,
     control: VecDeque<Control>,
     error: Option<ConnError>,
     config: Arc<Config>,
@@ -313,6 +336,9 @@ impl<M: Machine> Connection<M> {
             local,
             remote: None,
             tcb: None,
+            leftover: None,
+            was_open: false,
+            steps: Vec::new(),
             control: VecDeque::new(),
             error: None,
             config,
@@ -332,6 +358,9 @@ impl<M: Machine> Connection<M> {
             local: self.local,
             remote: Some(remote),
             tcb: self.tcb.as_ref().map(|_| Tcb::new(&self.config, now)),
+            leftover: None,
+            was_open: self.was_open,
+            steps: Vec::new(),
             control: VecDeque::new(),
             error: None,
             config: self.config.clone(),
@@ -368,6 +397,12 @@ impl<M: Machine> Connection<M> {
         self.fresh.drain(..)
     }
 
+    /// Moves out the events recorded since the last call (see
+    /// [`Config::record_steps`]).
+    pub fn take_steps(&mut self) -> std::vec::Drain<'_, StepRecord> {
+        self.steps.drain(..)
+    }
+
     /// The error reported to the application, if any.
     pub fn error(&self) -> Option<ConnError> {
         self.error
@@ -384,11 +419,15 @@ impl<M: Machine> Connection<M> {
         self.tcb.as_ref().is_some_and(|t| t.irs.is_some())
     }
 
-    /// Whether both SYNs are acknowledged: the connection is open for data.
+    /// Whether the machine has been in a state of the spec's group `open`:
+    /// a connect is complete, a listener's child can be accepted.
     pub fn is_open(&self) -> bool {
-        self.tcb
-            .as_ref()
-            .is_some_and(|t| t.irs.is_some() && t.syn_acked())
+        self.was_open
+    }
+
+    /// Whether the machine is in a state of the spec's group `open` now.
+    fn in_open(&self) -> bool {
+        M::in_group(self.state, Group::Open)
     }
 
     /// Whether the connection has finished: no TCB and nothing left to send.
@@ -396,16 +435,25 @@ impl<M: Machine> Connection<M> {
         self.tcb.is_none() && self.control.is_empty()
     }
 
-    /// Bytes ready to read.
-    pub fn readable(&self) -> usize {
-        self.tcb.as_ref().map_or(0, |t| t.recv_buf.len())
+    /// The bytes taken in for the application, and whether the peer's FIN
+    /// was: in the TCB, or left over from it.
+    fn received(&self) -> Option<(&Ring, bool)> {
+        match (&self.tcb, &self.leftover) {
+            (Some(t), _) => Some((&t.recv_buf, t.fin_received)),
+            (None, Some(l)) => Some((&l.data, l.fin)),
+            (None, None) => None,
+        }
     }
 
-    /// Whether the peer's FIN arrived and every byte before it was read.
+    /// Bytes ready to read.
+    pub fn readable(&self) -> usize {
+        self.received().map_or(0, |(r, _)| r.len())
+    }
+
+    /// Whether the peer's FIN was taken in and every byte before it was
+    /// read: the end of the stream.
     pub fn at_eof(&self) -> bool {
-        self.tcb
-            .as_ref()
-            .is_none_or(|t| t.fin_received && t.recv_buf.is_empty())
+        self.received().is_some_and(|(r, fin)| fin && r.is_empty())
     }
 
     /// Room in the send buffer.
@@ -422,9 +470,11 @@ impl<M: Machine> Connection<M> {
 
     /// Memory held by buffers, bytes.
     pub fn buffer_memory(&self) -> usize {
-        self.tcb
+        let tcb = self
+            .tcb
             .as_ref()
-            .map_or(0, |t| t.send_buf.allocated() + t.recv_buf.allocated())
+            .map_or(0, |t| t.send_buf.allocated() + t.recv_buf.allocated());
+        tcb + self.leftover.as_ref().map_or(0, |l| l.data.allocated())
     }
 
     // ---- application calls -------------------------------------------------
@@ -475,7 +525,7 @@ impl<M: Machine> Connection<M> {
     /// ready, see [`Self::at_eof`]).
     pub fn recv(&mut self, out: &mut [u8]) -> usize {
         let Some(t) = self.tcb.as_mut() else {
-            return 0;
+            return self.leftover.as_mut().map_or(0, |l| l.data.pop(out));
         };
         let before = t.rcv_wnd();
         let n = t.recv_buf.pop(out);
@@ -499,13 +549,18 @@ impl<M: Machine> Connection<M> {
         self.call(env, Event::Close, &[])
     }
 
-    /// `abort`.
+    /// `abort`: what was received and not yet read is discarded too (the
+    /// application asked).
     pub fn abort(&mut self, env: &Env<'_>) -> Result<(), CallRefused> {
-        let r = self.call(env, Event::Abort, &[]);
-        if r.is_ok() && self.error.is_none() {
+        self.call(env, Event::Abort, &[])?;
+        if self.error.is_none() {
             self.error = Some(ConnError::Aborted);
         }
-        r
+        self.leftover = None;
+        if let Some(t) = self.tcb.as_mut() {
+            t.recv_buf.clear();
+        }
+        Ok(())
     }
 
     fn call(&mut self, env: &Env<'_>, event: Event, data: &[u8]) -> Result<(), CallRefused> {
@@ -527,6 +582,7 @@ impl<M: Machine> Connection<M> {
         }
     }
 
+    /// Whether the spec has a transition for `event` now.
     fn would_handle(&self, event: Event) -> bool {
         M::step(self.state, event, &|g| self.guard(g)).is_some()
     }
@@ -543,11 +599,48 @@ impl<M: Machine> Connection<M> {
 
     /// Raises `event`; answers whether the spec had a transition for it.
     fn fire(&mut self, env: &Env<'_>, event: Event, cause: Cause<'_>) -> bool {
-        let Some(fired) = M::step(self.state, event, &|g| self.guard(g)) else {
+        self.fire_with(env, event, cause, |_| {})
+    }
+
+    /// Raises `event`. When the spec has a transition, the machine enters
+    /// its target, `take` takes in what the event carries, and the
+    /// transition's actions run; when it has none, nothing happens at all.
+    fn fire_with(
+        &mut self,
+        env: &Env<'_>,
+        event: Event,
+        cause: Cause<'_>,
+        take: impl FnOnce(&mut Self),
+    ) -> bool {
+        let guards = |g: Guard| self.guard(g);
+        let fired = M::step(self.state, event, &guards);
+        if self.config.record_steps {
+            let from = M::state_name(self.state);
+            let record = StepRecord {
+                at: env.now.saturating_duration_since(env.epoch),
+                local: self.local,
+                remote: self.remote,
+                event,
+                guards: Guard::ALL.iter().map(|&g| (g, guards(g))).collect(),
+                from,
+                to: fired.as_ref().map_or(from, |f| M::state_name(f.to)),
+                transition: fired.as_ref().map(|f| M::transition(f.transition)),
+                actions: fired
+                    .as_ref()
+                    .map(|f| f.actions.iter().map(|&a| M::action(a)).collect())
+                    .unwrap_or_default(),
+            };
+            self.steps.push(record);
+        }
+        let Some(fired) = fired else {
             self.unhandled += 1;
             return false;
         };
         self.state = fired.to;
+        if self.in_open() {
+            self.was_open = true;
+        }
+        take(self);
         // A self-loop repeated back to back (every SEND while ESTABLISHED)
         // is traced once. (The same row twice in a row can only be a
         // self-loop: no state comparison needed.)
@@ -584,8 +677,10 @@ impl<M: Machine> Connection<M> {
                 }
             }
             Action::DeleteTcb => {
-                if let Some(t) = self.tcb.take()
-                    && t.ack_pending
+                let Some(t) = self.tcb.take() else {
+                    return;
+                };
+                if t.ack_pending
                     && let Some(dst) = self.remote
                 {
                     self.control.push_back(Control {
@@ -594,6 +689,13 @@ impl<M: Machine> Connection<M> {
                         ack: Some(t.rcv_nxt),
                         flags: Flags::empty(),
                         window: t.window_field(false),
+                    });
+                }
+                // What was taken in stays readable: it was acknowledged.
+                if !t.recv_buf.is_empty() || t.fin_received {
+                    self.leftover = Some(Leftover {
+                        data: t.recv_buf,
+                        fin: t.fin_received,
                     });
                 }
             }
@@ -691,7 +793,6 @@ impl<M: Machine> Connection<M> {
                     t.time_wait_deadline = Some(now + self.config.time_wait());
                     t.rto_deadline = None;
                     t.progress_at = None;
-                    t.linger_deadline = None;
                 }
             }
             Action::QueueData => {
@@ -704,9 +805,10 @@ impl<M: Machine> Connection<M> {
                 }
             }
             Action::Flush => {
+                // Out-of-order data was never acknowledged; what was is
+                // the application's.
                 if let Some(t) = self.tcb.as_mut() {
                     t.send_buf.clear();
-                    t.recv_buf.clear();
                     t.assembler.clear();
                 }
             }
@@ -801,15 +903,17 @@ impl<M: Machine> Connection<M> {
             self.fire(env, Event::RcvSyn, cause);
             return;
         };
-        self.take_ack(env.now, ack, &inc);
-        if self.fire(env, Event::RcvSynAck, cause) && self.has_peer() {
+        let now = env.now;
+        let taken = self.fire_with(env, Event::RcvSynAck, cause, |c| {
+            c.take_ack(now, ack, &inc);
+        });
+        if taken && self.has_peer() {
             // Data or a FIN riding on the SYN-ACK.
             let mut rest = inc;
             rest.seq = inc.seq + 1;
             rest.flags.remove(Flags::SYN);
-            if self.take_text(&rest, payload) {
-                self.fire(env, Event::RcvFin, seg_cause(&rest));
-            }
+            self.take_text(&rest, payload);
+            self.take_fin(env, &rest);
         }
     }
 
@@ -868,38 +972,62 @@ impl<M: Machine> Connection<M> {
             self.fire(env, Event::RcvUnacceptable, cause);
             return;
         }
-        let acked_control = self.take_ack(env.now, ack, &inc);
-        let new_fin = !dup_fin && self.take_text(&inc, payload);
-        if new_fin {
-            // One segment that acknowledges our FIN and brings theirs is the
-            // figure's FIN+ACK; a spec without that reading gets both events.
-            if !self.fire(env, Event::RcvFin, cause) && acked_control {
-                self.fire(env, Event::RcvAck, cause);
-                self.fire(env, Event::RcvFin, cause);
+        // Step 5, the ACK: what it acknowledges of our data is taken in at
+        // once; the part that acknowledges our SYN or FIN only once the
+        // spec has a transition for it.
+        let now = env.now;
+        let control = self.tcb.as_ref().and_then(|t| t.unacked_control(ack));
+        let data_ack = control.unwrap_or(ack);
+        self.take_ack(now, data_ack, &inc);
+        if control.is_some() {
+            // The figure's FIN+ACK: the same segment brings the peer's FIN
+            // with nothing before it left to take in.
+            let acks_fin = self
+                .tcb
+                .as_ref()
+                .and_then(Tcb::fin_seq)
+                .is_some_and(|f| ack.gt(f));
+            let fin_ack = !dup_fin
+                && self.fin_in_reach(&inc)
+                && M::step(self.state, Event::RcvFin, &|g| match g {
+                    Guard::FinAcked => acks_fin,
+                    _ => self.guard(g),
+                })
+                .is_some();
+            if fin_ack {
+                self.take_ack(now, ack, &inc);
+                self.take_text(&inc, payload);
+                self.take_fin(env, &inc);
+                return;
             }
+            self.fire_with(env, Event::RcvAck, cause, |c| {
+                c.take_ack(now, ack, &inc);
+            });
+        }
+        if self.tcb.is_none() {
+            return;
+        }
+        // Step 7, the text; step 8, the FIN.
+        if dup_fin {
+            self.fire(env, Event::RcvFin, cause);
         } else {
-            if acked_control {
-                self.fire(env, Event::RcvAck, cause);
-            }
-            if dup_fin && self.tcb.is_some() {
-                self.fire(env, Event::RcvFin, cause);
-            }
+            self.take_text(&inc, payload);
+            self.take_fin(env, &inc);
         }
     }
 
-    /// Takes in an acceptable ACK: SND.UNA, the send buffer, RTT, the
-    /// window. Answers whether it acknowledged our SYN or our FIN.
-    fn take_ack(&mut self, now: Instant, ack: SeqNum, inc: &Incoming) -> bool {
+    /// Takes in an acceptable ACK up to `ack`: SND.UNA, the send buffer,
+    /// RTT, the window.
+    fn take_ack(&mut self, now: Instant, ack: SeqNum, inc: &Incoming) {
+        let rto_after_syn_loss = self.config.rto_after_syn_loss();
         let Some(t) = self.tcb.as_mut() else {
-            return false;
+            return;
         };
-        let mut control = false;
         if t.snd_una.lt(ack) {
             let syn_now = !t.syn_acked() && t.iss.is_some_and(|i| ack.gt(i));
             let fin_now = t.fin_seq().is_some_and(|f| t.snd_una.le(f) && ack.gt(f));
-            control = syn_now || fin_now;
-            if fin_now && !t.fin_received {
-                t.linger_deadline = Some(now + self.config.user_timeout);
+            if fin_now {
+                t.fin_acked_at = Some(now);
             }
             let data_acked = ack.distance(t.buf_seq()).max(0) as usize;
             t.send_buf.consume(data_acked);
@@ -912,6 +1040,12 @@ impl<M: Machine> Connection<M> {
             {
                 t.rtt.sample(now.saturating_duration_since(sent));
                 t.rtt_probe = None;
+            }
+            if syn_now && t.syn_retransmitted && t.rtt.srtt().is_none() {
+                // RFC 6298 5.7: the SYN's timer expired, so data starts
+                // from 3 s (scaled like the initial RTO), not from the
+                // backed-off value.
+                t.rtt.restart(rto_after_syn_loss);
             }
             t.retransmissions = 0;
             t.dupacks = 0;
@@ -945,34 +1079,51 @@ impl<M: Machine> Connection<M> {
             t.snd_wl2 = ack;
         }
         if t.snd_wnd == 0 && t.syn_acked() && t.has_unsent() {
-            // A closed window with data waiting: probe it (RFC 9293
-            // 3.8.6.1, MUST-36), with back-off, for as long as the peer
-            // answers; the retransmission timer doubles as persist timer.
+            // The peer answers while its window stays closed: keep
+            // probing it (RFC 9293 3.8.6.1), with no user timeout.
             t.retransmissions = 0;
             t.progress_at = Some(now);
-            if t.rto_deadline.is_none() {
-                t.rto_deadline = Some(now + t.rtt.rto());
-            }
         }
-        control
     }
 
-    /// Takes in the segment's data (RFC 9293 3.10.7.4, seventh step) and
-    /// notes its FIN. Answers whether the peer's FIN is now reached in
-    /// sequence.
-    fn take_text(&mut self, inc: &Incoming, payload: &[u8]) -> bool {
-        let Some(t) = self.tcb.as_mut() else {
+    /// Whether the peer's FIN in `inc` would be reached by taking in the
+    /// segment: nothing lies between RCV.NXT and it, or (in an open state)
+    /// the segment's own data fills the gap and fits the window.
+    fn fin_in_reach(&self, inc: &Incoming) -> bool {
+        let Some(t) = self.tcb.as_ref().filter(|_| inc.flags.fin()) else {
             return false;
         };
+        let fin = inc.seq + inc.payload_len;
+        fin == t.rcv_nxt
+            || (self.in_open()
+                && inc.seq.le(t.rcv_nxt)
+                && fin.gt(t.rcv_nxt)
+                && fin.distance(t.rcv_nxt) as usize <= t.recv_buf.free())
+    }
+
+    /// Takes in the segment's data (RFC 9293 3.10.7.4, seventh step) if
+    /// the state is open, else drops it unacknowledged; notes where the
+    /// peer's FIN sits.
+    fn take_text(&mut self, inc: &Incoming, payload: &[u8]) {
+        let open = self.in_open();
+        let Some(t) = self.tcb.as_mut() else {
+            return;
+        };
         if t.fin_received {
-            return false;
+            return;
         }
         if inc.flags.fin() {
             let fin = inc.seq + inc.payload_len;
             if fin.ge(t.rcv_nxt) && fin.le(t.rcv_nxt + t.rcv_wnd() as usize) {
                 t.peer_fin = Some(fin);
             }
-            t.ack_pending = true;
+            if fin.gt(t.rcv_nxt) {
+                // Out of order: say what we miss.
+                t.ack_pending = true;
+            }
+        }
+        if !open {
+            return;
         }
         // Trim what is before RCV.NXT; the ring cuts what is past the window.
         let behind = (t.rcv_nxt.distance(inc.seq).max(0) as usize).min(payload.len());
@@ -987,28 +1138,60 @@ impl<M: Machine> Connection<M> {
             }
             t.ack_pending = true;
         }
-        if t.peer_fin == Some(t.rcv_nxt) {
-            t.rcv_nxt += 1;
-            t.fin_received = true;
-            t.linger_deadline = None;
-            t.assembler.clear();
-            return true;
+    }
+
+    /// Step 8: once the peer's FIN is reached in sequence, raises `RcvFin`;
+    /// only a transition for it takes the FIN in (RCV.NXT past it, the end
+    /// of the stream for the application).
+    fn take_fin(&mut self, env: &Env<'_>, inc: &Incoming) {
+        let reached = self
+            .tcb
+            .as_ref()
+            .is_some_and(|t| !t.fin_received && t.peer_fin == Some(t.rcv_nxt));
+        if !reached {
+            return;
         }
-        false
+        self.fire_with(env, Event::RcvFin, seg_cause(inc), |c| {
+            if let Some(t) = c.tcb.as_mut() {
+                t.rcv_nxt += 1;
+                t.fin_received = true;
+                t.assembler.clear();
+            }
+        });
     }
 
     // ---- timers ----------------------------------------------------------------
 
+    /// Whether the spec has a transition for timer `event` now: a timer
+    /// whose event would change nothing is not armed.
+    fn armed(&self, event: Event) -> bool {
+        self.would_handle(event)
+    }
+
+    /// When the linger timer expires, if it runs.
+    fn linger_deadline(&self, t: &Tcb) -> Option<Instant> {
+        let at = t.fin_acked_at.filter(|_| !t.fin_received)?;
+        Some(at + self.config.linger)
+    }
+
+    /// When the user timeout expires, if it runs.
+    fn user_deadline(&self, t: &Tcb) -> Option<Instant> {
+        let open = t
+            .open_deadline
+            .filter(|_| !t.syn_acked() || t.irs.is_none());
+        let stalled = t.progress_at.map(|p| p + self.config.user_timeout);
+        open.into_iter().chain(stalled).min()
+    }
+
     /// The next time [`Self::on_timeout`] has work.
     pub fn deadline(&self) -> Option<Instant> {
         let t = self.tcb.as_ref()?;
+        let timer = |d: Option<Instant>, event: Event| d.filter(|_| self.armed(event));
         [
             t.rto_deadline,
-            t.time_wait_deadline,
-            t.open_deadline
-                .filter(|_| !t.syn_acked() || t.irs.is_none()),
-            t.progress_at.map(|p| p + self.config.user_timeout),
-            t.linger_deadline,
+            timer(t.time_wait_deadline, Event::TimeWaitTimeout),
+            timer(self.user_deadline(t), Event::UserTimeout),
+            timer(self.linger_deadline(t), Event::LingerTimeout),
         ]
         .into_iter()
         .flatten()
@@ -1018,44 +1201,58 @@ impl<M: Machine> Connection<M> {
     /// Runs the timers due at `env.now`.
     pub fn on_timeout(&mut self, env: &Env<'_>) {
         let now = env.now;
-        let user_timeout = self.config.user_timeout;
         let max_retransmissions = self.config.max_retransmissions;
-        let Some(t) = self.tcb.as_mut() else {
+        let Some(t) = self.tcb.as_ref() else {
             return;
         };
-        if t.time_wait_deadline.is_some_and(|d| d <= now) {
-            t.time_wait_deadline = None;
-            self.fire(env, Event::TimeWaitTimeout, Cause::default());
+        let due = |d: Option<Instant>| d.is_some_and(|d| d <= now);
+        let (time_wait, user, linger) = (
+            due(t.time_wait_deadline),
+            due(self.user_deadline(t)),
+            due(self.linger_deadline(t)),
+        );
+        if time_wait && self.armed(Event::TimeWaitTimeout) {
+            self.fire_with(env, Event::TimeWaitTimeout, Cause::default(), |c| {
+                if let Some(t) = c.tcb.as_mut() {
+                    t.time_wait_deadline = None;
+                }
+            });
             return;
         }
-        let open_expired =
-            t.open_deadline.is_some_and(|d| d <= now) && !(t.irs.is_some() && t.syn_acked());
-        let stalled = t.progress_at.is_some_and(|p| p + user_timeout <= now);
-        let lingered = t.linger_deadline.is_some_and(|d| d <= now);
-        if open_expired || stalled || lingered {
-            t.open_deadline = None;
-            t.progress_at = None;
-            t.linger_deadline = None;
-            self.fire(env, Event::UserTimeout, Cause::default());
+        if user && self.armed(Event::UserTimeout) {
+            self.fire_with(env, Event::UserTimeout, Cause::default(), |c| {
+                if let Some(t) = c.tcb.as_mut() {
+                    t.open_deadline = None;
+                    t.progress_at = None;
+                }
+            });
             return;
         }
+        if linger && self.armed(Event::LingerTimeout) {
+            self.fire_with(env, Event::LingerTimeout, Cause::default(), |c| {
+                if let Some(t) = c.tcb.as_mut() {
+                    t.fin_acked_at = Some(now);
+                }
+            });
+            return;
+        }
+        let t = self.tcb.as_mut().expect("present above");
         if t.rto_deadline.is_some_and(|d| d <= now) {
+            t.rto_deadline = None;
             if t.retransmissions >= max_retransmissions {
-                t.rto_deadline = None;
+                // Give up, if the spec says how; else stop sending.
                 self.fire(env, Event::UserTimeout, Cause::default());
                 return;
             }
             t.retransmissions += 1;
             t.rtt.back_off();
             t.rtt_probe = None; // Karn: no samples from retransmitted data
-            t.rto_deadline = None;
             if !t.syn_acked() {
                 t.syn_pending = true;
-                t.snd_nxt = t.snd_una;
-            } else {
-                // Go back to the oldest unacknowledged byte.
-                t.snd_nxt = t.snd_una;
+                t.syn_retransmitted = true;
             }
+            // Go back to the oldest unacknowledged byte (or the SYN).
+            t.snd_nxt = t.snd_una;
             if t.snd_wnd == 0 && t.in_flight() == 0 {
                 // Zero-window probe: one byte past the window.
                 t.resend_una = true;
@@ -1072,6 +1269,7 @@ impl<M: Machine> Connection<M> {
             return Some(Segment::Control(c));
         }
         let dst = self.remote?;
+        let open = self.in_open();
         let config = &self.config;
         let t = self.tcb.as_mut()?;
         if t.syn_pending {
@@ -1101,11 +1299,17 @@ impl<M: Machine> Connection<M> {
                 payload: (0, 0),
             }));
         }
-        if t.syn_acked()
-            && t.irs.is_some()
-            && let Some(seg) = next_data(t, config, now, dst)
-        {
-            return Some(Segment::Data(seg));
+        if open && t.syn_acked() && t.irs.is_some() {
+            if let Some(seg) = next_data(t, config, now, dst) {
+                return Some(Segment::Data(seg));
+            }
+            if t.snd_wnd == 0 && t.in_flight() == 0 && t.has_unsent() && t.rto_deadline.is_none() {
+                // A closed window with data waiting on it, however the
+                // data got there: probe it (RFC 9293 3.8.6.1, MUST-36);
+                // the retransmission timer doubles as persist timer.
+                t.rto_deadline = Some(now + t.rtt.rto());
+                t.progress_at.get_or_insert(now);
+            }
         }
         if t.ack_pending && t.irs.is_some() {
             t.ack_pending = false;

@@ -20,7 +20,7 @@ use crate::fault::{FaultConfig, FaultInjector, FaultStats};
 use crate::host::{ConnId, Counters, Host, HostError, Status};
 use crate::isn::IsnGenerator;
 use crate::pcap::PcapWriter;
-use crate::trace::TraceEntry;
+use crate::trace::{StepRecord, TraceEntry};
 use crate::udp::{Inbox, Outbox, Socket};
 use crate::vocab::Machine;
 use mio::unix::SourceFd;
@@ -28,6 +28,10 @@ use mio::{Interest, Token};
 
 /// A callback that sees every transition of every connection.
 pub type TraceSink = Box<dyn FnMut(&TraceEntry) + Send>;
+
+/// A callback that sees every event raised on every connection (with
+/// [`Config::record_steps`] on).
+pub type StepSink = Box<dyn FnMut(&StepRecord) + Send>;
 
 /// How to set up an [`Endpoint`].
 #[derive(Default)]
@@ -42,6 +46,9 @@ pub struct Options {
     pub pcap: Option<PathBuf>,
     /// Called with every transition, in order.
     pub on_transition: Option<TraceSink>,
+    /// Called with every event raised, in order; setting it turns on
+    /// [`Config::record_steps`].
+    pub on_step: Option<StepSink>,
     /// A fixed ISN key (for reproducible runs); random by default.
     pub isn_key: Option<[u8; 16]>,
 }
@@ -61,6 +68,7 @@ struct Io<M: Machine> {
     faults: FaultInjector<SocketAddr>,
     pcap: Option<PcapWriter<io::BufWriter<std::fs::File>>>,
     on_transition: Option<TraceSink>,
+    on_step: Option<StepSink>,
     /// Until when the I/O thread sleeps (`None`: no deadline).
     sleeping_until: Option<Instant>,
     buf: Vec<u8>,
@@ -184,6 +192,12 @@ impl<M: Machine> Io<M> {
                 f(&entry);
             }
         }
+        let sink = &mut self.on_step;
+        for step in self.host.drain_steps() {
+            if let Some(f) = sink.as_mut() {
+                f(&step);
+            }
+        }
     }
 
     fn send(&mut self, socket: &Socket, peer: SocketAddr, datagram: &[u8]) {
@@ -264,7 +278,9 @@ impl<M: Machine> Endpoint<M> {
             Some(k) => IsnGenerator::new(k),
             None => IsnGenerator::random(),
         };
-        let mut host = Host::new(inner, options.config, isn, Instant::now());
+        let mut config = options.config;
+        config.record_steps |= options.on_step.is_some();
+        let mut host = Host::new(inner, config, isn, Instant::now());
         host.prefer_port(local.port());
         let shared = Arc::new(Shared {
             io: Mutex::new(Io {
@@ -272,6 +288,7 @@ impl<M: Machine> Endpoint<M> {
                 faults: FaultInjector::new(options.faults),
                 pcap,
                 on_transition: options.on_transition,
+                on_step: options.on_step,
                 sleeping_until: None,
                 buf: vec![0; MAX_DATAGRAM],
                 outbox: Outbox::default(),
@@ -590,7 +607,8 @@ impl<M: Machine> Stream<M> {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection released"))
     }
 
-    /// Waits until the handshake completes, or fails.
+    /// Waits until the connection opens (enters a state of the spec's
+    /// group `open`), or fails with the error the spec reported.
     pub fn wait_open(&self, deadline: Instant) -> io::Result<()> {
         let shared = self.endpoint.shared();
         let mut io = shared.lock();
@@ -600,17 +618,12 @@ impl<M: Machine> Stream<M> {
                 return Ok(());
             }
             if let Some(e) = st.error {
-                // A reset during the handshake is a refusal.
-                return Err(conn_error(if e == ConnError::Reset {
-                    ConnError::Refused
-                } else {
-                    e
-                }));
+                return Err(conn_error(e));
             }
             if st.finished {
                 return Err(io::Error::new(
-                    io::ErrorKind::ConnectionRefused,
-                    "connection closed during the handshake",
+                    io::ErrorKind::NotConnected,
+                    "connection closed before it opened (the spec reported no error)",
                 ));
             }
             io = wait(shared, io, Some(deadline))?;
@@ -738,6 +751,12 @@ impl<M: Machine> Read for &Stream<M> {
             }
             if st.eof {
                 return Ok(0);
+            }
+            if st.finished {
+                return Err(io::Error::new(
+                    io::ErrorKind::NotConnected,
+                    "connection closed without the peer's FIN (the spec reported no error)",
+                ));
             }
             io = wait(shared, io, deadline)?;
         }

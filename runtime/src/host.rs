@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use crate::config::Config;
 use crate::conn::{CallRefused, ConnError, Connection, Control, Env, Segment};
 use crate::isn::IsnGenerator;
-use crate::trace::TraceEntry;
+use crate::trace::{StepRecord, TraceEntry};
 use crate::vocab::Machine;
 use crate::wire::tcp::TcpRepr;
 use crate::wire::{self, DropCounters};
@@ -62,7 +62,7 @@ impl std::error::Error for HostError {}
 /// What a connection looks like to its application.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Status {
-    /// Both SYNs acknowledged: data can flow.
+    /// The machine has entered a state of the spec's group `open`.
     pub open: bool,
     /// The TCB is gone.
     pub finished: bool,
@@ -175,6 +175,7 @@ pub struct Host<M: Machine> {
     /// answered: (UDP peer, local port, segment).
     replies: VecDeque<(SocketAddr, u16, Control)>,
     trace: Vec<TraceEntry>,
+    steps: Vec<StepRecord>,
     counters: Counters,
     scratch: Vec<u8>,
     next_port: u16,
@@ -200,6 +201,7 @@ impl<M: Machine> Host<M> {
             timers: BinaryHeap::new(),
             replies: VecDeque::new(),
             trace: Vec::new(),
+            steps: Vec::new(),
             counters: Counters::default(),
             scratch: Vec::new(),
             next_port: *EPHEMERAL.start(),
@@ -252,6 +254,18 @@ impl<M: Machine> Host<M> {
     /// Moves out the transitions taken since the last call, in order.
     pub fn drain_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
         self.trace.drain(..)
+    }
+
+    /// Moves out the events raised since the last call, in order (when
+    /// [`Config::record_steps`] is on).
+    pub fn drain_steps(&mut self) -> std::vec::Drain<'_, StepRecord> {
+        self.steps.drain(..)
+    }
+
+    /// Collects what a connection recorded: its trace and its steps.
+    fn collect(trace: &mut Vec<TraceEntry>, steps: &mut Vec<StepRecord>, conn: &mut Connection<M>) {
+        trace.extend(conn.take_fresh_trace());
+        steps.extend(conn.take_steps());
     }
 
     fn env(&self, now: Instant) -> Env<'_> {
@@ -332,7 +346,7 @@ impl<M: Machine> Host<M> {
         else {
             return;
         };
-        self.trace.extend(e.conn.take_fresh_trace());
+        Self::collect(&mut self.trace, &mut self.steps, &mut e.conn);
         if !e.dirty {
             e.dirty = true;
             self.dirty.push_back(id);
@@ -370,6 +384,12 @@ impl<M: Machine> Host<M> {
             e.held,
             e.dirty,
         );
+        if finished
+            && let Some(k) = self.entry(id).and_then(|e| e.key)
+            && self.by_key.get(&k) == Some(&id)
+        {
+            self.by_key.remove(&k);
+        }
         if let Some(port) = child_of {
             let listening = self.listeners.contains_key(&port);
             if open && listening {
@@ -379,26 +399,19 @@ impl<M: Machine> Host<M> {
                     l.ready.push_back(id);
                 }
             }
-            // A child that went back to LISTEN (forget_peer) or died is
-            // dropped: its listener still listens.
-            if (!has_peer || finished) && !dirty {
+            // A child that went back to LISTEN (forget_peer) or died
+            // before it opened is dropped: its listener still listens. One
+            // that opened waits for accept whatever it did since, with
+            // what it received.
+            if !open && (!has_peer || finished) && !dirty {
                 if let Some(l) = self.listeners.get_mut(&port) {
                     l.half_open.retain(|r| *r != id);
                     l.ready.retain(|r| *r != id);
                 }
                 self.remove(id);
             }
-            return;
-        }
-        if finished {
-            if let Some(k) = self.entry(id).and_then(|e| e.key)
-                && self.by_key.get(&k) == Some(&id)
-            {
-                self.by_key.remove(&k);
-            }
-            if !held && !dirty {
-                self.remove(id);
-            }
+        } else if finished && !held && !dirty {
+            self.remove(id);
         }
     }
 
@@ -495,7 +508,7 @@ impl<M: Machine> Host<M> {
 
     /// Collects what a short-lived machine did: its trace and its replies.
     fn absorb_transient(&mut self, conn: &mut Connection<M>, udp_peer: SocketAddr, now: Instant) {
-        self.trace.extend(conn.take_fresh_trace());
+        Self::collect(&mut self.trace, &mut self.steps, conn);
         let port = conn.local().port();
         while let Some(seg) = conn.poll_transmit(now) {
             if let Segment::Control(c) = seg {
@@ -568,6 +581,8 @@ impl<M: Machine> Host<M> {
                 None => {
                     e.dirty = false;
                     self.dirty.pop_front();
+                    // Emitting may have armed a timer (a persist timer).
+                    self.schedule(id);
                     self.settle(id);
                 }
             }
@@ -639,7 +654,7 @@ impl<M: Machine> Host<M> {
         template
             .open_passive(&self.env(now), None)
             .map_err(HostError::Refused)?;
-        self.trace.extend(template.take_fresh_trace());
+        Self::collect(&mut self.trace, &mut self.steps, &mut template);
         self.listeners.insert(
             port,
             Listener {
@@ -660,7 +675,7 @@ impl<M: Machine> Host<M> {
             .remove(&port)
             .ok_or(HostError::NotListening(port))?;
         let _ = l.template.close(&self.env(now));
-        self.trace.extend(l.template.take_fresh_trace());
+        Self::collect(&mut self.trace, &mut self.steps, &mut l.template);
         let children: Vec<ConnId> = self
             .slots
             .iter()

@@ -61,6 +61,13 @@ impl RttEstimator {
         self.rto = (self.rto * 2).min(self.max);
     }
 
+    /// Starts over from `rto` with no back-off, keeping no sample (RFC
+    /// 6298 5.7, after a retransmitted SYN).
+    pub fn restart(&mut self, rto: Duration) {
+        self.backoff = 0;
+        self.rto = rto.clamp(self.min, self.max);
+    }
+
     /// The current retransmission timeout.
     pub fn rto(&self) -> Duration {
         self.rto

@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use crate::vocab::{Machine, TransitionInfo};
+use crate::vocab::{Action, Event, Guard, Machine, TransitionInfo};
 
 /// A step of a typical path, as the figure marks it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -66,6 +66,66 @@ impl TraceEntry {
     }
 }
 
+/// One event raised on a connection and what the spec made of it, refused
+/// events and repeated self-loops included (recorded when
+/// [`Config::record_steps`](crate::Config::record_steps) is on). An oracle
+/// holds these against the spec.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepRecord {
+    /// Time since the endpoint started.
+    pub at: Duration,
+    /// Our address (inner).
+    pub local: SocketAddrV4,
+    /// The peer's address (inner), once known.
+    pub remote: Option<SocketAddrV4>,
+    /// The event raised.
+    pub event: Event,
+    /// Every guard of the vocabulary, as it held when the event was raised.
+    pub guards: Vec<(Guard, bool)>,
+    /// The state the event found.
+    pub from: &'static str,
+    /// The state after it (`from` when refused).
+    pub to: &'static str,
+    /// The pair that fired; `None` when the spec had no transition.
+    pub transition: Option<TransitionInfo>,
+    /// The actions carried out, in order.
+    pub actions: Vec<Action>,
+}
+
+impl StepRecord {
+    /// The value `guard` had.
+    pub fn guard(&self, guard: Guard) -> bool {
+        self.guards.iter().any(|&(g, v)| g == guard && v)
+    }
+}
+
+impl fmt::Display for StepRecord {
+    /// `ESTABLISHED --rcv_fin [fin_acked=false]--> CLOSE_WAIT / send_ack`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let guards: Vec<String> = self
+            .guards
+            .iter()
+            .map(|(g, v)| format!("{g}={v}"))
+            .collect();
+        write!(
+            f,
+            "{:>8.3}s {} --{} [{}]--> {}",
+            self.at.as_secs_f64(),
+            self.from,
+            self.event,
+            guards.join(" "),
+            self.to
+        )?;
+        match &self.transition {
+            None => f.write_str(" (refused)"),
+            Some(t) => {
+                let actions: Vec<&str> = self.actions.iter().map(|a| a.name()).collect();
+                write!(f, " / {} (line {})", actions.join(", "), t.line)
+            }
+        }
+    }
+}
+
 /// Circled digits for step numbers, as the article marks the client path.
 pub fn circled(n: u8) -> String {
     match n {
@@ -101,7 +161,8 @@ impl fmt::Display for TraceEntry {
     }
 }
 
-/// Which transition declarations a set of traces took, for coverage.
+/// Which (transition, source state) pairs a set of traces took, for
+/// coverage.
 #[derive(Clone, Debug)]
 pub struct Coverage {
     taken: Vec<u64>,
@@ -111,13 +172,13 @@ impl Coverage {
     /// Empty coverage of a machine.
     pub fn new<M: Machine>() -> Self {
         Coverage {
-            taken: vec![0; M::DECLARATIONS],
+            taken: vec![0; M::PAIRS],
         }
     }
 
-    /// Counts one trace entry.
-    pub fn record(&mut self, entry: &TraceEntry) {
-        if let Some(n) = usize::try_from(entry.transition.decl)
+    /// Counts one transition taken.
+    pub fn record(&mut self, transition: &TransitionInfo) {
+        if let Some(n) = usize::try_from(transition.index)
             .ok()
             .and_then(|d| self.taken.get_mut(d))
         {
@@ -125,17 +186,17 @@ impl Coverage {
         }
     }
 
-    /// Declarations taken at least once.
+    /// Pairs taken at least once.
     pub fn covered(&self) -> usize {
         self.taken.iter().filter(|n| **n > 0).count()
     }
 
-    /// Number of declarations.
+    /// Number of pairs.
     pub fn total(&self) -> usize {
         self.taken.len()
     }
 
-    /// Indices of declarations never taken.
+    /// Indices of pairs never taken.
     pub fn missing(&self) -> Vec<usize> {
         (0..self.taken.len())
             .filter(|i| self.taken[*i] == 0)
@@ -147,7 +208,7 @@ impl fmt::Display for Coverage {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "transitions covered: {}/{}",
+            "transitions covered: {}/{} pairs",
             self.covered(),
             self.total()
         )

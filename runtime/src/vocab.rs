@@ -29,18 +29,44 @@
 //!   no ACK → dropped; while our SYN is unacknowledged an ACK outside
 //!   SND.UNA < SEG.ACK ≤ SND.NXT → `RcvBadAck`; an ACK of data not yet sent
 //!   or older than the largest window → `RcvUnacceptable` (RFC 5961 5.2).
-//!   Otherwise the ACK and the data are taken in (bookkeeping, no event);
-//!   then a FIN reached in sequence (or the peer's FIN again) raises
-//!   [`RcvFin`](Event::RcvFin), else an ACK that acknowledged our SYN or our
-//!   FIN raises [`RcvAck`](Event::RcvAck). When one segment both
-//!   acknowledges our FIN and brings the peer's FIN, `RcvFin` is raised with
-//!   [`FinAcked`](Guard::FinAcked) true (the figure's "FIN+ACK"); a spec
-//!   with no transition for that gets `RcvAck` and then `RcvFin`.
+//!   Otherwise, in RFC 9293's order: the ACK (step 5): what it acknowledges
+//!   of our data is taken in, and if it also acknowledges our SYN or our
+//!   FIN, [`RcvAck`](Event::RcvAck) is raised; the text (step 7): taken in
+//!   and acknowledged if the state is in the spec's group `open`, else
+//!   dropped unacknowledged; the FIN (step 8): once reached in sequence (or
+//!   the peer's FIN again), [`RcvFin`](Event::RcvFin). A segment that
+//!   acknowledges our FIN and brings the peer's FIN with nothing before it
+//!   left to take in is the figure's "FIN+ACK": `RcvFin` alone, with
+//!   [`FinAcked`](Guard::FinAcked) true, if the spec has a transition for
+//!   that; else `RcvAck`, then `RcvFin`.
 //! * **no TCB**: anything but an RST → [`RcvSegment`](Event::RcvSegment),
 //!   handled by a machine in its initial state.
 //!
+//! # The spec decides
+//!
 //! An event the spec has no transition for in the current state changes
-//! nothing: a segment is dropped, a call fails.
+//! nothing: a segment's FIN is not taken in (nor acknowledged, nor seen by
+//! the application as the end of the stream), the part of an ACK that
+//! covers our SYN or FIN is not taken in, a call fails, a timer event is
+//! not even armed. What an event carries is taken in only once the spec
+//! has answered with a transition, before that transition's actions run.
+//!
+//! What the runtime does without asking, because no event is involved:
+//! taking in the data part of acceptable ACKs (freeing the send buffer,
+//! RTT samples, the peer's window), retransmitting and probing what the
+//! spec's actions sent, and taking in (and acknowledging) data while the
+//! state is in the group `open`. Timers beyond the RFC are events too:
+//! [`LingerTimeout`](Event::LingerTimeout) exists only where a spec gives
+//! it a transition.
+//!
+//! # What the runtime reads from the spec's states
+//!
+//! One group: `open`, the states in which the connection is open. A
+//! connect returns, and a listener queues a connection for accept, when it
+//! enters one; data arriving is taken in (and so acknowledged) only in
+//! one; queued data and our FIN are sent only in one. Bytes taken in stay
+//! readable whatever the machine does next, until the application reads
+//! them or aborts.
 
 use std::fmt;
 
@@ -108,9 +134,15 @@ vocabulary! {
         RcvSegment = "rcv_segment",
         /// The 2*MSL timer expired.
         TimeWaitTimeout = "time_wait_timeout",
-        /// Data stayed unacknowledged for the user timeout, or a connect
-        /// took longer than its timeout.
+        /// Data (or our SYN or FIN) stayed unacknowledged for the user
+        /// timeout, was retransmitted `Config::max_retransmissions` times,
+        /// or a connect took longer than its timeout.
         UserTimeout = "user_timeout",
+        /// Our FIN is acknowledged and the peer's has not come for
+        /// `Config::linger` (beyond the RFC, like Linux's
+        /// `tcp_fin_timeout`). Armed only where the spec has a transition
+        /// for it.
+        LingerTimeout = "linger_timeout",
     }
 }
 
@@ -124,6 +156,16 @@ vocabulary! {
         FinAcked = "fin_acked",
         /// The remote socket is known (a fully specified passive OPEN).
         PeerKnown = "peer_known",
+    }
+}
+
+vocabulary! {
+    /// A set of states the runtime reads from the spec (see the module
+    /// docs).
+    Group {
+        /// The connection is open: connect returns, accept yields, data is
+        /// taken in and sent.
+        Open = "open",
     }
 }
 
@@ -162,7 +204,9 @@ vocabulary! {
         ForgetPeer = "forget_peer",
         /// Queue the data of the SEND call at hand.
         QueueData = "queue_data",
-        /// Flush the send and receive queues.
+        /// Flush the send queue and the data not yet acknowledged (out of
+        /// order). Data acknowledged stays readable: the application reads
+        /// it, then sees the error the spec reports, if any.
         Flush = "flush",
         /// Tell the application "connection reset".
         ReportReset = "report_reset",
@@ -176,6 +220,8 @@ vocabulary! {
 /// One transition as the spec declares it, for traces and coverage.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TransitionInfo {
+    /// Index of the (transition, source state) pair in the spec's table.
+    pub index: u32,
     /// Index of the declaring line among the spec's transition declarations.
     pub decl: u32,
     /// Its line in the spec.
@@ -186,6 +232,8 @@ pub struct TransitionInfo {
     pub to: &'static str,
     /// Event name.
     pub event: &'static str,
+    /// The guard as the spec writes it (`!passive`), if any.
+    pub guard: Option<&'static str>,
     /// "condition / action", as drawn.
     pub label: &'static str,
     /// RFC section, if the spec gives one.
@@ -198,7 +246,7 @@ pub struct Fired<M: Machine> {
     pub to: M::State,
     /// Actions to carry out, in order.
     pub actions: &'static [M::Action],
-    /// Index of the transition in the spec's table.
+    /// Index of the (transition, source state) pair in the spec's table.
     pub transition: u32,
 }
 
@@ -212,8 +260,11 @@ pub trait Machine: 'static {
     const NAME: &'static str;
     /// The initial state.
     const INITIAL: Self::State;
-    /// How many transition declarations the spec has (coverage counts them).
+    /// How many transition declarations the spec has.
     const DECLARATIONS: usize;
+    /// How many (transition, source state) pairs the spec has: the rows of
+    /// its table, which [`Fired::transition`] indexes.
+    const PAIRS: usize;
     /// The spec's file, as given to the macro.
     const SPEC: &'static str;
 
@@ -232,6 +283,12 @@ pub trait Machine: 'static {
 
     /// Describes transition `index` (as in [`Fired::transition`]).
     fn transition(index: u32) -> TransitionInfo;
+
+    /// The state's name as the spec writes it.
+    fn state_name(state: Self::State) -> &'static str;
+
+    /// Whether `state` is in `group`.
+    fn in_group(state: Self::State, group: Group) -> bool;
 
     /// Typical-path steps of transition `index`.
     fn transition_steps(index: u32) -> impl Iterator<Item = StepMark>;
@@ -274,7 +331,8 @@ macro_rules! machine {
                     rcv_unacceptable,
                     rcv_segment,
                     time_wait_timeout,
-                    user_timeout
+                    user_timeout,
+                    linger_timeout
                 ],
                 guards: [passive, fin_acked, peer_known],
                 actions: [
@@ -296,6 +354,7 @@ macro_rules! machine {
                     report_refused,
                     report_timeout
                 ],
+                groups: [open],
             }
         );
 
@@ -309,6 +368,7 @@ macro_rules! machine {
             const NAME: &'static str = MACHINE;
             const INITIAL: State = State::INITIAL;
             const DECLARATIONS: usize = DECLARATIONS;
+            const PAIRS: usize = TRANSITIONS.len();
             const SPEC: &'static str = $path;
 
             #[inline]
@@ -334,14 +394,25 @@ macro_rules! machine {
             fn transition(index: u32) -> $crate::vocab::TransitionInfo {
                 let t = &TRANSITIONS[index as usize];
                 $crate::vocab::TransitionInfo {
+                    index,
                     decl: t.decl,
                     line: t.line,
                     from: t.from.name(),
                     to: t.to.name(),
                     event: t.event.name(),
+                    guard: t.guard,
                     label: t.label,
                     rfc: t.rfc,
                 }
+            }
+
+            fn state_name(state: State) -> &'static str {
+                state.name()
+            }
+
+            #[inline]
+            fn in_group(state: State, group: $crate::vocab::Group) -> bool {
+                state.in_vocabulary_group(group)
             }
 
             fn transition_steps(index: u32) -> impl Iterator<Item = $crate::trace::StepMark> {

@@ -46,7 +46,7 @@ pub fn endpoint(seen: &Seen) -> Endpoint {
 pub fn coverage(seen: &Seen) -> Coverage {
     let mut c = Coverage::new::<fsm_runtime::tcp::Spec>();
     for e in seen.lock().unwrap().iter() {
-        c.record(e);
+        c.record(&e.transition);
     }
     c
 }
