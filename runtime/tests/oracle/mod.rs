@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::net::SocketAddrV4;
 
 use fsm_codegen::Model;
-use fsm_codegen::model::EventKind;
+use fsm_codegen::syntax::EventKind;
 use fsm_runtime::trace::StepRecord;
 use fsm_runtime::vocab::Guard;
 
