@@ -11,7 +11,7 @@
 //! previous one left.
 #![allow(dead_code)]
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::SocketAddrV4;
 
 use fsm_codegen::Model;
@@ -171,6 +171,10 @@ pub struct Checker<'a> {
     pub refused: u64,
     /// Which (transition line, source state) pairs fired.
     pub pairs: HashMap<(u32, String), u64>,
+    /// Transitions that fired, as (from, event, to).
+    pub fired: HashSet<(String, String, String)>,
+    /// (state, event) the spec refused.
+    pub refused_events: HashSet<(String, String)>,
 }
 
 impl<'a> Checker<'a> {
@@ -182,6 +186,8 @@ impl<'a> Checker<'a> {
             events: 0,
             refused: 0,
             pairs: HashMap::new(),
+            fired: HashSet::new(),
+            refused_events: HashSet::new(),
         }
     }
 
@@ -189,9 +195,17 @@ impl<'a> Checker<'a> {
     pub fn check(&mut self, r: &StepRecord) -> Result<(), String> {
         self.oracle.check_step(r)?;
         self.events += 1;
+        let event = r.event.name().to_owned();
         match &r.transition {
-            None => self.refused += 1,
-            Some(t) => *self.pairs.entry((t.line, r.from.to_owned())).or_default() += 1,
+            None => {
+                self.refused += 1;
+                self.refused_events.insert((r.from.to_owned(), event));
+            }
+            Some(t) => {
+                *self.pairs.entry((t.line, r.from.to_owned())).or_default() += 1;
+                self.fired
+                    .insert((r.from.to_owned(), event, r.to.to_owned()));
+            }
         }
         // A connection starts in the initial state, or as a copy of a
         // listening one (same local address, no peer) in its state.
