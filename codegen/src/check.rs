@@ -301,6 +301,10 @@ fn check_paths(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Events, actions, guards and paths that no transition or state uses.
+/// Groups are left alone: besides transition sources, they name sets of
+/// states that a runtime reads through its vocabulary, which a spec checked
+/// alone cannot see.
 fn check_unused(model: &Model, diags: &mut Vec<Diagnostic>) {
     let mut events = vec![false; model.events.len()];
     let mut actions = vec![false; model.actions.len()];
@@ -325,12 +329,6 @@ fn check_unused(model: &Model, diags: &mut Vec<Diagnostic>) {
             paths[st.path.0] = true;
         }
     }
-    let mut groups = vec![false; model.groups.len()];
-    for t in &model.transitions {
-        for &g in &t.named_groups {
-            groups[g] = true;
-        }
-    }
     let unused = |kind: &str, name: &crate::syntax::Name| {
         Diagnostic::warning(format!("{kind} `{}` is declared but never used", name.text))
             .with_primary(name.span.clone(), "no transition uses it")
@@ -353,11 +351,6 @@ fn check_unused(model: &Model, diags: &mut Vec<Diagnostic>) {
     for (i, used) in paths.iter().enumerate() {
         if !used {
             diags.push(unused("path", &model.paths[i].name));
-        }
-    }
-    for (i, used) in groups.iter().enumerate() {
-        if !used {
-            diags.push(unused("group", &model.groups[i].name));
         }
     }
 }
