@@ -1,7 +1,8 @@
 //! Checks on a resolved model: one initial state, every state reachable and
-//! able to get back to the initial one, at most one transition per (state,
-//! event) for any guard values, typical paths that walk the graph, and
-//! declarations that something uses.
+//! able to get back to the initial one, every state but the initial one
+//! left on some call or timer (not only on segments the peer may never
+//! send), at most one transition per (state, event) for any guard values,
+//! typical paths that walk the graph, and declarations that something uses.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +13,7 @@ use petgraph::visit::{Bfs, Reversed};
 use crate::diagnostic::{Diagnostic, line_of};
 use crate::guard::{GuardExpr, can_overlap};
 use crate::model::{GuardId, Model, PathId, StateId, TransitionId};
+use crate::syntax::EventKind;
 
 /// The model as a petgraph graph: one node per state (node index = state
 /// index), one edge per (transition, source) pair, weighted by transition.
@@ -36,7 +38,8 @@ pub fn check(model: &Model, source: &str) -> Vec<Diagnostic> {
     let mut diags = Vec::new();
     let initial_ok = check_initial(model, &mut diags);
     if initial_ok {
-        check_reachability(model, &mut diags);
+        let stuck = check_reachability(model, &mut diags);
+        check_exits(model, &stuck, &mut diags);
     }
     check_determinism(model, &mut diags);
     check_paths(model, source, &mut diags);
@@ -76,7 +79,9 @@ fn check_initial(model: &Model, diags: &mut Vec<Diagnostic>) -> bool {
     }
 }
 
-fn check_reachability(model: &Model, diags: &mut Vec<Diagnostic>) {
+/// Reports states the initial one cannot reach and states that cannot get
+/// back to it; answers, per state, whether it was reported.
+fn check_reachability(model: &Model, diags: &mut Vec<Diagnostic>) -> Vec<bool> {
     let g = graph(model);
     let start = NodeIndex::new(model.initial().0);
     let initial_name = &model.states[start.index()].name.text;
@@ -125,6 +130,49 @@ fn check_reachability(model: &Model, diags: &mut Vec<Diagnostic>) {
                 ),
             );
         }
+    }
+    forward.iter().zip(&back).map(|(f, b)| !f || !b).collect()
+}
+
+/// Warns about states, other than the initial one, that are left only on
+/// segment events: whether such a state is ever left is up to the peer.
+/// States `reported` by the reachability check (among them those with no
+/// way out at all) are not reported again.
+fn check_exits(model: &Model, reported: &[bool], diags: &mut Vec<Diagnostic>) {
+    let initial = model.initial();
+    let mut way_in = vec![false; model.states.len()];
+    let mut way_out = vec![false; model.states.len()];
+    for e in model.edges().filter(|e| e.from != e.to) {
+        way_in[e.to.0] = true;
+        let event = &model.events[model.transitions[e.transition.0].event.0];
+        if matches!(event.kind, EventKind::Call | EventKind::Timer) {
+            way_out[e.from.0] = true;
+        }
+    }
+    // An event for the suggestion: a timer, else a call, the spec declares.
+    let suggested = model
+        .events
+        .iter()
+        .find(|e| e.kind == EventKind::Timer)
+        .or_else(|| model.events.iter().find(|e| e.kind == EventKind::Call))
+        .map_or("EVENT", |e| e.name.text.as_str());
+    let initial_name = &model.states[initial.0].name.text;
+    for (i, s) in model.states.iter().enumerate() {
+        if StateId(i) == initial || reported[i] || !way_in[i] || way_out[i] {
+            continue;
+        }
+        let name = &s.name.text;
+        diags.push(
+            Diagnostic::warning(format!(
+                "state `{name}` can be left only on segment events: no call or timer leads \
+                 out of it, so a connection can stay in it forever"
+            ))
+            .with_primary(s.name.span.clone(), "only segments lead out of this state")
+            .with_note(format!(
+                "help: add a transition out of it on a timer or a call, like \
+                 `{name} -> {initial_name} on {suggested} / ...`"
+            )),
+        );
     }
 }
 
@@ -301,6 +349,10 @@ fn check_paths(model: &Model, source: &str, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// Events, actions, guards and paths that no transition or state uses.
+/// Groups are left alone: besides transition sources, they name sets of
+/// states that a runtime reads through its vocabulary, which a spec checked
+/// alone cannot see.
 fn check_unused(model: &Model, diags: &mut Vec<Diagnostic>) {
     let mut events = vec![false; model.events.len()];
     let mut actions = vec![false; model.actions.len()];
@@ -325,12 +377,6 @@ fn check_unused(model: &Model, diags: &mut Vec<Diagnostic>) {
             paths[st.path.0] = true;
         }
     }
-    let mut groups = vec![false; model.groups.len()];
-    for t in &model.transitions {
-        for &g in &t.named_groups {
-            groups[g] = true;
-        }
-    }
     let unused = |kind: &str, name: &crate::syntax::Name| {
         Diagnostic::warning(format!("{kind} `{}` is declared but never used", name.text))
             .with_primary(name.span.clone(), "no transition uses it")
@@ -353,11 +399,6 @@ fn check_unused(model: &Model, diags: &mut Vec<Diagnostic>) {
     for (i, used) in paths.iter().enumerate() {
         if !used {
             diags.push(unused("path", &model.paths[i].name));
-        }
-    }
-    for (i, used) in groups.iter().enumerate() {
-        if !used {
-            diags.push(unused("group", &model.groups[i].name));
         }
     }
 }

@@ -170,6 +170,37 @@ fn state_that_cannot_get_back() {
 }
 
 #[test]
+fn state_left_only_on_segments_warns() {
+    // WAIT is left only when a segment comes; its self-loop on a call does
+    // not lead out.
+    let src = with(
+        "event rcv segment \"rcv\"\nstate WAIT \"wait\"\nSHUT -> WAIT on push\n\
+         WAIT -> OPEN on rcv\nWAIT -> same on push\n",
+    );
+    let d = diags(&src);
+    assert_eq!(d.len(), 1, "{d:#?}");
+    let (sev, msg, line, col) = &d[0];
+    assert_eq!(*sev, Severity::Warning);
+    assert_eq!(
+        msg,
+        "state `WAIT` can be left only on segment events: no call or timer leads out of it, \
+         so a connection can stay in it forever"
+    );
+    assert_eq!((*line, *col), (10, 7));
+    let rendered = compile("test.fsm", &src).unwrap().render_warnings();
+    assert!(
+        rendered.contains("help: add a transition out of it on a timer or a call, like `WAIT -> OPEN on push / ...`"),
+        "{rendered}"
+    );
+    // A state with no way out at all has its error already, and no warning.
+    let d = diags(&with(
+        "event rcv segment \"rcv\"\nstate GONE \"gone\"\nSHUT -> GONE on rcv\n",
+    ));
+    assert_eq!(d.len(), 1, "{d:#?}");
+    assert!(d[0].1.contains("can never get back"), "{d:#?}");
+}
+
+#[test]
 fn duplicate_transition_names_both_lines() {
     let src = BASE.replace(
         "SHUT -> OPEN on pull\n",
@@ -307,6 +338,8 @@ fn unused_declarations_warn() {
             (m.clone(), *l, *c)
         })
         .collect();
+    // No transition starts from `all`, and that is fine: a runtime may read
+    // the group through its vocabulary.
     assert_eq!(
         got,
         vec![
@@ -314,7 +347,6 @@ fn unused_declarations_warn() {
             ("action `bang` is declared but never used".to_owned(), 10, 8),
             ("guard `g` is declared but never used".to_owned(), 11, 7),
             ("path `p` is declared but never used".to_owned(), 12, 6),
-            ("group `all` is declared but never used".to_owned(), 13, 7),
         ]
     );
     // Warnings do not reject the spec.

@@ -29,3 +29,28 @@ pub mod tcp {
 pub mod __private {
     pub use fsm_macros::fsm;
 }
+
+/// Support for the tests of this crate and of crates built on it; not part
+/// of the API.
+#[doc(hidden)]
+pub mod testing {
+    /// Whether the tests run in CI: the environment variable `CI` is
+    /// `true`, as CI services set it (and `.ci/run` does).
+    pub fn in_ci() -> bool {
+        std::env::var("CI").is_ok_and(|v| v == "true")
+    }
+
+    /// For a test that cannot run here because `why` (what is missing):
+    /// prints `skipped: WHY`, and the caller returns, so the test passes.
+    /// In CI nothing may be skipped: panics saying what is missing instead.
+    #[track_caller]
+    pub fn skip(why: &str) {
+        if in_ci() {
+            panic!(
+                "{why}: with CI=true no test may be skipped, so CI must install what is \
+                 missing (`.ci/run` installs graphviz, tshark and iproute2, and runs as root)"
+            );
+        }
+        println!("skipped: {why}");
+    }
+}

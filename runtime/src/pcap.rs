@@ -281,7 +281,7 @@ mod tests {
         let output = match output {
             Ok(output) => output,
             Err(err) if err.kind() == io::ErrorKind::NotFound => {
-                println!("skipped: tshark not found");
+                crate::testing::skip("tshark not found");
                 return;
             }
             Err(err) => panic!("running tshark: {err}"),

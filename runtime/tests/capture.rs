@@ -13,7 +13,7 @@ use fsm_runtime::{Endpoint, Options};
 #[test]
 fn tshark_decodes_every_captured_packet_with_good_checksums() {
     if Command::new("tshark").arg("--version").output().is_err() {
-        println!("skipped: tshark not found (CI installs it)");
+        fsm_runtime::testing::skip("tshark not found");
         return;
     }
     let dir = std::env::temp_dir().join(format!("fsm-capture-{}", std::process::id()));

@@ -18,7 +18,8 @@
 //!
 //! Each test builds its own network namespace and re-runs itself inside it
 //! (see `kernel_support` for why and how); without root, `ip` or
-//! `/dev/net/tun` it prints `skipped: <why>` and passes. Every wait has a
+//! `/dev/net/tun` it prints `skipped: <why>` and passes, except in CI
+//! (`CI=true`), where it fails saying what is missing. Every wait has a
 //! deadline, and the outer run kills an inner run that outlives its own.
 
 mod common;

@@ -6,9 +6,10 @@
 //!
 //! Each test runs twice. Run by the harness (the *outer* run), it checks
 //! that it may run at all (root, `ip`, `/dev/net/tun`; else it prints
-//! `skipped: <why>` and passes), removes a leftover namespace of the same
-//! name, creates the namespace `fsm-kernel-<pid>-<tag>` with `lo` up, and
-//! re-runs its own test binary inside it:
+//! `skipped: <why>` and passes, or in CI fails), removes a leftover
+//! namespace of the same name, creates the namespace
+//! `fsm-kernel-<pid>-<tag>` with `lo` up, and re-runs its own test binary
+//! inside it:
 //!
 //! ```text
 //! ip netns exec NS <current_exe> --exact <test> --nocapture --include-ignored --test-threads=1
@@ -181,7 +182,7 @@ pub fn in_namespace_with(test: &str, tag: &str, config: fn() -> Config, body: Bo
         return;
     }
     if let Some(why) = why_skip() {
-        println!("skipped: {why}");
+        fsm_runtime::testing::skip(&why);
         return;
     }
     let started = Instant::now();
