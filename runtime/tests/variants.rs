@@ -38,14 +38,17 @@ mod reset_anywhere_in_window {
     fsm_runtime::machine!("../examples/specs/reset_anywhere_in_window.fsm");
 }
 
+/// Transitions that fired, as (from, event, to).
+type Fired = HashSet<(String, String, String)>;
+/// (state, event) the spec refused.
+type Refused = HashSet<(String, String)>;
+
 /// Seeds per mode and variant.
 const SEEDS: u64 = 300;
 
 /// Runs `SEEDS` seeds of each mode under `M`; answers the (from, event,
 /// to) transitions that fired and the events the spec refused.
-fn exercise<M: Machine>(
-    file: &str,
-) -> (HashSet<(String, String, String)>, HashSet<(String, String)>) {
+fn exercise<M: Machine>(file: &str) -> (Fired, Refused) {
     let oracle = Oracle::load(&format!("examples/specs/{file}.fsm"));
     let mut fired = HashSet::new();
     let mut refused = HashSet::new();
@@ -71,7 +74,7 @@ fn exercise<M: Machine>(
     (fired, refused)
 }
 
-fn has(set: &HashSet<(String, String, String)>, from: &str, event: &str, to: &str) -> bool {
+fn has(set: &Fired, from: &str, event: &str, to: &str) -> bool {
     set.contains(&(from.to_owned(), event.to_owned(), to.to_owned()))
 }
 

@@ -6,7 +6,7 @@ mod vocab {
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
     pub enum Event {
         PassiveOpen, ActiveOpen, Send, Close, Abort, RcvSyn, RcvSynAck, RcvAck, RcvFin, RcvRst,
-        RcvRstInWindow, RcvBadAck, RcvUnacceptable, RcvSegment, TimeWaitTimeout, UserTimeout,
+        RcvRstInWindow, RcvBadAck, RcvUnacceptable, RcvSegment, TimeWaitTimeout, UserTimeout, LingerTimeout,
         RcvUrgent,
     }
     #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,7 +27,7 @@ mod tcp {
         events: [
             passive_open, active_open, send, close, abort, rcv_syn, rcv_syn_ack, rcv_ack,
             rcv_fin, rcv_rst, rcv_rst_in_window, rcv_bad_ack, rcv_unacceptable, rcv_segment,
-            time_wait_timeout, user_timeout, rcv_urgent,
+            time_wait_timeout, user_timeout, linger_timeout, rcv_urgent,
         ],
         guards: [passive, fin_acked, peer_known],
         actions: [

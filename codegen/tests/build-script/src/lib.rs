@@ -51,7 +51,7 @@ pub mod vocab {
         Event {
             PassiveOpen, ActiveOpen, Send, Close, Abort, RcvSyn, RcvSynAck, RcvAck, RcvFin,
             RcvRst, RcvRstInWindow, RcvBadAck, RcvUnacceptable, RcvSegment, TimeWaitTimeout,
-            UserTimeout, RcvUrgent,
+            UserTimeout, LingerTimeout, RcvUrgent,
         }
     );
     vocabulary_enum!(
