@@ -6,6 +6,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use fsm_runtime::endpoint::StepSink;
 use fsm_runtime::trace::{Coverage, TraceEntry};
 use fsm_runtime::wire::seq::SeqNum;
 use fsm_runtime::wire::tcp::{Flags, TcpRepr};
@@ -27,7 +28,19 @@ pub fn config() -> Config {
 
 /// An endpoint on 127.0.0.1 with `config`, recording transitions into `seen`.
 pub fn endpoint_with(seen: &Seen, config: Config) -> Endpoint {
+    endpoint_with_options(seen, Options::with_config(config))
+}
+
+/// An endpoint on 127.0.0.1 with `config`, recording transitions into
+/// `seen` and handing every event raised to `on_step`.
+pub fn endpoint_with_steps(seen: &Seen, config: Config, on_step: StepSink) -> Endpoint {
     let mut o = Options::with_config(config);
+    o.on_step = Some(on_step);
+    endpoint_with_options(seen, o)
+}
+
+/// An endpoint on 127.0.0.1 with `o`, recording transitions into `seen`.
+fn endpoint_with_options(seen: &Seen, mut o: Options) -> Endpoint {
     let seen = seen.clone();
     o.on_transition = Some(Box::new(move |e| {
         seen.lock()
