@@ -1,19 +1,24 @@
 //! Every transition of tcp.fsm, taken over real loopback UDP: between two
 //! endpoints, and against a raw peer that sends hand-made segments where a
 //! well-behaved peer never would (resets, crossing SYNs and FINs, segments
-//! outside the window). Prints "transitions covered: N/M pairs" and fails
-//! below the figure taken so far.
+//! outside the window). Every event raised is held against the spec by the
+//! oracle as it happens. Prints "transitions covered: N/M pairs" and fails
+//! below the figure taken so far, or at the first step the oracle rejects.
 
 mod common;
+mod oracle;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use common::{RawPeer, Seen, Seg, coverage, endpoint, eventually, saw};
+use common::{RawPeer, Seen, Seg, config, coverage, endpoint_with_steps, eventually, saw};
+use fsm_runtime::trace::StepRecord;
 use fsm_runtime::wire::seq::SeqNum;
 use fsm_runtime::wire::tcp::Flags;
-use fsm_runtime::{Endpoint, Stream};
+use fsm_runtime::{Config, Endpoint, Stream};
+use oracle::{Checker, Oracle};
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -22,6 +27,59 @@ const RAW_ISS: SeqNum = SeqNum(7_000_000);
 
 fn ack() -> Flags {
     Flags::empty()
+}
+
+/// The spec, read once for every endpoint's checker.
+fn oracle() -> &'static Oracle {
+    static ORACLE: OnceLock<Oracle> = OnceLock::new();
+    ORACLE.get_or_init(|| Oracle::load("tcp.fsm"))
+}
+
+/// What the run saw, across every endpoint it made: the transitions (for
+/// coverage), every event raised (for guard outcomes), and the steps the
+/// oracle rejected.
+#[derive(Default)]
+struct Run {
+    seen: Seen,
+    steps: Arc<Mutex<Vec<StepRecord>>>,
+    rejected: Arc<Mutex<Vec<String>>>,
+}
+
+impl Run {
+    /// An endpoint with short timers whose every event is recorded and
+    /// held against the spec.
+    fn endpoint(&self) -> Endpoint {
+        self.endpoint_with(config())
+    }
+
+    /// An endpoint with `config` whose every event is recorded and held
+    /// against the spec (one checker per endpoint: connections do not
+    /// span endpoints).
+    fn endpoint_with(&self, config: Config) -> Endpoint {
+        let steps = self.steps.clone();
+        let rejected = self.rejected.clone();
+        let mut checker = Checker::new(oracle());
+        let on_step = Box::new(move |r: &StepRecord| {
+            if let Err(e) = checker.check(r) {
+                rejected.lock().unwrap_or_else(|e| e.into_inner()).push(e);
+            }
+            steps
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(r.clone());
+        });
+        endpoint_with_steps(&self.seen, config, on_step)
+    }
+
+    /// Whether some connection went from `from` to `to` on `event`.
+    fn saw(&self, from: &str, event: &str, to: &str) -> bool {
+        saw(&self.seen, from, event, to)
+    }
+
+    /// The first step the oracle rejected, if any.
+    fn first_rejected(&self) -> Option<String> {
+        self.rejected.lock().unwrap().first().cloned()
+    }
 }
 
 /// Starts a connection from `ep` to the raw peer and returns it with the
@@ -62,9 +120,9 @@ fn raw_accept(ep: &Endpoint, raw: &RawPeer, s: &Stream, syn: &Seg) -> (SeqNum, S
 
 /// Client and server the ordinary way: the article's two numbered paths,
 /// SEND in ESTABLISHED and CLOSE_WAIT, and closing a listener.
-fn ordinary_exchange(seen: &Seen) {
-    let server = endpoint(seen);
-    let client = endpoint(seen);
+fn ordinary_exchange(run: &Run) {
+    let server = run.endpoint();
+    let client = run.endpoint();
     let listener = server.listen(server.local_addr().port(), 4).unwrap();
     let t = std::thread::spawn(move || {
         let mut s = listener.accept().unwrap();
@@ -81,28 +139,28 @@ fn ordinary_exchange(seen: &Seen) {
     assert_eq!(back, b"ping");
     assert_eq!(c.wait_finished(SEC).unwrap().to_string(), "CLOSED");
     assert_eq!(t.join().unwrap(), "CLOSED");
-    assert!(saw(seen, "TIME_WAIT", "time_wait_timeout", "CLOSED"));
-    assert!(saw(seen, "LAST_ACK", "rcv_ack", "CLOSED"));
-    assert!(eventually(SEC, || saw(seen, "LISTEN", "close", "CLOSED")));
+    assert!(run.saw("TIME_WAIT", "time_wait_timeout", "CLOSED"));
+    assert!(run.saw("LAST_ACK", "rcv_ack", "CLOSED"));
+    assert!(eventually(SEC, || run.saw("LISTEN", "close", "CLOSED")));
 }
 
 /// A SYN to a port nobody listens on: the host's CLOSED machine answers
 /// with RST, and the connect is refused.
-fn refused(seen: &Seen) {
-    let server = endpoint(seen);
-    let client = endpoint(seen);
+fn refused(run: &Run) {
+    let server = run.endpoint();
+    let client = run.endpoint();
     let err = client
         .connect(server.local_addr(), SEC)
         .err()
         .expect("refused");
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
-    assert!(saw(seen, "CLOSED", "rcv_segment", "CLOSED"));
-    assert!(saw(seen, "SYN_SENT", "rcv_rst", "CLOSED"));
+    assert!(run.saw("CLOSED", "rcv_segment", "CLOSED"));
+    assert!(run.saw("SYN_SENT", "rcv_rst", "CLOSED"));
 }
 
 /// A listener ignores an RST and answers a stray ACK with RST.
-fn listener_strays(seen: &Seen) {
-    let server = endpoint(seen);
+fn listener_strays(run: &Run) {
+    let server = run.endpoint();
     let _listener = server.listen(server.local_addr().port(), 4).unwrap();
     let raw = RawPeer::new(server.local_addr());
     raw.send(4000, server.local_addr(), SeqNum(1), None, Flags::RST, &[]);
@@ -118,14 +176,14 @@ fn listener_strays(seen: &Seen) {
         .recv_matching(SEC, |g| g.flags.rst())
         .expect("RST for the stray ACK");
     assert_eq!(rst.seq, SeqNum(12345), "<SEQ=SEG.ACK><CTL=RST>");
-    assert!(saw(seen, "LISTEN", "rcv_rst", "LISTEN"));
-    assert!(saw(seen, "LISTEN", "rcv_bad_ack", "LISTEN"));
+    assert!(run.saw("LISTEN", "rcv_rst", "LISTEN"));
+    assert!(run.saw("LISTEN", "rcv_bad_ack", "LISTEN"));
 }
 
 /// A fully specified passive open turned active by a write.
-fn passive_open_then_send(seen: &Seen) {
-    let a = endpoint(seen);
-    let b = endpoint(seen);
+fn passive_open_then_send(run: &Run) {
+    let a = run.endpoint();
+    let b = run.endpoint();
     let b_listener = b.listen(b.local_addr().port(), 4).unwrap();
     let mut sa = a
         .listen_for(7100, b.local_addr(), SocketAddr::V4(b.local_addr()))
@@ -135,19 +193,19 @@ fn passive_open_then_send(seen: &Seen) {
     let mut got = [0u8; 11];
     sb.read_exact(&mut got).unwrap();
     assert_eq!(&got, b"first words");
-    assert!(saw(seen, "LISTEN", "send", "SYN_SENT"));
+    assert!(run.saw("LISTEN", "send", "SYN_SENT"));
     sb.abort().unwrap();
     let mut rest = Vec::new();
     let err = sa.read_to_end(&mut rest).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionReset);
-    assert!(saw(seen, "ESTABLISHED", "abort", "CLOSED"));
-    assert!(saw(seen, "ESTABLISHED", "rcv_rst", "CLOSED"));
+    assert!(run.saw("ESTABLISHED", "abort", "CLOSED"));
+    assert!(run.saw("ESTABLISHED", "rcv_rst", "CLOSED"));
 }
 
 /// Crossing SYNs, blind-attack segments, crossing FINs, and TIME_WAIT's
 /// answers to a repeated FIN and to an RST.
-fn simultaneous_open_and_close(seen: &Seen) {
-    let ep = endpoint(seen);
+fn simultaneous_open_and_close(run: &Run) {
+    let ep = run.endpoint();
     let raw = RawPeer::new(ep.local_addr());
     let (s, syn) = connect_to_raw(&ep, &raw, SEC);
     let to = conn_addr(&ep, &syn);
@@ -162,7 +220,7 @@ fn simultaneous_open_and_close(seen: &Seen) {
     let mine = RAW_ISS + 1;
     raw.send(me, to, mine, Some(their), ack(), &[]);
     s.wait_open(Instant::now() + SEC).unwrap();
-    assert!(saw(seen, "SYN_SENT", "rcv_syn", "SYN_RCVD"));
+    assert!(run.saw("SYN_SENT", "rcv_syn", "SYN_RCVD"));
     // RFC 5961: a SYN and an inexact RST in the window get challenge ACKs;
     // a segment outside the window gets an ACK.
     raw.send(me, to, mine + 10, None, Flags::SYN, &[]);
@@ -184,16 +242,15 @@ fn simultaneous_open_and_close(seen: &Seen) {
     raw.send(me, to, mine, Some(their), Flags::FIN, &[]);
     raw.recv_matching(SEC, |g| g.ack == Some(mine + 1))
         .expect("ACK of their FIN");
-    assert!(saw(seen, "FIN_WAIT_1", "rcv_fin", "CLOSING"));
+    assert!(run.saw("FIN_WAIT_1", "rcv_fin", "CLOSING"));
     // Their FIN again while CLOSING: acknowledged again.
     raw.send(me, to, mine, Some(their), Flags::FIN, &[]);
     raw.recv_matching(SEC, |g| g.ack == Some(mine + 1))
         .expect("ACK of the repeated FIN");
-    assert!(saw(seen, "CLOSING", "rcv_fin", "CLOSING"));
+    assert!(run.saw("CLOSING", "rcv_fin", "CLOSING"));
     // Now they acknowledge our FIN: TIME_WAIT.
     raw.send(me, to, mine + 1, Some(fin.seq + 1), ack(), &[]);
-    assert!(eventually(SEC, || saw(
-        seen,
+    assert!(eventually(SEC, || run.saw(
         "CLOSING",
         "rcv_ack",
         "TIME_WAIT"
@@ -202,11 +259,10 @@ fn simultaneous_open_and_close(seen: &Seen) {
     raw.send(me, to, mine, Some(fin.seq + 1), Flags::FIN, &[]);
     raw.recv_matching(SEC, |g| g.ack == Some(mine + 1))
         .expect("ACK in TIME_WAIT");
-    assert!(saw(seen, "TIME_WAIT", "rcv_fin", "TIME_WAIT"));
+    assert!(run.saw("TIME_WAIT", "rcv_fin", "TIME_WAIT"));
     // An RST at RCV.NXT ends TIME_WAIT.
     raw.send(me, to, mine + 1, None, Flags::RST, &[]);
-    assert!(eventually(SEC, || saw(
-        seen,
+    assert!(eventually(SEC, || run.saw(
         "TIME_WAIT",
         "rcv_rst",
         "CLOSED"
@@ -215,8 +271,8 @@ fn simultaneous_open_and_close(seen: &Seen) {
 }
 
 /// An RST to a connection reached SYN_RCVD by an active open: refused.
-fn reset_in_active_syn_rcvd(seen: &Seen) {
-    let ep = endpoint(seen);
+fn reset_in_active_syn_rcvd(run: &Run) {
+    let ep = run.endpoint();
     let raw = RawPeer::new(ep.local_addr());
     let (s, syn) = connect_to_raw(&ep, &raw, SEC);
     let to = conn_addr(&ep, &syn);
@@ -226,12 +282,12 @@ fn reset_in_active_syn_rcvd(seen: &Seen) {
     raw.send(raw.addr.port(), to, RAW_ISS + 1, None, Flags::RST, &[]);
     let err = s.wait_open(Instant::now() + SEC).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused, "{err}");
-    assert!(saw(seen, "SYN_RCVD", "rcv_rst", "CLOSED"));
+    assert!(run.saw("SYN_RCVD", "rcv_rst", "CLOSED"));
 }
 
 /// CLOSE in SYN_RCVD sends a FIN; ABORT then sends RST.
-fn close_and_abort_in_syn_rcvd(seen: &Seen) {
-    let ep = endpoint(seen);
+fn close_and_abort_in_syn_rcvd(run: &Run) {
+    let ep = run.endpoint();
     let raw = RawPeer::new(ep.local_addr());
     let (s, syn) = connect_to_raw(&ep, &raw, SEC);
     let to = conn_addr(&ep, &syn);
@@ -239,18 +295,18 @@ fn close_and_abort_in_syn_rcvd(seen: &Seen) {
     raw.recv_matching(SEC, |g| g.flags.syn() && g.ack.is_some())
         .expect("SYN-ACK");
     s.shutdown(Shutdown::Write).unwrap();
-    assert!(saw(seen, "SYN_RCVD", "close", "FIN_WAIT_1"));
+    assert!(run.saw("SYN_RCVD", "close", "FIN_WAIT_1"));
     s.abort().unwrap();
     let rst = raw
         .recv_matching(SEC, |g| g.flags.rst())
         .expect("RST on abort");
     assert_eq!(rst.seq, syn.seq + 1, "<SEQ=SND.NXT><CTL=RST>");
-    assert!(saw(seen, "FIN_WAIT_1", "abort", "CLOSED"));
+    assert!(run.saw("FIN_WAIT_1", "abort", "CLOSED"));
 }
 
 /// A FIN that also acknowledges ours takes FIN_WAIT_1 straight to TIME_WAIT.
-fn fin_ack_from_fin_wait_1(seen: &Seen) {
-    let ep = endpoint(seen);
+fn fin_ack_from_fin_wait_1(run: &Run) {
+    let ep = run.endpoint();
     let raw = RawPeer::new(ep.local_addr());
     let (s, syn) = connect_to_raw(&ep, &raw, SEC);
     let to = conn_addr(&ep, &syn);
@@ -261,14 +317,14 @@ fn fin_ack_from_fin_wait_1(seen: &Seen) {
     raw.send(raw.addr.port(), to, mine, Some(their + 1), Flags::FIN, &[]);
     raw.recv_matching(SEC, |g| g.ack == Some(mine + 1))
         .expect("ACK of their FIN");
-    assert!(saw(seen, "FIN_WAIT_1", "rcv_fin", "TIME_WAIT"));
+    assert!(run.saw("FIN_WAIT_1", "rcv_fin", "TIME_WAIT"));
     assert_eq!(s.wait_finished(SEC).unwrap().to_string(), "CLOSED");
 }
 
 /// A connection whose peer closes first: CLOSE_WAIT, their FIN again,
 /// SEND, CLOSE, and an RST in LAST_ACK.
-fn peer_closes_first(seen: &Seen) {
-    let ep = endpoint(seen);
+fn peer_closes_first(run: &Run) {
+    let ep = run.endpoint();
     let raw = RawPeer::new(ep.local_addr());
     let (mut s, syn) = connect_to_raw(&ep, &raw, SEC);
     let to = conn_addr(&ep, &syn);
@@ -280,22 +336,20 @@ fn peer_closes_first(seen: &Seen) {
     raw.send(me, to, mine, Some(their), Flags::FIN, &[]);
     raw.recv_matching(SEC, |g| g.ack == Some(mine + 1))
         .expect("ACK of the repeated FIN");
-    assert!(saw(seen, "CLOSE_WAIT", "rcv_fin", "CLOSE_WAIT"));
+    assert!(run.saw("CLOSE_WAIT", "rcv_fin", "CLOSE_WAIT"));
     s.write_all(b"late reply").unwrap();
     raw.recv_matching(SEC, |g| g.len == 10)
         .expect("data in CLOSE_WAIT");
     s.shutdown(Shutdown::Write).unwrap();
     raw.recv_matching(SEC, |g| g.flags.fin()).expect("our FIN");
-    assert!(saw(seen, "CLOSE_WAIT", "close", "LAST_ACK"));
+    assert!(run.saw("CLOSE_WAIT", "close", "LAST_ACK"));
     raw.send(me, to, mine + 1, None, Flags::RST, &[]);
-    assert!(eventually(SEC, || saw(
-        seen, "LAST_ACK", "rcv_rst", "CLOSED"
-    )));
+    assert!(eventually(SEC, || run.saw("LAST_ACK", "rcv_rst", "CLOSED")));
 }
 
 /// Our SYN answered by an ACK of something else: RST; then ABORT.
-fn bad_ack_in_syn_sent_then_abort(seen: &Seen) {
-    let ep = endpoint(seen);
+fn bad_ack_in_syn_sent_then_abort(run: &Run) {
+    let ep = run.endpoint();
     let raw = RawPeer::new(ep.local_addr());
     let (s, syn) = connect_to_raw(&ep, &raw, SEC);
     let to = conn_addr(&ep, &syn);
@@ -311,30 +365,30 @@ fn bad_ack_in_syn_sent_then_abort(seen: &Seen) {
         .recv_matching(SEC, |g| g.flags.rst())
         .expect("RST for the bad ACK");
     assert_eq!(rst.seq, syn.seq + 1000);
-    assert!(saw(seen, "SYN_SENT", "rcv_bad_ack", "SYN_SENT"));
+    assert!(run.saw("SYN_SENT", "rcv_bad_ack", "SYN_SENT"));
     s.abort().unwrap();
-    assert!(saw(seen, "SYN_SENT", "abort", "CLOSED"));
+    assert!(run.saw("SYN_SENT", "abort", "CLOSED"));
 }
 
 /// CLOSE while the SYN is unanswered; and a connect that times out.
-fn close_and_time_out_in_syn_sent(seen: &Seen) {
-    let ep = endpoint(seen);
+fn close_and_time_out_in_syn_sent(run: &Run) {
+    let ep = run.endpoint();
     let silent = RawPeer::new(ep.local_addr());
     let (s, _) = connect_to_raw(&ep, &silent, SEC);
     s.shutdown(Shutdown::Write).unwrap();
-    assert!(saw(seen, "SYN_SENT", "close", "CLOSED"));
+    assert!(run.saw("SYN_SENT", "close", "CLOSED"));
     let err = ep
         .connect(silent.addr, Duration::from_millis(300))
         .err()
         .expect("timeout");
     assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
-    assert!(saw(seen, "SYN_SENT", "user_timeout", "CLOSED"));
+    assert!(run.saw("SYN_SENT", "user_timeout", "CLOSED"));
 }
 
 /// A client that gives up in SYN_RCVD (RST), one that sends a bad ACK, and
 /// one whose first ACK carries its FIN.
-fn raw_clients(seen: &Seen) {
-    let server = endpoint(seen);
+fn raw_clients(run: &Run) {
+    let server = run.endpoint();
     let listener = server.listen(server.local_addr().port(), 8).unwrap();
     let to = server.local_addr();
     let raw = RawPeer::new(to);
@@ -344,9 +398,7 @@ fn raw_clients(seen: &Seen) {
         .recv_matching(SEC, |g| g.dst_port == 5001 && g.flags.syn())
         .expect("SYN-ACK");
     raw.send(5001, to, RAW_ISS + 1, None, Flags::RST, &[]);
-    assert!(eventually(SEC, || saw(
-        seen, "SYN_RCVD", "rcv_rst", "LISTEN"
-    )));
+    assert!(eventually(SEC, || run.saw("SYN_RCVD", "rcv_rst", "LISTEN")));
     // SYN, SYN-ACK, an ACK of nothing we were sent: RST.
     raw.send(5002, to, RAW_ISS, None, Flags::SYN, &[]);
     let sa2 = raw
@@ -357,7 +409,7 @@ fn raw_clients(seen: &Seen) {
         .recv_matching(SEC, |g| g.dst_port == 5002 && g.flags.rst())
         .expect("RST");
     assert_eq!(rst.seq, sa2.seq + 500);
-    assert!(saw(seen, "SYN_RCVD", "rcv_bad_ack", "SYN_RCVD"));
+    assert!(run.saw("SYN_RCVD", "rcv_bad_ack", "SYN_RCVD"));
     raw.send(5002, to, RAW_ISS + 1, None, Flags::RST, &[]);
     // SYN, SYN-ACK, ACK+FIN in one segment: SYN_RCVD -> CLOSE_WAIT.
     raw.send(5003, to, RAW_ISS, None, Flags::SYN, &[]);
@@ -367,7 +419,7 @@ fn raw_clients(seen: &Seen) {
     raw.send(5003, to, RAW_ISS + 1, Some(sa3.seq + 1), Flags::FIN, &[]);
     raw.recv_matching(SEC, |g| g.dst_port == 5003 && g.ack == Some(RAW_ISS + 2))
         .expect("ACK of FIN");
-    assert!(saw(seen, "SYN_RCVD", "rcv_fin", "CLOSE_WAIT"));
+    assert!(run.saw("SYN_RCVD", "rcv_fin", "CLOSE_WAIT"));
     let mut s = listener.accept_timeout(SEC).unwrap();
     let mut nothing = Vec::new();
     s.read_to_end(&mut nothing).unwrap();
@@ -384,8 +436,8 @@ fn raw_clients(seen: &Seen) {
 }
 
 /// Everything unacknowledged for the user timeout: the connection aborts.
-fn user_timeout_in_established(seen: &Seen) {
-    let ep = endpoint(seen);
+fn user_timeout_in_established(run: &Run) {
+    let ep = run.endpoint();
     let raw = RawPeer::new(ep.local_addr());
     let (mut s, syn) = connect_to_raw(&ep, &raw, SEC);
     raw_accept(&ep, &raw, &s, &syn);
@@ -393,15 +445,15 @@ fn user_timeout_in_established(seen: &Seen) {
     let mut buf = [0u8; 1];
     let err = s.read(&mut buf).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::TimedOut, "{err}");
-    assert!(saw(seen, "ESTABLISHED", "user_timeout", "CLOSED"));
+    assert!(run.saw("ESTABLISHED", "user_timeout", "CLOSED"));
 }
 
 /// A named piece of the coverage run.
-type Scenario = fn(&Seen);
+type Scenario = fn(&Run);
 
 #[test]
 fn every_transition_of_tcp_fsm_is_taken() {
-    let seen = Seen::default();
+    let run = Run::default();
     let scenarios: [(&str, Scenario); 14] = [
         ("ordinary exchange", ordinary_exchange),
         ("refused", refused),
@@ -422,11 +474,14 @@ fn every_transition_of_tcp_fsm_is_taken() {
         ("ordinary exchange again", ordinary_exchange),
     ];
     for (name, scenario) in scenarios {
-        let before = coverage(&seen).covered();
-        scenario(&seen);
-        println!("{name}: {} new", coverage(&seen).covered() - before);
+        let before = coverage(&run.seen).covered();
+        scenario(&run);
+        println!("{name}: {} new", coverage(&run.seen).covered() - before);
+        if let Some(e) = run.first_rejected() {
+            panic!("the oracle rejects a step in \"{name}\": {e}");
+        }
     }
-    let c = coverage(&seen);
+    let c = coverage(&run.seen);
     println!("{c}");
     println!(
         "pairs never taken (indices into the spec's table): {:?}",
