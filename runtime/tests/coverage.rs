@@ -5,9 +5,11 @@
 //! stops acknowledging. Every event raised is held against the spec by the
 //! oracle as it happens.
 //!
-//! Prints "transitions covered: N/M pairs" and the pairs this runtime
-//! never raises (with why). Fails if a pair outside that list is not
-//! taken, if a pair in it is, or at the first step the oracle rejects.
+//! Prints "transitions covered: N/M pairs", the pairs this runtime never
+//! raises (with why), and the guard outcomes seen. Fails if a pair outside
+//! that list is not taken, if a pair in it is, if a guard outcome the
+//! Endpoint API can reach is not seen, or at the first step the oracle
+//! rejects.
 
 mod common;
 mod oracle;
@@ -845,6 +847,17 @@ const NEVER_RAISED: &[(&str, &str, &str)] = &[
     ),
 ];
 
+/// Guard outcomes the endpoint's API cannot bring about: (source state,
+/// event, guard as written, whether it held, why).
+const UNREACHABLE_OUTCOMES: &[(&str, &str, &str, bool, &str)] = &[(
+    "LISTEN",
+    "send",
+    "peer_known",
+    false,
+    "a Listener cannot be written to; a stream in LISTEN comes from listen_for, which always \
+     names its peer (and forget_peer restores it)",
+)];
+
 /// Every pair of the spec, in table order.
 fn pairs() -> Vec<TransitionInfo> {
     type Spec = fsm_runtime::tcp::Spec;
@@ -901,6 +914,64 @@ fn check_pairs(run: &Run) {
     );
     assert!(not_taken.is_empty(), "pairs never taken: {not_taken:#?}");
     assert_eq!(c.covered() + NEVER_RAISED.len(), c.total());
+}
+
+/// Prints, for every guarded pair, whether its guard was seen to hold (the
+/// pair fired) and not to hold (its event was raised in its state and the
+/// pair did not fire); fails on an outcome not seen that the API can
+/// reach, or one seen that it cannot.
+fn check_guard_outcomes(run: &Run) {
+    let steps = run.steps.lock().unwrap();
+    let mut seen = 0;
+    let mut total = 0;
+    let mut unseen = Vec::new();
+    let mut reached_anyway = Vec::new();
+    println!("guard outcomes (held / did not hold):");
+    for t in pairs().iter().filter(|t| t.guard.is_some()) {
+        let raised = || {
+            steps
+                .iter()
+                .filter(|r| r.from == t.from && r.event.name() == t.event)
+        };
+        let fired = |r: &StepRecord| r.transition.is_some_and(|f| f.index == t.index);
+        let outcomes = [
+            (true, raised().any(fired)),
+            (false, raised().any(|r| !fired(r))),
+        ];
+        let guard = t.guard.expect("filtered");
+        let mut line = format!("  {}:", describe(t));
+        for (held, taken) in outcomes {
+            total += 1;
+            let unreachable = UNREACHABLE_OUTCOMES.iter().find(|(from, event, g, h, _)| {
+                *from == t.from && *event == t.event && *g == guard && *h == held
+            });
+            let what = if held { "held" } else { "did not hold" };
+            match (taken, unreachable) {
+                (true, None) => seen += 1,
+                (true, Some(_)) => reached_anyway.push(format!("{} {what}", describe(t))),
+                (false, None) => unseen.push(format!("{} {what}", describe(t))),
+                (false, Some(_)) => {}
+            }
+            let mark = if taken { "seen" } else { "not seen" };
+            line.push_str(&format!(" {what}: {mark};"));
+        }
+        println!("{line}");
+    }
+    println!("guard outcomes: {seen}/{total}");
+    println!(
+        "unreachable through the Endpoint API ({}):",
+        UNREACHABLE_OUTCOMES.len()
+    );
+    for (from, event, guard, held, why) in UNREACHABLE_OUTCOMES {
+        let what = if *held { "held" } else { "did not hold" };
+        println!("  {from} {event} [{guard}] {what}: {why}");
+    }
+    assert!(
+        reached_anyway.is_empty(),
+        "outcomes listed as unreachable were seen: {reached_anyway:#?}"
+    );
+    assert!(unseen.is_empty(), "guard outcomes not seen: {unseen:#?}");
+    assert_eq!(seen + UNREACHABLE_OUTCOMES.len(), total);
 }
 
 /// A named piece of the coverage run.
@@ -978,4 +1049,5 @@ fn every_raisable_pair_of_tcp_fsm_is_taken() {
         start.elapsed().as_secs_f64()
     );
     check_pairs(&run);
+    check_guard_outcomes(&run);
 }
