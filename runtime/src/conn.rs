@@ -2085,6 +2085,17 @@ mod tests {
     }
 
     #[test]
+    fn syn_received_ack_takes_the_window() {
+        let mut t = syn_received();
+        let iss = t.iss;
+        t.segment(seg(NXT).ack(iss + 1).win(300));
+        assert_eq!(t.state(), "ESTABLISHED");
+        t.send(&[b'a'; 1000]);
+        let sent: usize = t.outputs().iter().map(|s| s.payload.len()).sum();
+        assert_eq!(sent, 300);
+    }
+
+    #[test]
     fn syn_received_bad_ack_gets_rst() {
         let mut t = syn_received();
         let iss = t.iss;
@@ -2554,6 +2565,39 @@ mod tests {
         // Only the linger timer runs now.
         assert_eq!(t.deadline(), Some(acked + config().linger));
         assert_eq!(t.outputs(), []);
+    }
+
+    #[test]
+    fn fin_wait_1_ack_of_data_only() {
+        let mut t = established();
+        let iss = t.iss;
+        t.send(b"hello");
+        t.close();
+        // The FIN rides on the last data.
+        let last = seg(iss + 1).ack(NXT).psh().fin().data(b"hello");
+        assert_eq!(t.outputs(), [last]);
+        assert_eq!(t.state(), "FIN_WAIT_1");
+        t.segment(seg(NXT).ack(iss + 6));
+        assert_eq!(t.outputs(), []);
+        assert_eq!(t.state(), "FIN_WAIT_1", "the FIN is not acknowledged");
+        assert!(t.deadline().is_some());
+        t.segment(seg(NXT).ack(iss + 7));
+        assert_eq!(t.state(), "FIN_WAIT_2");
+    }
+
+    #[test]
+    fn fin_wait_1_send_refused() {
+        let mut t = fin_wait_1();
+        let refused = t.with_env(|c, env| c.send(env, b"late"));
+        assert_eq!(
+            refused,
+            Err(CallRefused {
+                event: Event::Send,
+                state: "FIN_WAIT_1".into(),
+            })
+        );
+        assert_eq!(t.outputs(), []);
+        assert_eq!(t.state(), "FIN_WAIT_1");
     }
 
     #[test]
