@@ -884,3 +884,569 @@ fn emit_control(local: SocketAddrV4, c: &Control, buf: &mut [u8]) -> Option<usiz
     };
     wire::emit(*local.ip(), *c.dst.ip(), &repr, buf).ok()
 }
+
+#[cfg(test)]
+mod tests {
+    //! Many connections on one host, datagram by datagram, in virtual
+    //! time: datagrams in from peers (a segment built with [`seg`], in an
+    //! IPv4 packet), datagrams out (parsed and compared field by field,
+    //! with the UDP peer they go to), the timer heap and the accept queues.
+
+    use super::*;
+    use crate::tcp::Spec;
+    use crate::wire::{Flags, SeqNum};
+
+    const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
+    /// The listening port.
+    const PORT: u16 = 80;
+    /// Every peer's ISS.
+    const IRS: SeqNum = SeqNum(10_000);
+    /// RCV.NXT once a peer's SYN is in.
+    const NXT: SeqNum = SeqNum(10_001);
+    const WIN: u16 = 1000;
+    const MSS: u16 = 100;
+    const KEY: [u8; 16] = *b"host.rs test key";
+
+    fn config() -> Config {
+        Config {
+            mss: MSS,
+            recv_buffer: usize::from(WIN),
+            send_buffer: 4000,
+            window_scaling: false,
+            ..Config::default()
+        }
+    }
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    /// A peer: its inner address and the UDP address its datagrams come
+    /// from.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    struct Peer {
+        inner: SocketAddrV4,
+        udp: SocketAddr,
+    }
+
+    fn peer(inner: [u8; 4], port: u16, udp: [u8; 4]) -> Peer {
+        Peer {
+            inner: SocketAddrV4::new(inner.into(), port),
+            udp: SocketAddr::from((udp, 4000)),
+        }
+    }
+
+    /// Three peers: B differs from A by its inner port, C by its UDP
+    /// address only.
+    fn a() -> Peer {
+        peer([10, 0, 0, 2], 1000, [192, 0, 2, 2])
+    }
+
+    fn b() -> Peer {
+        peer([10, 0, 0, 2], 1001, [192, 0, 2, 2])
+    }
+
+    fn c() -> Peer {
+        peer([10, 0, 0, 2], 1000, [192, 0, 2, 3])
+    }
+
+    /// A segment's fields, either way.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    struct Seg {
+        seq: SeqNum,
+        ack: Option<SeqNum>,
+        flags: Flags,
+        window: u16,
+        mss: Option<u16>,
+        payload: Vec<u8>,
+    }
+
+    fn seg(seq: SeqNum) -> Seg {
+        Seg {
+            seq,
+            ack: None,
+            flags: Flags::empty(),
+            window: WIN,
+            mss: None,
+            payload: Vec::new(),
+        }
+    }
+
+    impl Seg {
+        fn ack(mut self, ack: SeqNum) -> Self {
+            self.ack = Some(ack);
+            self
+        }
+
+        fn flag(mut self, flag: Flags) -> Self {
+            self.flags.insert(flag);
+            self
+        }
+
+        fn syn(self) -> Self {
+            self.flag(Flags::SYN).mss(MSS)
+        }
+
+        fn fin(self) -> Self {
+            self.flag(Flags::FIN)
+        }
+
+        fn rst(self) -> Self {
+            self.flag(Flags::RST)
+        }
+
+        fn psh(self) -> Self {
+            self.flag(Flags::PSH)
+        }
+
+        fn win(mut self, window: u16) -> Self {
+            self.window = window;
+            self
+        }
+
+        fn mss(mut self, mss: u16) -> Self {
+            self.mss = Some(mss);
+            self
+        }
+
+        fn data(mut self, data: &[u8]) -> Self {
+            self.payload = data.to_vec();
+            self
+        }
+    }
+
+    /// A datagram the host sent: to which peer, from which of our ports.
+    #[derive(Clone, Debug, PartialEq, Eq)]
+    struct Sent {
+        to: Peer,
+        from_port: u16,
+        seg: Seg,
+    }
+
+    /// What the listening port sends `to`.
+    fn to(to: Peer, seg: Seg) -> Sent {
+        Sent {
+            to,
+            from_port: PORT,
+            seg,
+        }
+    }
+
+    struct TestHost {
+        host: Host<Spec>,
+        isn: IsnGenerator,
+        base: Instant,
+        now: Instant,
+    }
+
+    impl TestHost {
+        fn new(config: Config) -> Self {
+            let base = Instant::now();
+            TestHost {
+                host: Host::new(LOCAL_IP, config, IsnGenerator::new(KEY), base),
+                isn: IsnGenerator::new(KEY),
+                base,
+                now: base,
+            }
+        }
+
+        /// A host listening on [`PORT`].
+        fn listening(config: Config, backlog: usize) -> Self {
+            let mut h = TestHost::new(config);
+            h.host.listen(h.now, PORT, backlog).expect("listen");
+            h
+        }
+
+        /// The ISS our port `port` chooses for `peer` now.
+        fn iss(&self, port: u16, peer: Peer) -> SeqNum {
+            let local = SocketAddrV4::new(LOCAL_IP, port);
+            self.isn.isn(self.now - self.base, local, peer.inner)
+        }
+
+        /// `from` sends `s` to our port `port`.
+        fn deliver_to(&mut self, from: Peer, port: u16, s: Seg) {
+            self.deliver_bytes(from.udp, *from.inner.ip(), from.inner.port(), port, s);
+        }
+
+        /// `from` sends `s` to the listening port.
+        fn deliver(&mut self, from: Peer, s: Seg) {
+            self.deliver_to(from, PORT, s);
+        }
+
+        fn deliver_bytes(
+            &mut self,
+            udp: SocketAddr,
+            src: Ipv4Addr,
+            src_port: u16,
+            dst_port: u16,
+            s: Seg,
+        ) {
+            let repr = TcpRepr {
+                src_port,
+                dst_port,
+                seq: s.seq,
+                ack: s.ack,
+                flags: s.flags,
+                window: s.window,
+                mss: s.mss,
+                payload: &s.payload,
+                ..TcpRepr::default()
+            };
+            let bytes = wire::emit_vec(src, LOCAL_IP, &repr);
+            self.host.handle_datagram(self.now, udp, &bytes);
+        }
+
+        /// Every datagram the host has to send now.
+        fn outputs(&mut self) -> Vec<Sent> {
+            let mut buf = vec![0; 65535];
+            let mut out = Vec::new();
+            while let Some(t) = self.host.poll_transmit(self.now, &mut buf) {
+                let (ip, tcp) = wire::parse(&buf[..t.len]).expect("a well-formed packet");
+                assert_eq!(ip.src_addr, LOCAL_IP);
+                assert_eq!(tcp.window_scale, None);
+                out.push(Sent {
+                    to: Peer {
+                        inner: SocketAddrV4::new(ip.dst_addr, tcp.dst_port),
+                        udp: t.udp_peer,
+                    },
+                    from_port: tcp.src_port,
+                    seg: Seg {
+                        seq: tcp.seq,
+                        ack: tcp.ack,
+                        flags: tcp.flags,
+                        window: tcp.window,
+                        mss: tcp.mss,
+                        payload: tcp.payload.to_vec(),
+                    },
+                });
+            }
+            out
+        }
+
+        /// `p`'s SYN to the listening port; returns the ISS of the SYN-ACK.
+        fn syn(&mut self, p: Peer) -> SeqNum {
+            self.deliver(p, seg(IRS).syn());
+            let iss = self.iss(PORT, p);
+            assert_eq!(self.outputs(), [to(p, seg(iss).ack(NXT).syn())]);
+            iss
+        }
+
+        /// `p`'s SYN and, after our SYN-ACK, its ACK; returns our ISS.
+        fn handshake(&mut self, p: Peer) -> SeqNum {
+            let iss = self.syn(p);
+            self.deliver(p, seg(NXT).ack(iss + 1));
+            assert_eq!(self.outputs(), []);
+            iss
+        }
+
+        fn accept(&mut self) -> Option<ConnId> {
+            self.host.accept(PORT).expect("listening")
+        }
+
+        fn read_all(&mut self, id: ConnId) -> Vec<u8> {
+            let mut out = vec![0; 4096];
+            let n = self
+                .host
+                .recv(self.now, id, &mut out)
+                .expect("a connection");
+            out.truncate(n);
+            out
+        }
+
+        fn state(&self, id: ConnId) -> &'static str {
+            let conn = self.host.connection(id).expect("a connection");
+            Spec::state_name(conn.state())
+        }
+    }
+
+    // =========================================================================
+    // Listeners: a child per peer, accepted once open
+    // =========================================================================
+
+    #[test]
+    fn listener_forks_a_child_per_peer_accepted_once_open() {
+        let mut h = TestHost::listening(config(), 8);
+        let iss = h.syn(a());
+        assert_eq!(h.host.connections(), 1);
+        assert_eq!(h.accept(), None, "SYN_RCVD is not open");
+        // The listener still listens: another peer gets its own child.
+        h.syn(b());
+        assert_eq!(h.host.connections(), 2);
+        h.deliver(a(), seg(NXT).ack(iss + 1));
+        assert_eq!(h.outputs(), []);
+        let id = h.accept().expect("A is open");
+        assert_eq!(h.state(id), "ESTABLISHED");
+        assert_eq!(h.host.connection(id).unwrap().remote(), Some(a().inner));
+        assert_eq!(h.accept(), None, "B is not open yet");
+        let status = h.host.status(id).unwrap();
+        assert!(status.open && !status.finished);
+    }
+
+    #[test]
+    fn demultiplexed_by_four_tuple_and_udp_peer() {
+        let mut h = TestHost::listening(config(), 8);
+        let peers = [a(), b(), c()];
+        let mut ids = Vec::new();
+        let mut isss = Vec::new();
+        for p in peers {
+            isss.push(h.handshake(p));
+            ids.push(h.accept().expect("open"));
+        }
+        assert_eq!(h.host.connections(), 3);
+        for (i, p) in peers.into_iter().enumerate() {
+            let data = vec![b'a' + i as u8; i + 1];
+            h.deliver(p, seg(NXT).ack(isss[i] + 1).data(&data));
+            let ack = seg(isss[i] + 1)
+                .ack(NXT + data.len())
+                .win(WIN - data.len() as u16);
+            assert_eq!(h.outputs(), [to(p, ack)]);
+        }
+        for (i, &id) in ids.iter().enumerate() {
+            assert_eq!(h.read_all(id), vec![b'a' + i as u8; i + 1]);
+        }
+        // And out: each connection's data goes to its own peer.
+        h.host.send(h.now, ids[2], b"to C").unwrap();
+        let out = seg(isss[2] + 1).ack(NXT + 3).psh().data(b"to C");
+        assert_eq!(h.outputs(), [to(c(), out)]);
+    }
+
+    #[test]
+    fn backlog_full_drops_syn() {
+        let mut h = TestHost::listening(config(), 1);
+        h.handshake(a());
+        h.deliver(b(), seg(IRS).syn());
+        assert_eq!(h.outputs(), [], "no SYN-ACK: the peer will retry");
+        assert_eq!(h.host.counters().backlog_full, 1);
+        assert_eq!(h.host.connections(), 1);
+        // Once A is accepted there is room for B.
+        assert!(h.accept().is_some());
+        h.syn(b());
+        assert_eq!(h.host.connections(), 2);
+    }
+
+    #[test]
+    fn syn_backlog_evicts_the_oldest_half_open_child() {
+        let mut h = TestHost::listening(
+            Config {
+                syn_backlog: 2,
+                ..config()
+            },
+            8,
+        );
+        let iss_a = h.syn(a());
+        let iss_b = h.syn(b());
+        let iss_c = h.syn(c());
+        assert_eq!(h.host.counters().syn_evicted, 1);
+        assert_eq!(h.host.connections(), 2);
+        // A's child is gone: its ACK meets the listener, which resets it.
+        h.deliver(a(), seg(NXT).ack(iss_a + 1));
+        assert_eq!(h.outputs(), [to(a(), seg(iss_a + 1).rst().win(0))]);
+        assert_eq!(h.accept(), None);
+        for (p, iss) in [(b(), iss_b), (c(), iss_c)] {
+            h.deliver(p, seg(NXT).ack(iss + 1));
+            let id = h.accept().expect("open");
+            assert_eq!(h.host.connection(id).unwrap().remote(), Some(p.inner));
+        }
+        assert_eq!(h.outputs(), []);
+    }
+
+    #[test]
+    fn half_open_child_reset_is_dropped() {
+        let mut h = TestHost::listening(config(), 8);
+        h.syn(a());
+        h.deliver(a(), seg(NXT).rst());
+        assert_eq!(h.outputs(), []);
+        assert_eq!(h.host.connections(), 0);
+        assert_eq!(h.accept(), None);
+        // The listener still listens, for A too.
+        h.syn(a());
+    }
+
+    #[test]
+    fn finished_but_open_child_accepted_with_its_data() {
+        let mut h = TestHost::listening(config(), 8);
+        let iss = h.handshake(a());
+        h.deliver(a(), seg(NXT).ack(iss + 1).data(b"hello"));
+        assert_eq!(
+            h.outputs(),
+            [to(a(), seg(iss + 1).ack(NXT + 5).win(WIN - 5))]
+        );
+        h.deliver(a(), seg(NXT + 5).rst());
+        assert_eq!(h.outputs(), []);
+        let id = h.accept().expect("it opened: it waits for accept");
+        assert_eq!(h.state(id), "CLOSED");
+        let status = h.host.status(id).unwrap();
+        assert!(status.open && status.finished);
+        assert_eq!(status.readable, 5);
+        assert_eq!(status.error, Some(ConnError::Reset));
+        assert_eq!(h.read_all(id), b"hello");
+    }
+
+    // =========================================================================
+    // No connection: the CLOSED answer (RFC 9293 3.10.7.1)
+    // =========================================================================
+
+    #[test]
+    fn segment_nobody_wants_gets_the_closed_answer() {
+        let mut h = TestHost::listening(config(), 8);
+        let closed = |seg| Sent {
+            to: a(),
+            from_port: 81,
+            seg,
+        };
+        h.deliver_to(a(), 81, seg(IRS).syn());
+        assert_eq!(h.outputs(), [closed(seg(SeqNum(0)).ack(NXT).rst().win(0))]);
+        h.deliver_to(a(), 81, seg(IRS).ack(SeqNum(555)).data(b"abc"));
+        assert_eq!(h.outputs(), [closed(seg(SeqNum(555)).rst().win(0))]);
+        h.deliver_to(a(), 81, seg(IRS).rst());
+        assert_eq!(h.outputs(), []);
+        assert_eq!(h.host.counters().no_connection, 3);
+        assert_eq!(h.host.connections(), 0);
+    }
+
+    #[test]
+    fn datagrams_not_for_us_dropped_and_counted() {
+        let mut h = TestHost::listening(config(), 8);
+        h.host.handle_datagram(h.now, a().udp, &[0x45, 0, 0]);
+        let repr = TcpRepr {
+            src_port: 1000,
+            dst_port: PORT,
+            seq: IRS,
+            flags: Flags::SYN,
+            ..TcpRepr::default()
+        };
+        let other = Ipv4Addr::new(10, 0, 0, 99);
+        let bytes = wire::emit_vec(*a().inner.ip(), other, &repr);
+        h.host.handle_datagram(h.now, a().udp, &bytes);
+        assert_eq!(h.outputs(), []);
+        let counters = h.host.counters();
+        assert_eq!(counters.malformed.total(), 1);
+        assert_eq!(counters.wrong_destination, 1);
+        assert_eq!(h.host.connections(), 0);
+    }
+
+    // =========================================================================
+    // Timers in the heap
+    // =========================================================================
+
+    #[test]
+    fn timers_run_at_poll_timeout() {
+        let mut h = TestHost::new(config());
+        let id = h
+            .host
+            .connect(h.now, Some(5000), a().inner, a().udp, None)
+            .unwrap();
+        let iss = h.iss(5000, a());
+        let syn = || Sent {
+            to: a(),
+            from_port: 5000,
+            seg: seg(iss).syn(),
+        };
+        assert_eq!(h.outputs(), [syn()]);
+        assert_eq!(h.host.poll_timeout(), Some(h.base + secs(1)));
+        // Early: nothing.
+        h.now = h.base + ms(999);
+        h.host.handle_timeout(h.now);
+        assert_eq!(h.outputs(), []);
+        h.now = h.base + secs(1);
+        h.host.handle_timeout(h.now);
+        assert_eq!(h.outputs(), [syn()]);
+        assert_eq!(h.host.poll_timeout(), Some(h.base + secs(3)));
+        assert_eq!(h.state(id), "SYN_SENT");
+    }
+
+    #[test]
+    fn timer_heap_yields_the_earliest_and_forgets_stale_deadlines() {
+        let mut h = TestHost::new(config());
+        let first = h
+            .host
+            .connect(h.now, Some(5000), a().inner, a().udp, None)
+            .unwrap();
+        let iss = h.iss(5000, a());
+        assert_eq!(h.outputs().len(), 1);
+        h.now += ms(500);
+        h.host
+            .connect(h.now, Some(5001), b().inner, b().udp, None)
+            .unwrap();
+        assert_eq!(h.outputs().len(), 1);
+        assert_eq!(h.host.poll_timeout(), Some(h.base + secs(1)));
+        // The first connection opens: its deadline is gone, the second's
+        // is next.
+        h.deliver_to(a(), 5000, seg(IRS).syn().ack(iss + 1));
+        let ack = Sent {
+            to: a(),
+            from_port: 5000,
+            seg: seg(iss + 1).ack(NXT),
+        };
+        assert_eq!(h.outputs(), [ack]);
+        assert_eq!(h.state(first), "ESTABLISHED");
+        assert_eq!(h.host.poll_timeout(), Some(h.base + ms(1500)));
+    }
+
+    #[test]
+    fn child_syn_ack_retransmitted_from_the_heap() {
+        let mut h = TestHost::listening(config(), 8);
+        let iss = h.syn(a());
+        assert_eq!(h.host.poll_timeout(), Some(h.base + secs(1)));
+        h.now = h.base + secs(1);
+        h.host.handle_timeout(h.now);
+        assert_eq!(h.outputs(), [to(a(), seg(iss).ack(NXT).syn())]);
+        assert_eq!(h.host.poll_timeout(), Some(h.base + secs(3)));
+    }
+
+    #[test]
+    fn persist_timer_armed_while_emitting_is_in_the_heap() {
+        let mut h = TestHost::listening(config(), 8);
+        let iss = h.handshake(a());
+        let id = h.accept().expect("open");
+        h.deliver(a(), seg(NXT).ack(iss + 1).win(0));
+        assert_eq!(h.host.poll_timeout(), None);
+        h.host.send(h.now, id, b"abc").unwrap();
+        assert_eq!(h.outputs(), [], "the window is closed");
+        let probe_at = h.now + secs(1);
+        assert_eq!(h.host.poll_timeout(), Some(probe_at));
+        h.now = probe_at;
+        h.host.handle_timeout(h.now);
+        assert_eq!(h.outputs(), [to(a(), seg(iss + 1).ack(NXT).data(b"a"))]);
+    }
+
+    #[test]
+    fn time_wait_connection_freed_at_2msl() {
+        let mut h = TestHost::new(config());
+        let id = h
+            .host
+            .connect(h.now, Some(5000), a().inner, a().udp, None)
+            .unwrap();
+        let iss = h.iss(5000, a());
+        let from_us = |seg| Sent {
+            to: a(),
+            from_port: 5000,
+            seg,
+        };
+        assert_eq!(h.outputs().len(), 1);
+        h.deliver_to(a(), 5000, seg(IRS).syn().ack(iss + 1));
+        assert_eq!(h.outputs(), [from_us(seg(iss + 1).ack(NXT))]);
+        h.host.close(h.now, id).unwrap();
+        assert_eq!(h.outputs(), [from_us(seg(iss + 1).ack(NXT).fin())]);
+        h.now += ms(10);
+        h.deliver_to(a(), 5000, seg(NXT).ack(iss + 2).fin());
+        assert_eq!(h.outputs(), [from_us(seg(iss + 2).ack(NXT + 1))]);
+        assert_eq!(h.state(id), "TIME_WAIT");
+        h.host.release(id);
+        let end = h.now + config().time_wait();
+        assert_eq!(h.host.poll_timeout(), Some(end));
+        h.now = end;
+        h.host.handle_timeout(h.now);
+        assert_eq!(h.outputs(), []);
+        assert_eq!(h.host.connections(), 0);
+        assert_eq!(h.host.status(id), None);
+        assert_eq!(h.host.poll_timeout(), None);
+        // The 4-tuple is free: A's next segment meets no connection.
+        h.deliver_to(a(), 5000, seg(NXT + 1).ack(iss + 2));
+        assert_eq!(h.outputs(), [from_us(seg(iss + 2).rst().win(0))]);
+    }
+}
