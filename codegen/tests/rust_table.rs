@@ -71,7 +71,7 @@ fn tcp_table_agrees_with_the_model_in_both_layouts() {
         let table = DispatchTable::build_with(&spec.model, layout);
         assert_eq!(table.layout, layout);
         let cases = check_table(&spec.model, &table);
-        assert_eq!(cases, 11 * 16 * 8);
+        assert_eq!(cases, 11 * 17 * 8);
     }
     assert_eq!(DispatchTable::build(&spec.model).layout, TableLayout::Dense);
 }
