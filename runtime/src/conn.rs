@@ -1473,6 +1473,8 @@ mod tests {
 
     use super::*;
     use crate::tcp::Spec;
+    // WIN: our receive buffer (the window we offer), and the peer's window.
+    use crate::wire::test_seg::{MSS, Seg, WIN, seg};
 
     /// tcp.fsm without `ESTABLISHED -> CLOSE_WAIT on rcv_fin`.
     mod no_fin {
@@ -1490,9 +1492,6 @@ mod tests {
     const IRS: SeqNum = SeqNum(10_000);
     /// RCV.NXT once the peer's SYN is in.
     const NXT: SeqNum = SeqNum(10_001);
-    /// Our receive buffer (the window we offer), and the peer's window.
-    const WIN: u16 = 1000;
-    const MSS: u16 = 100;
     const KEY: [u8; 16] = *b"conn.rs test key";
 
     fn config() -> Config {
@@ -1513,31 +1512,6 @@ mod tests {
         Duration::from_secs(n)
     }
 
-    /// A segment either way: what the peer sends, or what we expect out.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    struct Seg {
-        seq: SeqNum,
-        ack: Option<SeqNum>,
-        flags: Flags,
-        window: u16,
-        mss: Option<u16>,
-        window_scale: Option<u8>,
-        payload: Vec<u8>,
-    }
-
-    /// `<SEQ=seq>`, no ACK, no flags, a window of [`WIN`].
-    fn seg(seq: SeqNum) -> Seg {
-        Seg {
-            seq,
-            ack: None,
-            flags: Flags::empty(),
-            window: WIN,
-            mss: None,
-            window_scale: None,
-            payload: Vec::new(),
-        }
-    }
-
     /// Our SYN: `<SEQ=ISS><CTL=SYN>` with our MSS.
     fn syn(iss: SeqNum) -> Seg {
         seg(iss).syn().mss(MSS)
@@ -1546,64 +1520,6 @@ mod tests {
     /// A reset as we send it: `<SEQ=seq><CTL=RST>`, window 0.
     fn rst(seq: SeqNum) -> Seg {
         seg(seq).rst().win(0)
-    }
-
-    impl Seg {
-        fn ack(mut self, ack: SeqNum) -> Self {
-            self.ack = Some(ack);
-            self
-        }
-
-        fn flag(mut self, flag: Flags) -> Self {
-            self.flags.insert(flag);
-            self
-        }
-
-        fn syn(self) -> Self {
-            self.flag(Flags::SYN)
-        }
-
-        fn fin(self) -> Self {
-            self.flag(Flags::FIN)
-        }
-
-        fn rst(self) -> Self {
-            self.flag(Flags::RST)
-        }
-
-        fn psh(self) -> Self {
-            self.flag(Flags::PSH)
-        }
-
-        fn win(mut self, window: u16) -> Self {
-            self.window = window;
-            self
-        }
-
-        fn mss(mut self, mss: u16) -> Self {
-            self.mss = Some(mss);
-            self
-        }
-
-        fn data(mut self, data: &[u8]) -> Self {
-            self.payload = data.to_vec();
-            self
-        }
-
-        fn repr(&self) -> TcpRepr<'_> {
-            TcpRepr {
-                src_port: REMOTE.port(),
-                dst_port: LOCAL.port(),
-                seq: self.seq,
-                ack: self.ack,
-                flags: self.flags,
-                window: self.window,
-                mss: self.mss,
-                window_scale: self.window_scale,
-                payload: &self.payload,
-                ..TcpRepr::default()
-            }
-        }
     }
 
     /// A connection to [`REMOTE`] and its virtual clock.
@@ -1648,7 +1564,7 @@ mod tests {
 
         /// The peer's segment arrives.
         fn segment(&mut self, s: Seg) {
-            let repr = s.repr();
+            let repr = s.repr(REMOTE.port(), LOCAL.port());
             self.with_env(|c, env| c.on_segment(env, REMOTE, &repr));
         }
 

@@ -894,6 +894,7 @@ mod tests {
 
     use super::*;
     use crate::tcp::Spec;
+    use crate::wire::test_seg::{MSS, Seg, WIN, seg};
     use crate::wire::{Flags, SeqNum};
 
     const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
@@ -903,8 +904,6 @@ mod tests {
     const IRS: SeqNum = SeqNum(10_000);
     /// RCV.NXT once a peer's SYN is in.
     const NXT: SeqNum = SeqNum(10_001);
-    const WIN: u16 = 1000;
-    const MSS: u16 = 100;
     const KEY: [u8; 16] = *b"host.rs test key";
 
     fn config() -> Config {
@@ -952,71 +951,6 @@ mod tests {
 
     fn c() -> Peer {
         peer([10, 0, 0, 2], 1000, [192, 0, 2, 3])
-    }
-
-    /// A segment's fields, either way.
-    #[derive(Clone, Debug, PartialEq, Eq)]
-    struct Seg {
-        seq: SeqNum,
-        ack: Option<SeqNum>,
-        flags: Flags,
-        window: u16,
-        mss: Option<u16>,
-        payload: Vec<u8>,
-    }
-
-    fn seg(seq: SeqNum) -> Seg {
-        Seg {
-            seq,
-            ack: None,
-            flags: Flags::empty(),
-            window: WIN,
-            mss: None,
-            payload: Vec::new(),
-        }
-    }
-
-    impl Seg {
-        fn ack(mut self, ack: SeqNum) -> Self {
-            self.ack = Some(ack);
-            self
-        }
-
-        fn flag(mut self, flag: Flags) -> Self {
-            self.flags.insert(flag);
-            self
-        }
-
-        fn syn(self) -> Self {
-            self.flag(Flags::SYN).mss(MSS)
-        }
-
-        fn fin(self) -> Self {
-            self.flag(Flags::FIN)
-        }
-
-        fn rst(self) -> Self {
-            self.flag(Flags::RST)
-        }
-
-        fn psh(self) -> Self {
-            self.flag(Flags::PSH)
-        }
-
-        fn win(mut self, window: u16) -> Self {
-            self.window = window;
-            self
-        }
-
-        fn mss(mut self, mss: u16) -> Self {
-            self.mss = Some(mss);
-            self
-        }
-
-        fn data(mut self, data: &[u8]) -> Self {
-            self.payload = data.to_vec();
-            self
-        }
     }
 
     /// A datagram the host sent: to which peer, from which of our ports.
@@ -1085,18 +1019,7 @@ mod tests {
             dst_port: u16,
             s: Seg,
         ) {
-            let repr = TcpRepr {
-                src_port,
-                dst_port,
-                seq: s.seq,
-                ack: s.ack,
-                flags: s.flags,
-                window: s.window,
-                mss: s.mss,
-                payload: &s.payload,
-                ..TcpRepr::default()
-            };
-            let bytes = wire::emit_vec(src, LOCAL_IP, &repr);
+            let bytes = wire::emit_vec(src, LOCAL_IP, &s.repr(src_port, dst_port));
             self.host.handle_datagram(self.now, udp, &bytes);
         }
 
@@ -1114,14 +1037,7 @@ mod tests {
                         udp: t.udp_peer,
                     },
                     from_port: tcp.src_port,
-                    seg: Seg {
-                        seq: tcp.seq,
-                        ack: tcp.ack,
-                        flags: tcp.flags,
-                        window: tcp.window,
-                        mss: tcp.mss,
-                        payload: tcp.payload.to_vec(),
-                    },
+                    seg: Seg::of(&tcp),
                 });
             }
             out
@@ -1129,9 +1045,9 @@ mod tests {
 
         /// `p`'s SYN to the listening port; returns the ISS of the SYN-ACK.
         fn syn(&mut self, p: Peer) -> SeqNum {
-            self.deliver(p, seg(IRS).syn());
+            self.deliver(p, seg(IRS).syn().mss(MSS));
             let iss = self.iss(PORT, p);
-            assert_eq!(self.outputs(), [to(p, seg(iss).ack(NXT).syn())]);
+            assert_eq!(self.outputs(), [to(p, seg(iss).ack(NXT).syn().mss(MSS))]);
             iss
         }
 
@@ -1218,7 +1134,7 @@ mod tests {
     fn backlog_full_drops_syn() {
         let mut h = TestHost::listening(config(), 1);
         h.handshake(a());
-        h.deliver(b(), seg(IRS).syn());
+        h.deliver(b(), seg(IRS).syn().mss(MSS));
         assert_eq!(h.outputs(), [], "no SYN-ACK: the peer will retry");
         assert_eq!(h.host.counters().backlog_full, 1);
         assert_eq!(h.host.connections(), 1);
@@ -1298,7 +1214,7 @@ mod tests {
             from_port: 81,
             seg,
         };
-        h.deliver_to(a(), 81, seg(IRS).syn());
+        h.deliver_to(a(), 81, seg(IRS).syn().mss(MSS));
         assert_eq!(h.outputs(), [closed(seg(SeqNum(0)).ack(NXT).rst().win(0))]);
         h.deliver_to(a(), 81, seg(IRS).ack(SeqNum(555)).data(b"abc"));
         assert_eq!(h.outputs(), [closed(seg(SeqNum(555)).rst().win(0))]);
@@ -1344,7 +1260,7 @@ mod tests {
         let syn = || Sent {
             to: a(),
             from_port: 5000,
-            seg: seg(iss).syn(),
+            seg: seg(iss).syn().mss(MSS),
         };
         assert_eq!(h.outputs(), [syn()]);
         assert_eq!(h.host.poll_timeout(), Some(h.base + secs(1)));
@@ -1376,7 +1292,7 @@ mod tests {
         assert_eq!(h.host.poll_timeout(), Some(h.base + secs(1)));
         // The first connection opens: its deadline is gone, the second's
         // is next.
-        h.deliver_to(a(), 5000, seg(IRS).syn().ack(iss + 1));
+        h.deliver_to(a(), 5000, seg(IRS).syn().mss(MSS).ack(iss + 1));
         let ack = Sent {
             to: a(),
             from_port: 5000,
@@ -1394,7 +1310,7 @@ mod tests {
         assert_eq!(h.host.poll_timeout(), Some(h.base + secs(1)));
         h.now = h.base + secs(1);
         h.host.handle_timeout(h.now);
-        assert_eq!(h.outputs(), [to(a(), seg(iss).ack(NXT).syn())]);
+        assert_eq!(h.outputs(), [to(a(), seg(iss).ack(NXT).syn().mss(MSS))]);
         assert_eq!(h.host.poll_timeout(), Some(h.base + secs(3)));
     }
 
@@ -1428,7 +1344,7 @@ mod tests {
             seg,
         };
         assert_eq!(h.outputs().len(), 1);
-        h.deliver_to(a(), 5000, seg(IRS).syn().ack(iss + 1));
+        h.deliver_to(a(), 5000, seg(IRS).syn().mss(MSS).ack(iss + 1));
         assert_eq!(h.outputs(), [from_us(seg(iss + 1).ack(NXT))]);
         h.host.close(h.now, id).unwrap();
         assert_eq!(h.outputs(), [from_us(seg(iss + 1).ack(NXT).fin())]);

@@ -60,6 +60,8 @@ mod flags;
 pub mod ipv4;
 pub mod seq;
 pub mod tcp;
+#[cfg(test)]
+pub(crate) mod test_seg;
 
 use std::fmt;
 
