@@ -1162,12 +1162,6 @@ impl<M: Machine> Connection<M> {
 
     // ---- timers ----------------------------------------------------------------
 
-    /// Whether the spec has a transition for timer `event` now: a timer
-    /// whose event would change nothing is not armed.
-    fn armed(&self, event: Event) -> bool {
-        self.would_handle(event)
-    }
-
     /// When the linger timer expires, if it runs.
     fn linger_deadline(&self, t: &Tcb) -> Option<Instant> {
         let at = t.fin_acked_at.filter(|_| !t.fin_received)?;
@@ -1183,10 +1177,12 @@ impl<M: Machine> Connection<M> {
         open.into_iter().chain(stalled).min()
     }
 
-    /// The next time [`Self::on_timeout`] has work.
+    /// The next time [`Self::on_timeout`] has work. A timer whose event
+    /// the spec has no transition for now would change nothing: it is not
+    /// armed.
     pub fn deadline(&self) -> Option<Instant> {
         let t = self.tcb.as_ref()?;
-        let timer = |d: Option<Instant>, event: Event| d.filter(|_| self.armed(event));
+        let timer = |d: Option<Instant>, event: Event| d.filter(|_| self.would_handle(event));
         [
             t.rto_deadline,
             timer(t.time_wait_deadline, Event::TimeWaitTimeout),
@@ -1211,7 +1207,7 @@ impl<M: Machine> Connection<M> {
             due(self.user_deadline(t)),
             due(self.linger_deadline(t)),
         );
-        if time_wait && self.armed(Event::TimeWaitTimeout) {
+        if time_wait && self.would_handle(Event::TimeWaitTimeout) {
             self.fire_with(env, Event::TimeWaitTimeout, Cause::default(), |c| {
                 if let Some(t) = c.tcb.as_mut() {
                     t.time_wait_deadline = None;
@@ -1219,7 +1215,7 @@ impl<M: Machine> Connection<M> {
             });
             return;
         }
-        if user && self.armed(Event::UserTimeout) {
+        if user && self.would_handle(Event::UserTimeout) {
             self.fire_with(env, Event::UserTimeout, Cause::default(), |c| {
                 if let Some(t) = c.tcb.as_mut() {
                     t.open_deadline = None;
@@ -1228,7 +1224,7 @@ impl<M: Machine> Connection<M> {
             });
             return;
         }
-        if linger && self.armed(Event::LingerTimeout) {
+        if linger && self.would_handle(Event::LingerTimeout) {
             self.fire_with(env, Event::LingerTimeout, Cause::default(), |c| {
                 if let Some(t) = c.tcb.as_mut() {
                     t.fin_acked_at = Some(now);

@@ -188,6 +188,7 @@ struct Watch {
 
 /// Holds a host's new events against the spec, noting what they allow.
 fn check_steps<M: Machine>(
+    side: usize,
     host: &mut Host<M>,
     checker: &mut Checker<'_>,
     oracle: &Oracle,
@@ -195,7 +196,9 @@ fn check_steps<M: Machine>(
 ) -> Result<(), String> {
     let steps: Vec<StepRecord> = host.drain_steps().collect();
     for r in &steps {
-        checker.check(r)?;
+        checker
+            .check(r)
+            .map_err(|e| format!("{}: {e}", name(side)))?;
         if r.transition.is_none() {
             continue;
         }
@@ -291,12 +294,12 @@ pub fn run<M: Machine>(
         }
         for side in [CLIENT, SERVER] {
             check_steps(
+                side,
                 &mut hosts[side],
                 &mut checkers[side],
                 oracle,
                 &mut watch[side],
-            )
-            .map_err(|e| format!("{}: {e}", name(side)))?;
+            )?;
         }
         // The applications. The server serves one connection; a second
         // one (from a SYN duplicated long after) is aborted.
@@ -322,12 +325,12 @@ pub fn run<M: Machine>(
                 &mut chunk,
             );
             check_steps(
+                side,
                 &mut hosts[side],
                 &mut checkers[side],
                 oracle,
                 &mut watch[side],
-            )
-            .map_err(|e| format!("{}: {e}", name(side)))?;
+            )?;
             check_app(&apps[side], &watch[side]).map_err(|e| format!("{}: {e}", name(side)))?;
         }
         // Send what the hosts have, through the link.
