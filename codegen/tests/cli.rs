@@ -137,7 +137,7 @@ fn stats_lists_counts_and_degrees() {
     assert!(o.status.success());
     let out = String::from_utf8_lossy(&o.stdout);
     assert!(out.contains("states       11"), "{out}");
-    assert!(out.contains("transitions  39 (90 edges"), "{out}");
+    assert!(out.contains("transitions  40 (91 edges"), "{out}");
     let closed = out.lines().find(|l| l.starts_with("CLOSED ")).unwrap();
     let cols: Vec<&str> = closed.split_whitespace().collect();
     assert_eq!(cols.len(), 3, "{closed}");

@@ -22,7 +22,8 @@ mod tcp {
 }
 
 use tcp::{
-    Action as A, Closed, Event as E, Guard, NoTransition, State as S, Step, Tcp, TcpActions,
+    Action as A, Closed, Event as E, FinWait1RcvAck, Guard, NoTransition, State as S, Step, Tcp,
+    TcpActions,
 };
 
 include!("../../codegen/benches/support/baseline.rs");
@@ -111,12 +112,12 @@ fn perform(c: &mut Count, a: A) {
 /// The typical client path, through the typestate API (6 transitions).
 #[inline]
 fn client(m: Tcp<Closed, Count>) -> Tcp<Closed, Count> {
-    m.active_open()
-        .rcv_syn_ack()
-        .close()
-        .rcv_ack()
-        .rcv_fin()
-        .time_wait_timeout()
+    let m = m.active_open().rcv_syn_ack().close();
+    // The ACK of our FIN: `fin_acked` holds, so FIN_WAIT_2.
+    let FinWait1RcvAck::FinWait2(m) = m.rcv_ack(&|g: Guard| g == Guard::FinAcked) else {
+        unreachable!("fin_acked holds")
+    };
+    m.rcv_fin().time_wait_timeout()
 }
 
 /// The typical server path, through the typestate API (6 transitions).

@@ -597,22 +597,38 @@ impl<M: Machine> Connection<M> {
         }
     }
 
+    /// The guard's value once the ACK at hand (if any) is taken in: an
+    /// ACK that covers our FIN makes `fin_acked` hold for the event it
+    /// raises.
+    fn guard_after(&self, guard: Guard, ack: Option<SeqNum>) -> bool {
+        match (guard, ack) {
+            (Guard::FinAcked, Some(ack)) => self
+                .tcb
+                .as_ref()
+                .and_then(Tcb::fin_seq)
+                .is_some_and(|f| ack.gt(f)),
+            _ => self.guard(guard),
+        }
+    }
+
     /// Raises `event`; answers whether the spec had a transition for it.
     fn fire(&mut self, env: &Env<'_>, event: Event, cause: Cause<'_>) -> bool {
-        self.fire_with(env, event, cause, |_| {})
+        self.fire_with(env, event, cause, None, |_| {})
     }
 
     /// Raises `event`. When the spec has a transition, the machine enters
     /// its target, `take` takes in what the event carries, and the
     /// transition's actions run; when it has none, nothing happens at all.
+    /// `ack` is the ACK the event carries, which guards see as taken in.
     fn fire_with(
         &mut self,
         env: &Env<'_>,
         event: Event,
         cause: Cause<'_>,
+        ack: Option<SeqNum>,
         take: impl FnOnce(&mut Self),
     ) -> bool {
-        let guards = |g: Guard| self.guard(g);
+        let guards = |g: Guard| self.guard_after(g, ack);
         let fired = M::step(self.state, event, &guards);
         if self.config.record_steps {
             let from = M::state_name(self.state);
@@ -904,7 +920,7 @@ impl<M: Machine> Connection<M> {
             return;
         };
         let now = env.now;
-        let taken = self.fire_with(env, Event::RcvSynAck, cause, |c| {
+        let taken = self.fire_with(env, Event::RcvSynAck, cause, None, |c| {
             c.take_ack(now, ack, &inc);
         });
         if taken && self.has_peer() {
@@ -982,16 +998,10 @@ impl<M: Machine> Connection<M> {
         if control.is_some() {
             // The figure's FIN+ACK: the same segment brings the peer's FIN
             // with nothing before it left to take in.
-            let acks_fin = self
-                .tcb
-                .as_ref()
-                .and_then(Tcb::fin_seq)
-                .is_some_and(|f| ack.gt(f));
             let fin_ack = !dup_fin
                 && self.fin_in_reach(&inc)
-                && M::step(self.state, Event::RcvFin, &|g| match g {
-                    Guard::FinAcked => acks_fin,
-                    _ => self.guard(g),
+                && M::step(self.state, Event::RcvFin, &|g| {
+                    self.guard_after(g, Some(ack))
                 })
                 .is_some();
             if fin_ack {
@@ -1000,7 +1010,7 @@ impl<M: Machine> Connection<M> {
                 self.take_fin(env, &inc);
                 return;
             }
-            self.fire_with(env, Event::RcvAck, cause, |c| {
+            self.fire_with(env, Event::RcvAck, cause, Some(ack), |c| {
                 c.take_ack(now, ack, &inc);
             });
         }
@@ -1060,6 +1070,7 @@ impl<M: Machine> Connection<M> {
             && inc.payload_len == 0
             && !inc.flags.fin()
             && t.snd_max.gt(t.snd_una)
+            && t.snd_wnd != 0
             && u32::from(inc.window) << t.snd_shift == t.snd_wnd
         {
             t.dupacks += 1;
@@ -1151,7 +1162,7 @@ impl<M: Machine> Connection<M> {
         if !reached {
             return;
         }
-        self.fire_with(env, Event::RcvFin, seg_cause(inc), |c| {
+        self.fire_with(env, Event::RcvFin, seg_cause(inc), None, |c| {
             if let Some(t) = c.tcb.as_mut() {
                 t.rcv_nxt += 1;
                 t.fin_received = true;
@@ -1208,7 +1219,7 @@ impl<M: Machine> Connection<M> {
             due(self.linger_deadline(t)),
         );
         if time_wait && self.would_handle(Event::TimeWaitTimeout) {
-            self.fire_with(env, Event::TimeWaitTimeout, Cause::default(), |c| {
+            self.fire_with(env, Event::TimeWaitTimeout, Cause::default(), None, |c| {
                 if let Some(t) = c.tcb.as_mut() {
                     t.time_wait_deadline = None;
                 }
@@ -1216,7 +1227,7 @@ impl<M: Machine> Connection<M> {
             return;
         }
         if user && self.would_handle(Event::UserTimeout) {
-            self.fire_with(env, Event::UserTimeout, Cause::default(), |c| {
+            self.fire_with(env, Event::UserTimeout, Cause::default(), None, |c| {
                 if let Some(t) = c.tcb.as_mut() {
                     t.open_deadline = None;
                     t.progress_at = None;
@@ -1225,7 +1236,7 @@ impl<M: Machine> Connection<M> {
             return;
         }
         if linger && self.would_handle(Event::LingerTimeout) {
-            self.fire_with(env, Event::LingerTimeout, Cause::default(), |c| {
+            self.fire_with(env, Event::LingerTimeout, Cause::default(), None, |c| {
                 if let Some(t) = c.tcb.as_mut() {
                     t.fin_acked_at = Some(now);
                 }
@@ -2835,8 +2846,24 @@ mod tests {
         );
     }
 
+    /// Closed in SYN_RCVD (RFC 9293 3.10.4): our FIN follows our SYN once
+    /// that is acknowledged, and the ACK of the SYN alone is not the ACK of
+    /// the FIN.
     #[test]
-    #[ignore = "runtime bug: the third zero-window ACK answering a probe counts as a third duplicate ACK and fast-retransmits the probe off the persist schedule"]
+    fn syn_rcvd_close_waits_for_the_ack_of_the_fin() {
+        let mut t = syn_received();
+        let iss = t.iss;
+        t.close();
+        assert_eq!(t.state(), "FIN_WAIT_1");
+        assert_eq!(t.outputs(), []);
+        t.segment(seg(NXT).ack(iss + 1));
+        assert_eq!(t.state(), "FIN_WAIT_1", "the ACK of our SYN only");
+        assert_eq!(t.outputs(), [seg(iss + 1).ack(NXT).fin()]);
+        t.segment(seg(NXT).ack(iss + 2));
+        assert_eq!(t.state(), "FIN_WAIT_2");
+    }
+
+    #[test]
     fn zero_window_answers_draw_no_probe() {
         let mut t = established();
         let iss = t.iss;

@@ -152,7 +152,10 @@ vocabulary! {
         /// The connection was opened passively: it never sent a SYN of its
         /// own before the peer's (RFC 9293 MUST-11).
         Passive = "passive",
-        /// Our FIN has been sent and acknowledged.
+        /// Our FIN has been sent and acknowledged. For an event raised by
+        /// an ACK (`rcv_ack`, or `rcv_fin` on a FIN+ACK), that ACK counts:
+        /// `FIN_WAIT_1 -> FIN_WAIT_2 on rcv_ack [fin_acked]` is the ACK of
+        /// our FIN, not of our SYN.
         FinAcked = "fin_acked",
         /// The remote socket is known (a fully specified passive OPEN).
         PeerKnown = "peer_known",

@@ -311,6 +311,51 @@ fn close_and_abort_in_syn_rcvd(run: &Run) {
     assert!(run.saw("FIN_WAIT_1", "abort", "CLOSED"));
 }
 
+/// CLOSE in SYN_RCVD, then the ACK of our SYN alone: FIN_WAIT_1 stays
+/// (`[!fin_acked]`) and our FIN goes out; its ACK enters FIN_WAIT_2.
+fn close_in_syn_rcvd_then_ack_of_syn(run: &Run) {
+    let ep = run.endpoint();
+    let raw = RawPeer::new(ep.local_addr());
+    let (s, syn) = connect_to_raw(&ep, &raw, SEC);
+    let to = conn_addr(&ep, &syn);
+    raw.send(raw.addr.port(), to, RAW_ISS, None, Flags::SYN, &[]);
+    raw.recv_matching(SEC, |g| g.flags.syn() && g.ack.is_some())
+        .expect("SYN-ACK");
+    s.shutdown(Shutdown::Write).unwrap();
+    assert!(run.saw("SYN_RCVD", "close", "FIN_WAIT_1"));
+    raw.send(
+        raw.addr.port(),
+        to,
+        RAW_ISS + 1,
+        Some(syn.seq + 1),
+        ack(),
+        &[],
+    );
+    let fin = raw
+        .recv_matching(SEC, |g| g.flags.fin())
+        .expect("our FIN, once the SYN is acknowledged");
+    assert_eq!(fin.seq, syn.seq + 1);
+    assert!(run.saw("FIN_WAIT_1", "rcv_ack", "FIN_WAIT_1"));
+    assert_eq!(
+        s.state().map(|st| st.to_string()).as_deref(),
+        Some("FIN_WAIT_1")
+    );
+    raw.send(
+        raw.addr.port(),
+        to,
+        RAW_ISS + 1,
+        Some(syn.seq + 2),
+        ack(),
+        &[],
+    );
+    assert!(eventually(SEC, || s
+        .state()
+        .map(|st| st.to_string())
+        .as_deref()
+        == Some("FIN_WAIT_2")));
+    s.abort().unwrap();
+}
+
 /// A FIN that also acknowledges ours takes FIN_WAIT_1 straight to TIME_WAIT.
 fn fin_ack_from_fin_wait_1(run: &Run) {
     let ep = run.endpoint();
@@ -819,11 +864,8 @@ fn user_timeouts(run: &Run) {
 /// with why (from conn.rs: the user timeout runs only while a TCB has a
 /// connect deadline or something of ours awaits an ACK).
 ///
-/// The FIN_WAIT_2 and TIME_WAIT entries hold for FIN_WAIT_2 entered on the
-/// ACK of our FIN. Today conn.rs also raises rcv_ack in FIN_WAIT_1 for an
-/// ACK of our SYN alone (after CLOSE in SYN_RCVD, before our FIN is even
-/// sent), which enters FIN_WAIT_2, and from there TIME_WAIT, with our FIN
-/// still to be acknowledged; no scenario here takes that path.
+/// The FIN_WAIT_2 and TIME_WAIT entries hold because FIN_WAIT_2 is entered
+/// only on the ACK of our FIN (`[fin_acked]`).
 const NEVER_RAISED: &[(&str, &str, &str)] = &[
     (
         "CLOSED",
@@ -980,7 +1022,7 @@ type Scenario = fn(&Run);
 #[test]
 fn every_raisable_pair_of_tcp_fsm_is_taken() {
     let run = Run::default();
-    let scenarios: [(&str, Scenario); 22] = [
+    let scenarios: [(&str, Scenario); 23] = [
         ("ordinary exchange", ordinary_exchange),
         ("refused", refused),
         ("listener strays", listener_strays),
@@ -988,6 +1030,10 @@ fn every_raisable_pair_of_tcp_fsm_is_taken() {
         ("simultaneous open and close", simultaneous_open_and_close),
         ("reset in active SYN_RCVD", reset_in_active_syn_rcvd),
         ("close and abort in SYN_RCVD", close_and_abort_in_syn_rcvd),
+        (
+            "close in SYN_RCVD, then the ACK of the SYN",
+            close_in_syn_rcvd_then_ack_of_syn,
+        ),
         ("FIN+ACK from FIN_WAIT_1", fin_ack_from_fin_wait_1),
         ("peer closes first", peer_closes_first),
         ("bad ACK in SYN_SENT, abort", bad_ack_in_syn_sent_then_abort),

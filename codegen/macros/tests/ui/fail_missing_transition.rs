@@ -8,6 +8,9 @@ include!("support/recorder.rs");
 
 fn main() {
     let m = tcp::Tcp::new(Recorder::default());
-    let m = m.active_open().rcv_syn_ack().close().rcv_ack().rcv_fin();
-    let _closed = m.close();
+    let m = m.active_open().rcv_syn_ack().close();
+    let tcp::FinWait1RcvAck::FinWait2(m) = m.rcv_ack(&|g: tcp::Guard| g == tcp::Guard::FinAcked) else {
+        return;
+    };
+    let _closed = m.rcv_fin().close();
 }

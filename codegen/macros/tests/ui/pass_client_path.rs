@@ -1,6 +1,6 @@
 // The typical client path of tcp.fsm, steps 1-7, through the typestate API:
 // CLOSED -active_open-> SYN_SENT -rcv_syn_ack-> ESTABLISHED -close->
-// FIN_WAIT_1 -rcv_ack-> FIN_WAIT_2 -rcv_fin-> TIME_WAIT -time_wait_timeout-> CLOSED
+// FIN_WAIT_1 -rcv_ack [fin_acked]-> FIN_WAIT_2 -rcv_fin-> TIME_WAIT -time_wait_timeout-> CLOSED
 #[allow(dead_code)]
 mod tcp {
     fsm_macros::fsm!("../../../../tcp.fsm");
@@ -8,7 +8,7 @@ mod tcp {
 
 include!("support/recorder.rs");
 
-use tcp::{Path, State, Tcp};
+use tcp::{FinWait1RcvAck, Guard, Path, State, Tcp};
 
 fn main() {
     let m = Tcp::new(Recorder::default());
@@ -21,8 +21,12 @@ fn main() {
     assert_eq!(m.state(), State::Established);
     let m = m.close();
     assert_eq!(m.state(), State::FinWait1);
-    let m = m.rcv_ack();
+    // The ACK of our FIN: the guard `fin_acked` holds.
+    let m = m.rcv_ack(&|g: Guard| g == Guard::FinAcked);
     assert_eq!(m.state(), State::FinWait2);
+    let FinWait1RcvAck::FinWait2(m) = m else {
+        unreachable!("fin_acked holds");
+    };
     let m = m.rcv_fin();
     assert_eq!(m.state(), State::TimeWait);
     let m = m.time_wait_timeout();
@@ -43,7 +47,8 @@ fn main() {
 
     // The same walk through the dynamic API, step by step, with the
     // transitions' path annotations.
-    let never = |_: tcp::Guard| false;
+    // Our FIN is acknowledged once the client has closed.
+    let fin_acked = |g: tcp::Guard| g == tcp::Guard::FinAcked;
     let mut state = State::INITIAL;
     let mut all = Vec::new();
     for (n, event) in [
@@ -57,7 +62,7 @@ fn main() {
     .into_iter()
     .enumerate()
     {
-        let step = tcp::step(state, event, &never).unwrap();
+        let step = tcp::step(state, event, &fin_acked).unwrap();
         let info = step.info();
         assert_eq!((info.from, info.event, info.to), (state, event, step.to));
         assert!(

@@ -8,7 +8,7 @@ pub mod tcp {
     fsm_macros::fsm!("../../../tcp.fsm");
 }
 
-use tcp::{Action, Closed, Event, Guard, State, Tcp, TcpActions};
+use tcp::{Action, Closed, Event, FinWait1RcvAck, Guard, State, Tcp, TcpActions};
 
 /// Counts what the actions did.
 #[derive(Debug, Default)]
@@ -70,12 +70,12 @@ impl TcpActions for Count {
 
 /// The typical client path, through the typestate API.
 pub fn client(m: Tcp<Closed, Count>) -> Tcp<Closed, Count> {
-    m.active_open()
-        .rcv_syn_ack()
-        .close()
-        .rcv_ack()
-        .rcv_fin()
-        .time_wait_timeout()
+    let m = m.active_open().rcv_syn_ack().close();
+    // The ACK of our FIN: `fin_acked` holds, so FIN_WAIT_2.
+    let FinWait1RcvAck::FinWait2(m) = m.rcv_ack(&|g: Guard| g == Guard::FinAcked) else {
+        unreachable!("fin_acked holds")
+    };
+    m.rcv_fin().time_wait_timeout()
 }
 
 /// The typical server path, through the typestate API.

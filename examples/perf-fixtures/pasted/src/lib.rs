@@ -6,7 +6,7 @@
 #[allow(dead_code)]
 pub mod tcp;
 
-use tcp::{Action, Closed, Event, Guard, State, Tcp, TcpActions};
+use tcp::{Action, Closed, Event, FinWait1RcvAck, Guard, State, Tcp, TcpActions};
 
 /// Counts what the actions did.
 #[derive(Debug, Default)]
@@ -68,12 +68,12 @@ impl TcpActions for Count {
 
 /// The typical client path, through the typestate API.
 pub fn client(m: Tcp<Closed, Count>) -> Tcp<Closed, Count> {
-    m.active_open()
-        .rcv_syn_ack()
-        .close()
-        .rcv_ack()
-        .rcv_fin()
-        .time_wait_timeout()
+    let m = m.active_open().rcv_syn_ack().close();
+    // The ACK of our FIN: `fin_acked` holds, so FIN_WAIT_2.
+    let FinWait1RcvAck::FinWait2(m) = m.rcv_ack(&|g: Guard| g == Guard::FinAcked) else {
+        unreachable!("fin_acked holds")
+    };
+    m.rcv_fin().time_wait_timeout()
 }
 
 /// The typical server path, through the typestate API.
