@@ -293,7 +293,10 @@ fn reset_in_active_syn_rcvd(run: &Run) {
 }
 
 /// CLOSE in SYN_RCVD sends a FIN; ABORT then sends RST.
-fn close_and_abort_in_syn_rcvd(run: &Run) {
+/// Our connect's SYN crossed by the raw peer's (SYN_RCVD, our SYN-ACK
+/// out), then CLOSE: FIN_WAIT_1. Returns the endpoint, the peer, the
+/// stream, our SYN and the connection's address.
+fn closed_in_syn_rcvd(run: &Run) -> (Endpoint, RawPeer, Stream, Seg, SocketAddrV4) {
     let ep = run.endpoint();
     let raw = RawPeer::new(ep.local_addr());
     let (s, syn) = connect_to_raw(&ep, &raw, SEC);
@@ -303,6 +306,11 @@ fn close_and_abort_in_syn_rcvd(run: &Run) {
         .expect("SYN-ACK");
     s.shutdown(Shutdown::Write).unwrap();
     assert!(run.saw("SYN_RCVD", "close", "FIN_WAIT_1"));
+    (ep, raw, s, syn, to)
+}
+
+fn close_and_abort_in_syn_rcvd(run: &Run) {
+    let (_ep, raw, s, syn, _) = closed_in_syn_rcvd(run);
     s.abort().unwrap();
     let rst = raw
         .recv_matching(SEC, |g| g.flags.rst())
@@ -314,15 +322,7 @@ fn close_and_abort_in_syn_rcvd(run: &Run) {
 /// CLOSE in SYN_RCVD, then the ACK of our SYN alone: FIN_WAIT_1 stays
 /// (`[!fin_acked]`) and our FIN goes out; its ACK enters FIN_WAIT_2.
 fn close_in_syn_rcvd_then_ack_of_syn(run: &Run) {
-    let ep = run.endpoint();
-    let raw = RawPeer::new(ep.local_addr());
-    let (s, syn) = connect_to_raw(&ep, &raw, SEC);
-    let to = conn_addr(&ep, &syn);
-    raw.send(raw.addr.port(), to, RAW_ISS, None, Flags::SYN, &[]);
-    raw.recv_matching(SEC, |g| g.flags.syn() && g.ack.is_some())
-        .expect("SYN-ACK");
-    s.shutdown(Shutdown::Write).unwrap();
-    assert!(run.saw("SYN_RCVD", "close", "FIN_WAIT_1"));
+    let (_ep, raw, s, syn, to) = closed_in_syn_rcvd(run);
     raw.send(
         raw.addr.port(),
         to,
