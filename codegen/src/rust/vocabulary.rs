@@ -108,6 +108,23 @@ impl Vocabulary {
         syn::parse_str(text)
     }
 
+    /// Checks `spec` against this vocabulary: every event, guard and action
+    /// it declares must be a word of the vocabulary, and every group the
+    /// vocabulary lists must be declared. The check `fsm!` makes, with the
+    /// same diagnostics, for front ends that bind a spec at run time.
+    pub fn check(&self, spec: &crate::Spec) -> Result<(), crate::Rejected> {
+        let mut diagnostics = check(&spec.model, self);
+        if diagnostics.is_empty() {
+            return Ok(());
+        }
+        diagnostics.sort_by_key(Diagnostic::offset);
+        Err(crate::Rejected {
+            file_name: spec.file_name.clone(),
+            source: spec.source.clone(),
+            diagnostics,
+        })
+    }
+
     /// The module path, as text.
     pub fn path(&self) -> &str {
         &self.path.text
@@ -154,7 +171,9 @@ fn words<W: AsRef<str>>(list: impl IntoIterator<Item = W>) -> syn::Result<Vec<Wo
 
 fn path_tokens(path: &syn::Path) -> PathTokens {
     let tokens = path.to_token_stream();
+    // `::fsm_runtime::vocab` reads as `fsm_runtime::vocab` in messages.
     let text = tokens.to_string().replace(' ', "");
+    let text = text.strip_prefix("::").map_or(text.clone(), str::to_owned);
     PathTokens { tokens, text }
 }
 
