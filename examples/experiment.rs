@@ -48,18 +48,18 @@ fn main() -> ExitCode {
         Duration::from_millis(args.open_timeout_ms),
     );
     run("tcp.fsm", fsm_runtime::tcp::Spec::SPEC);
-    let standard = match simultaneous::<fsm_runtime::tcp::Spec>(params.0, params.1, params.2) {
+    let standard = match simultaneous(&fsm_runtime::tcp::Spec, params.0, params.1, params.2) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    print!("{}", standard.timeline.render::<fsm_runtime::tcp::Spec>());
+    print!("{}", standard.timeline.render(&fsm_runtime::tcp::Spec));
     println!();
     run("variant without simultaneous open", variant::Spec::SPEC);
-    let changed = match simultaneous::<variant::Spec>(params.0, params.1, params.2) {
+    let changed = match simultaneous(&variant::Spec, params.0, params.1, params.2) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
-    print!("{}", changed.timeline.render::<variant::Spec>());
+    print!("{}", changed.timeline.render(&variant::Spec));
     println!();
     println!("{:<40} {:<28} no_simultaneous_open.fsm", "", "tcp.fsm");
     let row = |what: &str, f: &dyn Fn(&dyn Summary) -> String| {

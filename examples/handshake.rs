@@ -88,14 +88,14 @@ fn run(args: &Args) -> std::io::Result<bool> {
         .map_err(|_| std::io::Error::other("server thread panicked"))??;
 
     let timeline = timeline.lock().unwrap();
-    print!("{}", timeline.render::<fsm_runtime::tcp::Spec>());
+    print!("{}", timeline.render(&fsm_runtime::tcp::Spec));
     println!(
         "\nclient read back {:?}; final state {final_state}",
         String::from_utf8_lossy(&answer).trim_end()
     );
     let mut ok = true;
     for (column, path) in [(0, "client"), (1, "server")] {
-        let steps = timeline.steps::<fsm_runtime::tcp::Spec>(column, path);
+        let steps = timeline.steps(&fsm_runtime::tcp::Spec, column, path);
         let want: Vec<u8> = (1..=7).collect();
         if steps == want {
             println!("{path} steps 1-7 completed in order");

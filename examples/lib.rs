@@ -52,8 +52,9 @@ impl Timeline {
     /// The step numbers of `path` in `column`, in order: the initial
     /// state's own step (the article's "starts in CLOSED"), then each
     /// transition's.
-    pub fn steps<M: Machine>(&self, column: usize, path: &str) -> Vec<u8> {
-        M::state_steps(M::INITIAL)
+    pub fn steps<M: Machine>(&self, machine: &M, column: usize, path: &str) -> Vec<u8> {
+        machine
+            .state_steps(machine.initial())
             .filter(|m| m.path == path)
             .map(|m| m.step)
             .chain(self.column(column).filter_map(|e| e.step(path)))
@@ -62,7 +63,7 @@ impl Timeline {
 
     /// Both traces in two columns, one row per transition, after a row
     /// with each column's initial state and its path steps.
-    pub fn render<M: Machine>(&self) -> String {
+    pub fn render<M: Machine>(&self, machine: &M) -> String {
         const WIDTH: usize = 48;
         let mut out = String::new();
         let _ = writeln!(
@@ -72,11 +73,12 @@ impl Timeline {
         );
         let _ = writeln!(out, "  {}", "-".repeat(WIDTH * 2 + 12));
         let initial = |column: usize| {
-            let marks: String = M::state_steps(M::INITIAL)
+            let marks: String = machine
+                .state_steps(machine.initial())
                 .filter(|m| Some(m.path) == self.paths[column])
                 .map(|m| format!("{m} "))
                 .collect();
-            format!("{marks:<4}{}", M::INITIAL)
+            format!("{marks:<4}{}", machine.initial())
         };
         let _ = writeln!(out, "  {:>8} {:<WIDTH$} | {}", "", initial(0), initial(1));
         for (at, column, e) in &self.entries {
@@ -114,8 +116,9 @@ pub struct SimultaneousRun<M: Machine> {
 
 /// Two endpoints A and B open to each other at the same moment (their
 /// SYNs cross in a relay with `delay` latency), exchange a line each, and
-/// close at the same moment (their FINs cross). Runs the machine `M`.
+/// close at the same moment (their FINs cross). Runs `machine`.
 pub fn simultaneous<M: Machine>(
+    machine: &M,
     msl: std::time::Duration,
     delay: std::time::Duration,
     open_timeout: std::time::Duration,
@@ -142,7 +145,11 @@ pub fn simultaneous<M: Machine>(
                 .unwrap_or_else(|e| e.into_inner())
                 .push(column, e.clone())
         }));
-        Endpoint::<M>::bind_machine(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0), options)
+        Endpoint::bind_spec(
+            machine.clone(),
+            SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),
+            options,
+        )
     };
     let (a, b) = (bind(0)?, bind(1)?);
     let lifetime = open_timeout + msl * 8 + Duration::from_secs(5);

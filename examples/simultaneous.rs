@@ -28,7 +28,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let run = match fsm_examples::simultaneous::<Spec>(
+    let run = match fsm_examples::simultaneous(
+        &Spec,
         Duration::from_millis(args.msl_ms),
         Duration::from_millis(args.delay_ms),
         Duration::from_secs(5),
@@ -39,7 +40,7 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    print!("{}", run.timeline.render::<Spec>());
+    print!("{}", run.timeline.render(&Spec));
     let mut ok = true;
     for (column, name) in [(0, "A"), (1, "B")] {
         let states: Vec<&str> = run

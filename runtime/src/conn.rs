@@ -303,6 +303,7 @@ struct Leftover {
 
 /// One TCP connection driven by the machine `M`.
 pub struct Connection<M: Machine> {
+    machine: M,
     state: M::State,
     local: SocketAddrV4,
     remote: Option<SocketAddrV4>,
@@ -329,10 +330,11 @@ pub struct Connection<M: Machine> {
 }
 
 impl<M: Machine> Connection<M> {
-    /// A connection in the machine's initial state, with no TCB.
-    pub fn new(local: SocketAddrV4, config: Arc<Config>) -> Self {
+    /// A connection in `machine`'s initial state, with no TCB.
+    pub fn new(machine: M, local: SocketAddrV4, config: Arc<Config>) -> Self {
         Connection {
-            state: M::INITIAL,
+            state: machine.initial(),
+            machine,
             local,
             remote: None,
             tcb: None,
@@ -354,6 +356,7 @@ impl<M: Machine> Connection<M> {
     /// peer: same state and trace, an empty TCB of the same shape.
     pub fn fork(&self, remote: SocketAddrV4, now: Instant) -> Self {
         Connection {
+            machine: self.machine.clone(),
             state: self.state,
             local: self.local,
             remote: Some(remote),
@@ -370,6 +373,11 @@ impl<M: Machine> Connection<M> {
             passive_remote: self.passive_remote,
             last_transition: self.last_transition,
         }
+    }
+
+    /// The machine driving this connection.
+    pub fn machine(&self) -> &M {
+        &self.machine
     }
 
     /// The machine's current state.
@@ -427,7 +435,7 @@ impl<M: Machine> Connection<M> {
 
     /// Whether the machine is in a state of the spec's group `open` now.
     fn in_open(&self) -> bool {
-        M::in_group(self.state, Group::Open)
+        self.machine.in_group(self.state, Group::Open)
     }
 
     /// Whether the connection has finished: no TCB and nothing left to send.
@@ -584,7 +592,9 @@ impl<M: Machine> Connection<M> {
 
     /// Whether the spec has a transition for `event` now.
     fn would_handle(&self, event: Event) -> bool {
-        M::step(self.state, event, &|g| self.guard(g)).is_some()
+        self.machine
+            .step(self.state, event, &|g| self.guard(g))
+            .is_some()
     }
 
     // ---- the machine ---------------------------------------------------------
@@ -629,9 +639,9 @@ impl<M: Machine> Connection<M> {
         take: impl FnOnce(&mut Self),
     ) -> bool {
         let guards = |g: Guard| self.guard_after(g, ack);
-        let fired = M::step(self.state, event, &guards);
+        let fired = self.machine.step(self.state, event, &guards);
         if self.config.record_steps {
-            let from = M::state_name(self.state);
+            let from = self.machine.state_name(self.state);
             let record = StepRecord {
                 at: env.now.saturating_duration_since(env.epoch),
                 local: self.local,
@@ -639,11 +649,15 @@ impl<M: Machine> Connection<M> {
                 event,
                 guards: Guard::ALL.iter().map(|&g| (g, guards(g))).collect(),
                 from,
-                to: fired.as_ref().map_or(from, |f| M::state_name(f.to)),
-                transition: fired.as_ref().map(|f| M::transition(f.transition)),
+                to: fired
+                    .as_ref()
+                    .map_or(from, |f| self.machine.state_name(f.to)),
+                transition: fired
+                    .as_ref()
+                    .map(|f| self.machine.transition(f.transition)),
                 actions: fired
                     .as_ref()
-                    .map(|f| f.actions.iter().map(|&a| M::action(a)).collect())
+                    .map(|f| f.actions.iter().map(|&a| self.machine.action(a)).collect())
                     .unwrap_or_default(),
             };
             self.steps.push(record);
@@ -664,11 +678,12 @@ impl<M: Machine> Connection<M> {
         self.last_transition = Some(fired.transition);
         if repeat {
             for &a in fired.actions {
-                self.perform(env, M::action(a), cause);
+                self.perform(env, self.machine.action(a), cause);
             }
             return true;
         }
-        let entry = TraceEntry::new::<M>(
+        let entry = TraceEntry::new(
+            &self.machine,
             env.now.saturating_duration_since(env.epoch),
             self.local,
             self.remote,
@@ -679,7 +694,7 @@ impl<M: Machine> Connection<M> {
         }
         self.fresh.push(entry);
         for &a in fired.actions {
-            self.perform(env, M::action(a), cause);
+            self.perform(env, self.machine.action(a), cause);
         }
         true
     }
@@ -1000,10 +1015,12 @@ impl<M: Machine> Connection<M> {
             // with nothing before it left to take in.
             let fin_ack = !dup_fin
                 && self.fin_in_reach(&inc)
-                && M::step(self.state, Event::RcvFin, &|g| {
-                    self.guard_after(g, Some(ack))
-                })
-                .is_some();
+                && self
+                    .machine
+                    .step(self.state, Event::RcvFin, &|g| {
+                        self.guard_after(g, Some(ack))
+                    })
+                    .is_some();
             if fin_ack {
                 self.take_ack(now, ack, &inc);
                 self.take_text(&inc, payload);
@@ -1530,7 +1547,7 @@ mod tests {
     }
 
     /// A connection to [`REMOTE`] and its virtual clock.
-    struct TestConn<M: Machine = Spec> {
+    struct TestConn<M: Machine + Default = Spec> {
         conn: Connection<M>,
         isn: IsnGenerator,
         /// The host's epoch: time zero.
@@ -1540,11 +1557,11 @@ mod tests {
         iss: SeqNum,
     }
 
-    impl<M: Machine> TestConn<M> {
+    impl<M: Machine + Default> TestConn<M> {
         fn new(config: Config) -> Self {
             let base = Instant::now();
             TestConn {
-                conn: Connection::new(LOCAL, Arc::new(config)),
+                conn: Connection::new(M::default(), LOCAL, Arc::new(config)),
                 isn: IsnGenerator::new(KEY),
                 base,
                 now: base,
@@ -1562,7 +1579,7 @@ mod tests {
         }
 
         fn state(&self) -> &'static str {
-            M::state_name(self.conn.state())
+            self.conn.machine.state_name(self.conn.state())
         }
 
         fn deadline(&self) -> Option<Instant> {

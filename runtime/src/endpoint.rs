@@ -245,10 +245,19 @@ impl Endpoint {
     }
 }
 
-impl<M: Machine> Endpoint<M> {
-    /// An endpoint driven by the spec `M` (see [`machine!`](crate::machine))
-    /// on a UDP socket bound to `addr`.
+impl<M: Machine + Default> Endpoint<M> {
+    /// An endpoint driven by the spec compiled in as `M` (see
+    /// [`machine!`](crate::machine)) on a UDP socket bound to `addr`.
     pub fn bind_machine(addr: SocketAddrV4, options: Options) -> io::Result<Self> {
+        Self::bind_spec(M::default(), addr, options)
+    }
+}
+
+impl<M: Machine> Endpoint<M> {
+    /// An endpoint driven by `machine` (compiled in, or
+    /// [loaded](crate::loaded::Loaded) from a spec file) on a UDP socket
+    /// bound to `addr`.
+    pub fn bind_spec(machine: M, addr: SocketAddrV4, options: Options) -> io::Result<Self> {
         options
             .faults
             .validate()
@@ -280,7 +289,7 @@ impl<M: Machine> Endpoint<M> {
         };
         let mut config = options.config;
         config.record_steps |= options.on_step.is_some();
-        let mut host = Host::new(inner, config, isn, Instant::now());
+        let mut host = Host::with_machine(machine, inner, config, isn, Instant::now());
         host.prefer_port(local.port());
         let shared = Arc::new(Shared {
             io: Mutex::new(Io {

@@ -161,6 +161,7 @@ struct Listener<M: Machine> {
 
 /// Many connections over one inner address.
 pub struct Host<M: Machine> {
+    machine: M,
     config: Arc<Config>,
     local_ip: Ipv4Addr,
     epoch: Instant,
@@ -185,10 +186,26 @@ pub struct Host<M: Machine> {
 
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
 
-impl<M: Machine> Host<M> {
-    /// A host at `local_ip`, starting at `now`.
+impl<M: Machine + Default> Host<M> {
+    /// A host at `local_ip` for the machine compiled in as `M`, starting
+    /// at `now`.
     pub fn new(local_ip: Ipv4Addr, config: Config, isn: IsnGenerator, now: Instant) -> Self {
+        Self::with_machine(M::default(), local_ip, config, isn, now)
+    }
+}
+
+impl<M: Machine> Host<M> {
+    /// A host at `local_ip` whose connections `machine` drives, starting at
+    /// `now`.
+    pub fn with_machine(
+        machine: M,
+        local_ip: Ipv4Addr,
+        config: Config,
+        isn: IsnGenerator,
+        now: Instant,
+    ) -> Self {
         Host {
+            machine,
             config: Arc::new(config),
             local_ip,
             epoch: now,
@@ -214,6 +231,11 @@ impl<M: Machine> Host<M> {
     /// default to the outer ones).
     pub fn prefer_port(&mut self, port: u16) {
         self.preferred_port = Some(port);
+    }
+
+    /// The machine driving the connections.
+    pub fn machine(&self) -> &M {
+        &self.machine
     }
 
     /// The configuration.
@@ -449,7 +471,7 @@ impl<M: Machine> Host<M> {
             // No TCB: a machine in its initial state answers (RFC 9293 3.10.7.1).
             self.counters.no_connection += 1;
             let local = SocketAddrV4::new(self.local_ip, tcp.dst_port);
-            let mut closed = Connection::<M>::new(local, self.config.clone());
+            let mut closed = Connection::new(self.machine.clone(), local, self.config.clone());
             closed.on_segment(&self.env(now), src, &tcp);
             self.absorb_transient(&mut closed, udp_peer, now);
         }
@@ -650,7 +672,7 @@ impl<M: Machine> Host<M> {
             return Err(HostError::PortInUse(port));
         }
         let local = SocketAddrV4::new(self.local_ip, port);
-        let mut template = Connection::new(local, self.config.clone());
+        let mut template = Connection::new(self.machine.clone(), local, self.config.clone());
         template
             .open_passive(&self.env(now), None)
             .map_err(HostError::Refused)?;
@@ -788,7 +810,7 @@ impl<M: Machine> Host<M> {
         open: impl FnOnce(&mut Connection<M>, &Env<'_>) -> Result<(), CallRefused>,
     ) -> Result<ConnId, HostError> {
         let local = SocketAddrV4::new(self.local_ip, key.0);
-        let mut conn = Connection::new(local, self.config.clone());
+        let mut conn = Connection::new(self.machine.clone(), local, self.config.clone());
         open(&mut conn, &self.env(now)).map_err(HostError::Refused)?;
         let id = self.insert(Entry {
             conn,
@@ -1075,7 +1097,7 @@ mod tests {
 
         fn state(&self, id: ConnId) -> &'static str {
             let conn = self.host.connection(id).expect("a connection");
-            Spec::state_name(conn.state())
+            conn.machine().state_name(conn.state())
         }
     }
 

@@ -10,12 +10,17 @@ pub mod endpoint;
 pub mod fault;
 pub mod host;
 pub mod isn;
+#[cfg(feature = "load")]
+pub mod loaded;
 pub mod pcap;
 pub mod rtt;
 pub mod trace;
 pub mod udp;
 pub mod vocab;
 pub mod wire;
+
+// `machine!` names the vocabulary `::fsm_runtime::vocab`, here too.
+extern crate self as fsm_runtime;
 
 pub use config::Config;
 pub use endpoint::{Endpoint, Listener, Options, Stream};

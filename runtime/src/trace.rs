@@ -46,6 +46,7 @@ pub struct TraceEntry {
 
 impl TraceEntry {
     pub(crate) fn new<M: Machine>(
+        machine: &M,
         at: Duration,
         local: SocketAddrV4,
         remote: Option<SocketAddrV4>,
@@ -55,8 +56,8 @@ impl TraceEntry {
             at,
             local,
             remote,
-            transition: M::transition(index),
-            steps: M::transition_steps(index).collect(),
+            transition: machine.transition(index),
+            steps: machine.transition_steps(index).collect(),
         }
     }
 
@@ -170,9 +171,9 @@ pub struct Coverage {
 
 impl Coverage {
     /// Empty coverage of a machine.
-    pub fn new<M: Machine>() -> Self {
+    pub fn new<M: Machine>(machine: &M) -> Self {
         Coverage {
-            taken: vec![0; M::PAIRS],
+            taken: vec![0; machine.pairs()],
         }
     }
 

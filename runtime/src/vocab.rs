@@ -253,71 +253,89 @@ pub struct Fired<M: Machine> {
     pub transition: u32,
 }
 
-/// A spec bound to the runtime, implemented by [`machine!`](crate::machine).
-pub trait Machine: 'static {
+/// A spec bound to the runtime: the generated `Spec` of
+/// [`machine!`](crate::machine) (a unit struct, the machine compiled in),
+/// or a [`Loaded`](crate::loaded::Loaded) machine read from a spec file at
+/// run time. Both answer [`step`](Self::step) the same way for the same
+/// spec.
+pub trait Machine: Clone + Send + Sync + 'static {
     /// The spec's states.
     type State: Copy + Eq + fmt::Debug + fmt::Display + Send + Sync + 'static;
     /// The spec's actions.
     type Action: Copy + fmt::Debug + Send + Sync + 'static;
+
     /// The machine's name (`Tcp`).
-    const NAME: &'static str;
+    fn name(&self) -> &'static str;
     /// The initial state.
-    const INITIAL: Self::State;
+    fn initial(&self) -> Self::State;
     /// How many transition declarations the spec has.
-    const DECLARATIONS: usize;
+    fn declarations(&self) -> usize;
     /// How many (transition, source state) pairs the spec has: the rows of
     /// its table, which [`Fired::transition`] indexes.
-    const PAIRS: usize;
-    /// The spec's file, as given to the macro.
-    const SPEC: &'static str;
+    fn pairs(&self) -> usize;
+    /// The spec's file, as given to the macro or the loader.
+    fn spec(&self) -> &str;
 
     /// Looks up the transition for `event` in `state`; `None` when the spec
     /// has none (or does not declare the event, or no guard held).
     fn step(
+        &self,
         state: Self::State,
         event: Event,
         guards: &dyn Fn(Guard) -> bool,
-    ) -> Option<Fired<Self>>
-    where
-        Self: Sized;
+    ) -> Option<Fired<Self>>;
 
     /// The vocabulary word for one of the spec's actions.
-    fn action(action: Self::Action) -> Action;
+    fn action(&self, action: Self::Action) -> Action;
 
     /// Describes transition `index` (as in [`Fired::transition`]).
-    fn transition(index: u32) -> TransitionInfo;
+    fn transition(&self, index: u32) -> TransitionInfo;
 
     /// The state's name as the spec writes it.
-    fn state_name(state: Self::State) -> &'static str;
+    fn state_name(&self, state: Self::State) -> &'static str;
 
     /// Whether `state` is in `group`.
-    fn in_group(state: Self::State, group: Group) -> bool;
+    fn in_group(&self, state: Self::State, group: Group) -> bool;
 
     /// Typical-path steps of transition `index`.
-    fn transition_steps(index: u32) -> impl Iterator<Item = StepMark>;
+    fn transition_steps(&self, index: u32) -> impl Iterator<Item = StepMark> + '_;
 
     /// Typical-path steps that sit on `state` (`client 1` on CLOSED).
-    fn state_steps(state: Self::State) -> impl Iterator<Item = StepMark>;
+    fn state_steps(&self, state: Self::State) -> impl Iterator<Item = StepMark> + '_;
 }
 
 /// Binds a spec file to the runtime: generates the spec's machine with
 /// `fsm!`, checked against this module's vocabulary, and a unit struct
 /// `Spec` implementing [`Machine`].
 ///
-/// The path is relative to the calling crate's `CARGO_MANIFEST_DIR`.
+/// The path is relative to the calling crate's `CARGO_MANIFEST_DIR` (here,
+/// the runtime's own directory). A spec that uses a word outside this
+/// module's vocabulary, or lacks the group `open`, does not compile; the
+/// message names the word and its `file:line:col`, as
+/// [`Loaded::load`](crate::loaded::Loaded::load) does at run time.
 ///
-/// ```ignore
+/// ```
 /// mod variant {
-///     fsm_runtime::machine!("specs/no_simultaneous_open.fsm");
+///     fsm_runtime::machine!("../examples/specs/no_simultaneous_open.fsm");
 /// }
-/// let endpoint = fsm_runtime::Endpoint::<variant::Spec>::bind(addr, config)?;
+///
+/// use std::net::{Ipv4Addr, SocketAddrV4};
+/// use fsm_runtime::{Endpoint, Options};
+///
+/// let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0);
+/// let endpoint = Endpoint::<variant::Spec>::bind_machine(addr, Options::default())?;
+/// assert_eq!(variant::Spec::SPEC, "../examples/specs/no_simultaneous_open.fsm");
+/// # drop(endpoint);
+/// # Ok::<(), std::io::Error>(())
 /// ```
 #[macro_export]
 macro_rules! machine {
     ($path:literal) => {
         $crate::__private::fsm!(
             $path,
-            vocabulary = $crate::vocab {
+            // Named by the crate's name rather than `$crate`, so that
+            // messages name it as users do (see lib.rs).
+            vocabulary = ::fsm_runtime::vocab {
                 events: [
                     passive_open,
                     active_open,
@@ -365,17 +383,44 @@ macro_rules! machine {
         #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
         pub struct Spec;
 
+        #[allow(dead_code)] // for the user of the macro, who may not need them
+        impl Spec {
+            /// The machine's name.
+            pub const NAME: &'static str = MACHINE;
+            /// The spec's file, as given to the macro.
+            pub const SPEC: &'static str = $path;
+            /// How many (transition, source state) pairs the spec has.
+            pub const PAIRS: usize = TRANSITIONS.len();
+        }
+
         impl $crate::vocab::Machine for Spec {
             type State = State;
             type Action = Action;
-            const NAME: &'static str = MACHINE;
-            const INITIAL: State = State::INITIAL;
-            const DECLARATIONS: usize = DECLARATIONS;
-            const PAIRS: usize = TRANSITIONS.len();
-            const SPEC: &'static str = $path;
+
+            fn name(&self) -> &'static str {
+                MACHINE
+            }
+
+            #[inline]
+            fn initial(&self) -> State {
+                State::INITIAL
+            }
+
+            fn declarations(&self) -> usize {
+                DECLARATIONS
+            }
+
+            fn pairs(&self) -> usize {
+                TRANSITIONS.len()
+            }
+
+            fn spec(&self) -> &str {
+                $path
+            }
 
             #[inline]
             fn step(
+                &self,
                 state: State,
                 event: $crate::vocab::Event,
                 guards: &dyn Fn($crate::vocab::Guard) -> bool,
@@ -390,11 +435,11 @@ macro_rules! machine {
             }
 
             #[inline]
-            fn action(action: Action) -> $crate::vocab::Action {
+            fn action(&self, action: Action) -> $crate::vocab::Action {
                 action.to_vocabulary()
             }
 
-            fn transition(index: u32) -> $crate::vocab::TransitionInfo {
+            fn transition(&self, index: u32) -> $crate::vocab::TransitionInfo {
                 let t = &TRANSITIONS[index as usize];
                 $crate::vocab::TransitionInfo {
                     index,
@@ -409,16 +454,19 @@ macro_rules! machine {
                 }
             }
 
-            fn state_name(state: State) -> &'static str {
+            fn state_name(&self, state: State) -> &'static str {
                 state.name()
             }
 
             #[inline]
-            fn in_group(state: State, group: $crate::vocab::Group) -> bool {
+            fn in_group(&self, state: State, group: $crate::vocab::Group) -> bool {
                 state.in_vocabulary_group(group)
             }
 
-            fn transition_steps(index: u32) -> impl Iterator<Item = $crate::trace::StepMark> {
+            fn transition_steps(
+                &self,
+                index: u32,
+            ) -> impl Iterator<Item = $crate::trace::StepMark> + '_ {
                 TRANSITIONS[index as usize]
                     .steps
                     .iter()
@@ -429,7 +477,10 @@ macro_rules! machine {
                     })
             }
 
-            fn state_steps(state: State) -> impl Iterator<Item = $crate::trace::StepMark> {
+            fn state_steps(
+                &self,
+                state: State,
+            ) -> impl Iterator<Item = $crate::trace::StepMark> + '_ {
                 state.steps().iter().map(|s| $crate::trace::StepMark {
                     path: s.path.name(),
                     step: s.step,

@@ -902,8 +902,10 @@ const UNREACHABLE_OUTCOMES: &[(&str, &str, &str, bool, &str)] = &[(
 
 /// Every pair of the spec, in table order.
 fn pairs() -> Vec<TransitionInfo> {
-    type Spec = fsm_runtime::tcp::Spec;
-    (0..Spec::PAIRS as u32).map(Spec::transition).collect()
+    use fsm_runtime::tcp::Spec;
+    (0..Spec::PAIRS as u32)
+        .map(|i| Spec.transition(i))
+        .collect()
 }
 
 /// `SYN_RCVD rcv_rst [passive] -> LISTEN (line 95)`

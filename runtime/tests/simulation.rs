@@ -36,7 +36,7 @@ fn run_all(mode: Mode, default: u64) -> (usize, Outcome) {
     let mut completed = 0;
     let mut total = Outcome::default();
     for &seed in &seeds {
-        match run::<Spec>(seed, mode, &oracle, true) {
+        match run(&Spec, seed, mode, &oracle, true) {
             Ok(o) => {
                 completed += usize::from(o.completed);
                 total.bytes += o.bytes;

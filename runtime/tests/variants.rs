@@ -6,37 +6,14 @@
 
 mod oracle;
 mod sim;
+mod variant_specs;
 
 use std::collections::HashSet;
 
 use fsm_runtime::vocab::Machine;
 use oracle::Oracle;
 use sim::{Mode, run};
-
-mod no_time_wait {
-    fsm_runtime::machine!("../examples/specs/no_time_wait.fsm");
-}
-mod server_closes_on_fin {
-    fsm_runtime::machine!("../examples/specs/server_closes_on_fin.fsm");
-}
-mod no_simultaneous_open {
-    fsm_runtime::machine!("../examples/specs/no_simultaneous_open.fsm");
-}
-mod no_syn_rcvd_established {
-    fsm_runtime::machine!("../examples/specs/no_syn_rcvd_established.fsm");
-}
-mod no_close_wait {
-    fsm_runtime::machine!("../examples/specs/no_close_wait.fsm");
-}
-mod rst_ignored_in_established {
-    fsm_runtime::machine!("../examples/specs/rst_ignored_in_established.fsm");
-}
-mod no_linger {
-    fsm_runtime::machine!("../examples/specs/no_linger.fsm");
-}
-mod reset_anywhere_in_window {
-    fsm_runtime::machine!("../examples/specs/reset_anywhere_in_window.fsm");
-}
+use variant_specs::*;
 
 /// Transitions that fired, as (from, event, to).
 type Fired = HashSet<(String, String, String)>;
@@ -48,14 +25,14 @@ const SEEDS: u64 = 300;
 
 /// Runs `SEEDS` seeds of each mode under `M`; answers the (from, event,
 /// to) transitions that fired and the events the spec refused.
-fn exercise<M: Machine>(file: &str) -> (Fired, Refused) {
+fn exercise<M: Machine + Default>(file: &str) -> (Fired, Refused) {
     let oracle = Oracle::load(&format!("examples/specs/{file}.fsm"));
     let mut fired = HashSet::new();
     let mut refused = HashSet::new();
     let mut errors = 0;
     for mode in [Mode::Echo, Mode::SlowReaders] {
         for seed in 0..SEEDS {
-            match run::<M>(seed, mode, &oracle, false) {
+            match run(&M::default(), seed, mode, &oracle, false) {
                 Ok(o) => {
                     errors += usize::from(!o.completed);
                     fired.extend(o.fired);

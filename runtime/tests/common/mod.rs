@@ -57,7 +57,7 @@ pub fn endpoint(seen: &Seen) -> Endpoint {
 
 /// Coverage of tcp.fsm by what `seen` holds.
 pub fn coverage(seen: &Seen) -> Coverage {
-    let mut c = Coverage::new::<fsm_runtime::tcp::Spec>();
+    let mut c = Coverage::new(&fsm_runtime::tcp::Spec);
     for e in seen.lock().unwrap().iter() {
         c.record(&e.transition);
     }

@@ -214,12 +214,13 @@ fn check_steps<M: Machine>(
     Ok(())
 }
 
-/// Runs one seed under machine `M`, holding every event against `oracle`.
+/// Runs one seed under `machine`, holding every event against `oracle`.
 /// With `whole`, a run with no error must also have delivered all the
 /// data the applications meant to send (a spec may legitimately refuse a
 /// SEND, as one that closes on the peer's FIN does; without `whole`, only
 /// what the peer's application handed over counts).
 pub fn run<M: Machine>(
+    machine: &M,
     seed: u64,
     mode: Mode,
     oracle: &Oracle,
@@ -237,7 +238,7 @@ pub fn run<M: Machine>(
             ];
             let mut c = config();
             c.record_steps = true;
-            Host::new(ip(side), c, IsnGenerator::new(key), base)
+            Host::with_machine(machine.clone(), ip(side), c, IsnGenerator::new(key), base)
         })
         .collect();
     let mut apps = [App::new(data.clone()), App::new(Vec::new())];
