@@ -11,6 +11,7 @@
 //! that can block has a timeout of its own.
 
 mod common;
+mod variant_specs;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddrV4};
@@ -20,10 +21,6 @@ use std::time::{Duration, Instant};
 use common::pattern;
 use fsm_runtime::vocab::Machine;
 use fsm_runtime::{Config, Endpoint, Options, Stream};
-
-mod no_time_wait_spec {
-    fsm_runtime::machine!("../examples/specs/no_time_wait.fsm");
-}
 
 /// Bytes each case sends: more than fits in one segment or one window
 /// update, less than a receive buffer, so a reader that does not read
@@ -39,7 +36,7 @@ const WAIT: Duration = Duration::from_secs(3);
 /// The bound on a whole case.
 const CASE: Duration = Duration::from_secs(8);
 
-fn endpoint<M: Machine>() -> Endpoint<M> {
+fn endpoint<M: Machine + Default>() -> Endpoint<M> {
     let mut config = Config::loopback(MSL);
     config.user_timeout = WAIT;
     Endpoint::bind_machine(
@@ -69,7 +66,7 @@ fn within(what: &str, case: impl FnOnce() + Send + 'static) {
 
 /// A connected pair: the client's stream, and the server's once accepted
 /// (on a thread of its own, which runs `server` on it).
-fn connect<M: Machine, T: Send + 'static>(
+fn connect<M: Machine + Default, T: Send + 'static>(
     server: impl FnOnce(Stream<M>) -> T + Send + 'static,
 ) -> (Stream<M>, std::thread::JoinHandle<T>, [Endpoint<M>; 2]) {
     let (se, ce) = (endpoint::<M>(), endpoint::<M>());
@@ -80,7 +77,7 @@ fn connect<M: Machine, T: Send + 'static>(
 }
 
 /// The states a connection went through, self-loops left out.
-fn path<M: Machine>(s: &Stream<M>) -> Vec<&'static str> {
+fn path<M: Machine + Default>(s: &Stream<M>) -> Vec<&'static str> {
     let trace = s.trace();
     let mut states: Vec<&'static str> = trace
         .first()
@@ -97,7 +94,7 @@ fn path<M: Machine>(s: &Stream<M>) -> Vec<&'static str> {
 }
 
 /// Waits, at most `WAIT`, until `s` is in `state`.
-fn wait_for_state<M: Machine>(s: &Stream<M>, state: &str) {
+fn wait_for_state<M: Machine + Default>(s: &Stream<M>, state: &str) {
     let end = Instant::now() + WAIT;
     while s.state().map(|st| st.to_string()).as_deref() != Some(state) {
         assert!(
@@ -111,7 +108,7 @@ fn wait_for_state<M: Machine>(s: &Stream<M>, state: &str) {
 
 /// Waits until `s`'s connection has finished, then a while longer (past
 /// 2*MSL), and checks it ended CLOSED.
-fn wait_finished<M: Machine>(s: &Stream<M>) {
+fn wait_finished<M: Machine + Default>(s: &Stream<M>) {
     let state = s.wait_finished(WAIT).expect("connection finishes");
     assert_eq!(state.to_string(), "CLOSED");
     std::thread::sleep(2 * MSL);
@@ -119,7 +116,7 @@ fn wait_finished<M: Machine>(s: &Stream<M>) {
 
 /// Reads until the end of the stream or an error: what came, and how it
 /// ended.
-fn read_all<M: Machine>(s: &mut Stream<M>) -> (Vec<u8>, std::io::Result<()>) {
+fn read_all<M: Machine + Default>(s: &mut Stream<M>) -> (Vec<u8>, std::io::Result<()>) {
     s.set_read_timeout(Some(WAIT));
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
@@ -136,7 +133,7 @@ fn read_all<M: Machine>(s: &mut Stream<M>) -> (Vec<u8>, std::io::Result<()>) {
 /// echoes them and closes. The client reads the echo only once its
 /// connection finished (after TIME_WAIT where the spec has one): all N
 /// bytes, then the end of the stream, again and again.
-fn client_closes_first<M: Machine>(client_path: &'static [&'static str]) {
+fn client_closes_first<M: Machine + Default>(client_path: &'static [&'static str]) {
     let data = pattern(N, 1);
     let echo = data.clone();
     let (mut c, server, _endpoints) = connect::<M, _>(move |mut s| {
@@ -173,7 +170,7 @@ fn client_closes_first<M: Machine>(client_path: &'static [&'static str]) {
 /// nothing, closes after the server's FIN (CLOSE_WAIT, LAST_ACK, CLOSED),
 /// waits until its connection finished, then reads: all N bytes, then the
 /// end of the stream.
-fn server_closes_first<M: Machine>(server_tail: &'static [&'static str]) {
+fn server_closes_first<M: Machine + Default>(server_tail: &'static [&'static str]) {
     let data = pattern(N, 2);
     let sent = data.clone();
     let (mut c, server, _endpoints) = connect::<M, _>(move |s| {
@@ -215,7 +212,7 @@ fn server_closes_first<M: Machine>(server_tail: &'static [&'static str]) {
 /// aborts (RST). The client, reading nothing until the reset has ended its
 /// connection, then reads all N bytes, then `ConnectionReset`, and the
 /// error again on the next read: never `Ok(0)`.
-fn abort_after_acknowledged_data<M: Machine>() {
+fn abort_after_acknowledged_data<M: Machine + Default>() {
     let data = pattern(N, 3);
     let sent = data.clone();
     let (mut c, server, _endpoints) = connect::<M, _>(move |s| {
@@ -247,7 +244,7 @@ fn abort_after_acknowledged_data<M: Machine>() {
 /// (c) without waiting: the server aborts right after handing N bytes
 /// over, some perhaps still in flight. The client reads what it took in,
 /// a prefix of what was sent, intact, then `ConnectionReset`.
-fn abort_with_data_in_flight<M: Machine>() {
+fn abort_with_data_in_flight<M: Machine + Default>() {
     let data = pattern(N, 5);
     let sent = data.clone();
     let (mut c, server, _endpoints) = connect::<M, _>(move |s| {
@@ -266,7 +263,7 @@ fn abort_with_data_in_flight<M: Machine>() {
     );
     println!(
         "{}: {} of {N} bytes read before the reset",
-        M::SPEC,
+        M::default().spec(),
         got.len()
     );
     assert_eq!(
@@ -280,7 +277,7 @@ fn abort_with_data_in_flight<M: Machine>() {
 /// acknowledged (the client in CLOSE_WAIT), it aborts. The client took the
 /// FIN in, but the spec reports the reset: all N bytes, then
 /// `ConnectionReset`, not `Ok(0)`.
-fn abort_after_the_fin<M: Machine>() {
+fn abort_after_the_fin<M: Machine + Default>() {
     let data = pattern(N, 4);
     let sent = data.clone();
     let (mut c, server, _endpoints) = connect::<M, _>(move |s| {
@@ -358,7 +355,7 @@ slow_reader_tests!(
 );
 
 slow_reader_tests!(
-    no_time_wait: no_time_wait_spec::Spec,
+    no_time_wait: variant_specs::no_time_wait::Spec,
     client path &["CLOSED", "SYN_SENT", "ESTABLISHED", "FIN_WAIT_1", "FIN_WAIT_2", "CLOSED"],
     server tail &["FIN_WAIT_1", "FIN_WAIT_2", "CLOSED"]
 );
