@@ -890,6 +890,15 @@ impl<M: Machine> Host<M> {
     pub fn connection(&self, id: ConnId) -> Option<&Connection<M>> {
         Some(&self.entry(id)?.conn)
     }
+
+    /// Every connection the host holds, each with whether it is a
+    /// listener's child not yet accepted (which no application can act on;
+    /// the listener's queues bound how many there are).
+    pub fn each_connection(&self) -> impl Iterator<Item = (&Connection<M>, bool)> {
+        self.slots
+            .iter()
+            .filter_map(|s| s.entry.as_ref().map(|e| (&e.conn, e.child_of.is_some())))
+    }
 }
 
 /// Emits a control segment from `local` into `buf`.

@@ -214,6 +214,56 @@ fn check_steps<M: Machine>(
     Ok(())
 }
 
+/// Why a run failed.
+#[derive(Debug)]
+pub struct Failure {
+    /// What went wrong.
+    pub message: String,
+    /// When the run did not settle: the connections the hosts still held.
+    pub stuck: Option<Vec<Stuck>>,
+}
+
+/// A connection a host still held when a run did not settle.
+#[derive(Debug)]
+pub struct Stuck {
+    /// Its state.
+    pub state: String,
+    /// A listener's child not yet accepted: no application can act on it.
+    pub unaccepted: bool,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Failure {
+        Failure {
+            message,
+            stuck: None,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn stuck<M: Machine>(hosts: &[Host<M>], message: String) -> Failure {
+    Failure {
+        message,
+        stuck: Some(
+            hosts
+                .iter()
+                .flat_map(|h| {
+                    h.each_connection().map(|(c, unaccepted)| Stuck {
+                        state: c.state().to_string(),
+                        unaccepted,
+                    })
+                })
+                .collect(),
+        ),
+    }
+}
+
 /// Runs one seed under `machine`, holding every event against `oracle`.
 /// With `whole`, a run with no error must also have delivered all the
 /// data the applications meant to send (a spec may legitimately refuse a
@@ -225,7 +275,7 @@ pub fn run<M: Machine>(
     mode: Mode,
     oracle: &Oracle,
     whole: bool,
-) -> Result<Outcome, String> {
+) -> Result<Outcome, Failure> {
     let mut rng = SplitMix64::new(seed);
     let link = Link::random(&mut rng);
     let len = rng.below(40_000) as usize;
@@ -268,7 +318,7 @@ pub fn run<M: Machine>(
 
     hosts[SERVER]
         .listen(base, PORT, 4)
-        .map_err(|e| e.to_string())?;
+        .map_err(|e| Failure::from(e.to_string()))?;
     apps[CLIENT].conn = Some(
         hosts[CLIENT]
             .connect(
@@ -278,7 +328,7 @@ pub fn run<M: Machine>(
                 udp(SERVER),
                 Some(Duration::from_secs(60)),
             )
-            .map_err(|e| e.to_string())?,
+            .map_err(|e| Failure::from(e.to_string()))?,
     );
 
     let mut settled = false;
@@ -386,19 +436,21 @@ pub fn run<M: Machine>(
         .unwrap_or(now + Duration::from_millis(1));
         now = next;
         if now > HORIZON {
-            return Err(format!(
+            let message = format!(
                 "not settled after {HORIZON:?} of virtual time: client {}, server {}",
                 describe(&apps[CLIENT], &hosts[CLIENT]),
                 describe(&apps[SERVER], &hosts[SERVER])
-            ));
+            );
+            return Err(stuck(&hosts, message));
         }
     }
     if !settled {
-        return Err(format!(
+        let message = format!(
             "not settled after 2,000,000 steps: client {}, server {}",
             describe(&apps[CLIENT], &hosts[CLIENT]),
             describe(&apps[SERVER], &hosts[SERVER])
-        ));
+        );
+        return Err(stuck(&hosts, message));
     }
     // Invariants.
     let expected: [&[u8]; 2] = match mode {
@@ -413,7 +465,8 @@ pub fn run<M: Machine>(
                 "{} received {} bytes that are not a prefix of what was sent",
                 name(side),
                 got.len()
-            ));
+            )
+            .into());
         }
         // Every byte this side acknowledged reached its application,
         // unless the application saw an error.
@@ -426,7 +479,8 @@ pub fn run<M: Machine>(
                     "{} acknowledged {acked} bytes but its application read {} and saw no error",
                     name(side),
                     got.len()
-                ));
+                )
+                .into());
             }
         }
     }
@@ -448,7 +502,8 @@ pub fn run<M: Machine>(
             meant(CLIENT),
             apps[SERVER].received.len(),
             meant(SERVER),
-        ));
+        )
+        .into());
     }
     Ok(Outcome {
         completed: clean,

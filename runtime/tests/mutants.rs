@@ -1,0 +1,288 @@
+//! The spec is sovereign, whatever the spec: every single-transition
+//! mutant of tcp.fsm that `fsm check` accepts (a transition dropped,
+//! retargeted, its actions reversed, one of its actions removed), loaded
+//! at run time and driven through the deterministic simulation. For each:
+//! the oracle (reading the mutant) accepts every event, no acknowledged
+//! byte is lost, nothing panics, and every connection ends (CLOSED, or an
+//! error its application sees) or sits in a state `fsm check` warns can be
+//! left only on segment events.
+//!
+//! "Ends" is the spec's word, not the host's: a mutant that reaches CLOSED
+//! without `delete_tcb` keeps its TCB, and the host holds the connection
+//! (in CLOSED) as the spec says. A listener's child that a mutant keeps
+//! from opening (no `send_syn_ack`) waits in the listener's half-open
+//! queue, where no application can act on it and `Config::syn_backlog`
+//! bounds how many there are. Both are counted and printed apart.
+//!
+//! `MUTANTS=N` runs the first N of the shuffled list (default: all);
+//! `MUTANT=I` replays mutant I alone.
+
+mod oracle;
+mod sim;
+
+use std::collections::HashSet;
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+use fsm_codegen::model::{StateId, Target};
+use fsm_codegen::{Model, Spec};
+use fsm_runtime::loaded::Loaded;
+use oracle::Oracle;
+use sim::{Mode, run};
+
+const TCP: &str = include_str!("../../tcp.fsm");
+
+/// Seeds per mode for each mutant.
+const SEEDS: u64 = 10;
+
+/// One change to one transition declaration.
+#[derive(Clone, Debug)]
+enum Mutation {
+    Drop,
+    Retarget(Target),
+    ReverseActions,
+    RemoveAction(usize),
+}
+
+/// Every single mutation of `model`: (declaration index, mutation).
+fn mutations(model: &Model) -> Vec<(usize, Mutation)> {
+    let mut out = Vec::new();
+    for (i, t) in model.transitions.iter().enumerate() {
+        out.push((i, Mutation::Drop));
+        let targets = (0..model.states.len())
+            .map(|s| Target::State(StateId(s)))
+            .chain([Target::Same]);
+        for target in targets.filter(|x| *x != t.target) {
+            out.push((i, Mutation::Retarget(target)));
+        }
+        if t.actions.len() > 1 {
+            out.push((i, Mutation::ReverseActions));
+        }
+        for a in 0..t.actions.len() {
+            out.push((i, Mutation::RemoveAction(a)));
+        }
+    }
+    out
+}
+
+fn mutate(model: &Model, decl: usize, m: &Mutation) -> Model {
+    let mut model = model.clone();
+    match m {
+        Mutation::Drop => {
+            model.transitions.remove(decl);
+        }
+        Mutation::Retarget(to) => model.transitions[decl].target = *to,
+        Mutation::ReverseActions => model.transitions[decl].actions.reverse(),
+        Mutation::RemoveAction(a) => {
+            model.transitions[decl].actions.remove(*a);
+        }
+    }
+    model
+}
+
+/// `line 119 (FIN_WAIT_1 -> FIN_WAIT_2 on rcv_ack): retargeted to CLOSED`
+fn describe(model: &Model, decl: usize, m: &Mutation) -> String {
+    let t = &model.transitions[decl];
+    let what = match m {
+        Mutation::Drop => "dropped".to_owned(),
+        Mutation::Retarget(Target::Same) => "retargeted to `same`".to_owned(),
+        Mutation::Retarget(Target::State(s)) => {
+            format!("retargeted to {}", model.states[s.index()].name.text)
+        }
+        Mutation::ReverseActions => "actions reversed".to_owned(),
+        Mutation::RemoveAction(a) => format!(
+            "action {} removed",
+            model.actions[t.actions[*a].index()].name.text
+        ),
+    };
+    let line = TCP.lines().nth(t.line - 1).unwrap_or("").trim();
+    let line = line.split("//").next().unwrap_or(line).trim_end();
+    format!("line {} ({line}): {what}", t.line)
+}
+
+/// The states `fsm check` warns can be left only on segment events.
+fn flagged(spec: &Spec) -> HashSet<String> {
+    spec.warnings
+        .iter()
+        .filter(|d| d.message.contains("can be left only on segment events"))
+        .filter_map(|d| d.message.split('`').nth(1).map(str::to_owned))
+        .collect()
+}
+
+/// A mutant that checks, ready to run.
+struct Mutant {
+    what: String,
+    loaded: Loaded,
+    oracle: Oracle,
+    flagged: HashSet<String>,
+}
+
+/// The mutant, if `fsm check` and the vocabulary accept it.
+fn accept(base: &Spec, decl: usize, m: &Mutation) -> Option<Mutant> {
+    let model = mutate(&base.model, decl, m);
+    let diags = fsm_codegen::check::check(&model, &base.source);
+    if diags.iter().any(|d| d.is_error()) {
+        return None;
+    }
+    let spec = Spec {
+        file_name: "tcp.fsm (mutant)".to_owned(),
+        source: base.source.clone(),
+        model: model.clone(),
+        warnings: diags,
+    };
+    let flagged = flagged(&spec);
+    let loaded = Loaded::from_spec(spec).ok()?;
+    Some(Mutant {
+        what: describe(&base.model, decl, m),
+        loaded,
+        oracle: Oracle {
+            model,
+            name: "tcp.fsm (mutant)".to_owned(),
+        },
+        flagged,
+    })
+}
+
+/// How a mutant's runs ended.
+#[derive(Default)]
+struct Ends {
+    /// Settled: every connection gone.
+    settled: usize,
+    /// Connections left in the initial state (CLOSED), TCB kept.
+    initial: usize,
+    /// Connections left in a state `fsm check` flags.
+    flagged: usize,
+    /// Listeners' children never opened.
+    unaccepted: usize,
+}
+
+/// Runs one mutant over every seed; `Err` says what broke.
+fn exercise(mutant: &Mutant, seed_base: u64) -> Result<Ends, String> {
+    let mut ends = Ends::default();
+    let initial = mutant.oracle.initial().to_owned();
+    for mode in [Mode::Echo, Mode::SlowReaders] {
+        for seed in seed_base..seed_base + SEEDS {
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                run(&mutant.loaded, seed, mode, &mutant.oracle, false)
+            }))
+            .map_err(|p| {
+                let why = p
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| p.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                format!("{mode:?} seed {seed}: panicked: {why}")
+            })?;
+            let stuck = match outcome {
+                Ok(_) => {
+                    ends.settled += 1;
+                    continue;
+                }
+                Err(f) => match f.stuck {
+                    Some(stuck) => stuck,
+                    None => return Err(format!("{mode:?} seed {seed}: {f}")),
+                },
+            };
+            for s in stuck {
+                if s.state == initial {
+                    ends.initial += 1;
+                } else if mutant.flagged.contains(&s.state) {
+                    ends.flagged += 1;
+                } else if s.unaccepted {
+                    ends.unaccepted += 1;
+                } else {
+                    return Err(format!(
+                        "{mode:?} seed {seed}: a connection hangs in {}, which fsm check does \
+                         not flag",
+                        s.state
+                    ));
+                }
+            }
+        }
+    }
+    Ok(ends)
+}
+
+#[test]
+fn every_mutant_of_tcp_fsm_keeps_the_promises() {
+    let base = fsm_codegen::compile("tcp.fsm", TCP).expect("tcp.fsm checks");
+    let mut all = mutations(&base.model);
+    // A fixed shuffle (SplitMix64), so that MUTANTS=N samples the spec.
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    for i in (1..all.len()).rev() {
+        state = state.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        all.swap(i, ((z ^ (z >> 31)) % (i as u64 + 1)) as usize);
+    }
+    let chosen: Vec<usize> = match std::env::var("MUTANT") {
+        Ok(i) => vec![i.parse().expect("MUTANT is a number")],
+        Err(_) => {
+            let n = std::env::var("MUTANTS")
+                .ok()
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(all.len());
+            (0..n.min(all.len())).collect()
+        }
+    };
+    let started = Instant::now();
+    let next = AtomicUsize::new(0);
+    let tally = Mutex::new((0usize, 0usize, Ends::default(), Vec::new()));
+    std::thread::scope(|s| {
+        for _ in 0..2 {
+            s.spawn(|| {
+                while let Some(&i) = chosen.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    let (decl, m) = &all[i];
+                    let Some(mutant) = accept(&base, *decl, m) else {
+                        tally.lock().unwrap().1 += 1;
+                        continue;
+                    };
+                    let result = exercise(&mutant, i as u64 * 1000);
+                    let mut t = tally.lock().unwrap();
+                    t.0 += 1;
+                    match result {
+                        Ok(e) => {
+                            t.2.settled += e.settled;
+                            t.2.initial += e.initial;
+                            t.2.flagged += e.flagged;
+                            t.2.unaccepted += e.unaccepted;
+                        }
+                        Err(e) => t.3.push(format!(
+                            "mutant {i}, {}: {e}\nreplay: MUTANT={i} cargo test -p fsm-runtime --test mutants",
+                            mutant.what
+                        )),
+                    }
+                }
+            });
+        }
+    });
+    let (run_, rejected, ends, failures) = tally.into_inner().unwrap();
+    println!(
+        "{} mutants of tcp.fsm in {:.1}s: {run_} accepted by fsm check and run, {} runs each \
+         ({rejected} rejected by fsm check); {} runs settled; connections left in CLOSED with \
+         their TCB: {}, in a state fsm check flags: {}, unaccepted children never opened: {}; \
+         {} mutants failed",
+        chosen.len(),
+        started.elapsed().as_secs_f64(),
+        2 * SEEDS,
+        ends.settled,
+        ends.initial,
+        ends.flagged,
+        ends.unaccepted,
+        failures.len()
+    );
+    for f in failures.iter().take(20) {
+        println!("{f}\n");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mutants broke a promise",
+        failures.len()
+    );
+    if chosen.len() == all.len() {
+        assert!(run_ >= 200, "only {run_} mutants were accepted");
+    }
+}
