@@ -17,12 +17,17 @@ use crate::syntax::{LineStyle, Marker};
 pub struct DrawOptions {
     /// Language of the labels (`en`, `zh`).
     pub lang: String,
+    /// Draw a run over the spec: each transition by how often it fired,
+    /// states never reached greyed (SVG only; the other drawings ignore
+    /// it).
+    pub heat: Option<crate::figure::Heat>,
 }
 
 impl Default for DrawOptions {
     fn default() -> Self {
         DrawOptions {
             lang: "en".to_owned(),
+            heat: None,
         }
     }
 }

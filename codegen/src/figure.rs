@@ -40,6 +40,9 @@ pub struct Figure {
     pub several: Vec<SeveralRow>,
     /// The groups named by the rows of `several`, with their members.
     pub groups: Vec<GroupRow>,
+    /// With a heat map: the most any one arrow or row fired (the top of
+    /// the colour scale).
+    pub fired_max: Option<u64>,
 }
 
 /// A state's box.
@@ -53,6 +56,8 @@ pub struct StateBox {
     pub initial: bool,
     /// Path steps that sit on the state.
     pub marks: Vec<StepMark>,
+    /// With a heat map: whether a run reached it.
+    pub reached: Option<bool>,
 }
 
 /// A step number of a typical path, drawn as that path's marker.
@@ -119,6 +124,8 @@ pub struct Arrow {
     pub line: Line,
     /// The RFC section, if given.
     pub rfc: Option<String>,
+    /// With a heat map: how often it fired.
+    pub fired: Option<u64>,
 }
 
 impl Arrow {
@@ -169,6 +176,49 @@ impl PathKey {
     }
 }
 
+/// What a run did with a spec, to draw over its figure: how often each
+/// (transition, source state) pair fired and which states were reached.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Heat {
+    /// Times each pair fired, in [`Model::edges`] order (the generated
+    /// `TRANSITIONS` order). Missing entries count as 0.
+    pub fired: Vec<u64>,
+    /// Whether each state was reached, in declaration order. Missing
+    /// entries count as reached.
+    pub reached: Vec<bool>,
+}
+
+impl Heat {
+    /// The colour for a count, on a scale whose top is `max`: grey for 0,
+    /// then from amber to dark red, logarithmically.
+    pub fn color(count: u64, max: u64) -> String {
+        if count == 0 {
+            return NEVER.to_owned();
+        }
+        let t = Heat::level(count, max);
+        let mix = |a: u8, b: u8| (f64::from(a) + (f64::from(b) - f64::from(a)) * t).round() as u8;
+        let (lo, hi) = ((0xf2, 0xa5, 0x41), (0x8e, 0x12, 0x1b));
+        format!(
+            "#{:02x}{:02x}{:02x}",
+            mix(lo.0, hi.0),
+            mix(lo.1, hi.1),
+            mix(lo.2, hi.2)
+        )
+    }
+
+    /// Where a count sits between 1 and `max`, from 0.0 to 1.0
+    /// (logarithmic, so that rare transitions still show).
+    pub fn level(count: u64, max: u64) -> f64 {
+        if count <= 1 || max <= 1 {
+            return 0.0;
+        }
+        ((count as f64).ln() / (max as f64).ln()).clamp(0.0, 1.0)
+    }
+}
+
+/// The colour of what a heat map shows as never fired or never reached.
+pub const NEVER: &str = "#b4b4b4";
+
 /// A row of the "in several states" legend.
 #[derive(Clone, Debug)]
 pub struct SeveralRow {
@@ -184,6 +234,8 @@ pub struct SeveralRow {
     pub stays: bool,
     /// Step markers, if a path runs through it.
     pub marks: Vec<StepMark>,
+    /// With a heat map: how often it fired, from all its sources.
+    pub fired: Option<u64>,
 }
 
 impl SeveralRow {
@@ -297,22 +349,48 @@ impl Figure {
             step: s.step,
             marker: model.paths[s.path.index()].marker,
         };
+        let heat = opts.heat.as_ref();
         let states = model
             .states
             .iter()
-            .map(|s| StateBox {
+            .enumerate()
+            .map(|(i, s)| StateBox {
                 name: s.name.text.clone(),
                 description: s.text.get(lang).to_owned(),
                 initial: s.initial,
                 marks: s.steps.iter().map(mark).collect(),
+                reached: heat.map(|h| h.reached.get(i).copied().unwrap_or(true)),
             })
             .collect();
+        // Times each declaration fired from each of its sources.
+        let mut fired_from: std::collections::HashMap<(usize, usize), u64> = Default::default();
+        if let Some(h) = heat {
+            for (i, e) in model.edges().enumerate() {
+                let n = h.fired.get(i).copied().unwrap_or(0);
+                *fired_from
+                    .entry((e.transition.index(), e.from.index()))
+                    .or_default() += n;
+            }
+        }
+        let fired = |t: usize, sources: &[crate::model::StateId]| {
+            heat.map(|_| {
+                sources
+                    .iter()
+                    .map(|s| fired_from.get(&(t, s.index())).copied().unwrap_or(0))
+                    .sum::<u64>()
+            })
+        };
+        let counted = |label: String, n: Option<u64>| match n {
+            Some(n) => format!("{label} ×{n}"),
+            None => label,
+        };
         let mut arrows = Vec::new();
         let mut several = Vec::new();
         let mut group_ids: Vec<usize> = Vec::new();
         for (i, t) in model.transitions.iter().enumerate() {
             let marks: Vec<StepMark> = t.steps.iter().map(mark).collect();
-            let label = model.transition_label(t, lang);
+            let n = fired(i, &t.sources);
+            let label = counted(model.transition_label(t, lang), n);
             if t.is_single() {
                 let from = t.sources[0];
                 let line = match marks.first() {
@@ -330,6 +408,7 @@ impl Figure {
                     marks,
                     line,
                     rfc: t.rfc.clone(),
+                    fired: n,
                 });
             } else {
                 for &g in &t.named_groups {
@@ -348,6 +427,7 @@ impl Figure {
                     target,
                     stays,
                     marks,
+                    fired: n,
                 });
             }
         }
@@ -386,6 +466,14 @@ impl Figure {
                 }
             })
             .collect();
+        let fired_max = heat.map(|_| {
+            arrows
+                .iter()
+                .filter_map(|a: &Arrow| a.fired)
+                .chain(several.iter().filter_map(|r: &SeveralRow| r.fired))
+                .max()
+                .unwrap_or(0)
+        });
         Figure {
             name: model.name.text.clone(),
             title: model.title.get(lang).to_owned(),
@@ -396,6 +484,7 @@ impl Figure {
             paths,
             several,
             groups,
+            fired_max,
         }
     }
 

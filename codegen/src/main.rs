@@ -144,7 +144,13 @@ fn draw(
             langs.iter().map(|l| format!(", {l}")).collect::<String>()
         ));
     }
-    let text = render(&spec.model, &DrawOptions { lang: d.lang });
+    let text = render(
+        &spec.model,
+        &DrawOptions {
+            lang: d.lang,
+            ..DrawOptions::default()
+        },
+    );
     write_output(d.output.as_deref(), &text)?;
     Ok(ExitCode::SUCCESS)
 }

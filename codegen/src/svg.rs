@@ -31,7 +31,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use crate::dot::DrawOptions;
-use crate::figure::{Figure, INK, Line, Provenance, StepMark};
+use crate::figure::{Figure, Heat, INK, Line, NEVER, Provenance, StepMark};
 use crate::model::Model;
 use crate::syntax::{LineStyle, Marker};
 
@@ -926,9 +926,55 @@ impl<'a> Drawing<'a> {
         }
     }
 
+    /// How often the arrows of a bundle fired, with a heat map.
+    fn fired(&self, bu: &Bundle) -> Option<u64> {
+        self.fig.fired_max?;
+        Some(
+            bu.arrows
+                .iter()
+                .filter_map(|&i| self.fig.arrows[i].fired)
+                .sum(),
+        )
+    }
+
+    /// The bundle's line: its path's or thin; with a heat map, coloured
+    /// and widened by how often it fired (dashed grey if never). Returns
+    /// the attributes and the colour of the head.
+    fn bundle_stroke(&self, bu: &Bundle) -> (String, String) {
+        let (Some(count), Some(max)) = (self.fired(bu), self.fig.fired_max) else {
+            return (self.stroke(bu.line), self.fig.color(bu.line).to_owned());
+        };
+        let color = Heat::color(count, max);
+        if count == 0 {
+            return (
+                format!("stroke=\"{color}\" stroke-width=\"{THIN_W}\" stroke-dasharray=\"4 3\""),
+                color,
+            );
+        }
+        let width = 1.6 + 4.4 * Heat::level(count, max);
+        (
+            format!("stroke=\"{color}\" stroke-width=\"{}\"", n(width)),
+            color,
+        )
+    }
+
+    /// The colour of a bundle's label text.
+    fn label_color(&self, bu: &Bundle) -> &'static str {
+        match self.fired(bu) {
+            Some(0) => NEVER,
+            Some(_) => INK,
+            None => self.fig.color(bu.line),
+        }
+    }
+
     fn state(&mut self, s: usize) {
         let lay = self.lay;
         let st = &self.fig.states[s];
+        let (fill, ink) = if st.reached == Some(false) {
+            ("#efefef", NEVER)
+        } else {
+            ("#ffffff", INK)
+        };
         let x = lay.nodes[s].x;
         let half = lay.half[s];
         let (top, _) = lay.box_y(s);
@@ -936,8 +982,8 @@ impl<'a> Drawing<'a> {
         let _ = writeln!(
             self.body,
             "<g class=\"state\"><title>{}: {}</title>\
-             <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{BOX_H}\" rx=\"6\" fill=\"#ffffff\" \
-             stroke=\"{INK}\" stroke-width=\"{width}\"/>",
+             <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{BOX_H}\" rx=\"6\" fill=\"{fill}\" \
+             stroke=\"{ink}\" stroke-width=\"{width}\"/>",
             xml(&st.name),
             xml(&st.description),
             self.px(x - half),
@@ -951,7 +997,7 @@ impl<'a> Drawing<'a> {
         let _ = writeln!(
             self.body,
             "<text x=\"{}\" y=\"{}\" font-size=\"{STATE_SIZE}\" font-weight=\"bold\" \
-             fill=\"{INK}\">{}</text>",
+             fill=\"{ink}\">{}</text>",
             self.px(left),
             self.py(base),
             xml(&st.name)
@@ -1021,8 +1067,7 @@ impl<'a> Drawing<'a> {
                 )
             })
             .collect();
-        let stroke = self.stroke(bu.line);
-        let color = self.fig.color(bu.line);
+        let (stroke, color) = self.bundle_stroke(bu);
         let (hl, hw) = (
             head_len(bu.line),
             if bu.line == Line::Thin { 3.6 } else { 5.0 },
@@ -1221,7 +1266,7 @@ impl<'a> Drawing<'a> {
                 (lay.nodes[id].x + 6.0, lay.cy(id) - bu.label.h / 2.0)
             }
         };
-        let color = self.fig.color(bu.line);
+        let color = self.label_color(bu);
         let lines = bu.label.lines.clone();
         for (i, line) in lines.iter().enumerate() {
             let cy = top + LINE_H * (i as f64 + 0.5);
@@ -1239,7 +1284,7 @@ impl<'a> Drawing<'a> {
     /// A label that ends at `right`: each line's markers last, against the
     /// line, the text right-aligned before them.
     fn label_left_of(&mut self, bu: &Bundle, right: f64, top: f64) {
-        let color = self.fig.color(bu.line);
+        let color = self.label_color(bu);
         for (i, line) in bu.label.lines.iter().enumerate() {
             let cy = top + LINE_H * (i as f64 + 0.5);
             let marks_w = marks_width(&line.marks);
@@ -1286,6 +1331,18 @@ impl<'a> Drawing<'a> {
         rows.push((Some(Line::Thin), Vec::new(), fig.words.thin.to_owned()));
         if fig.states.iter().any(|s| !s.marks.is_empty()) {
             rows.push((None, Vec::new(), fig.words.on_state.to_owned()));
+        }
+        if let Some(max) = fig.fired_max {
+            rows.push((
+                None,
+                Vec::new(),
+                format!("×N: times fired; colour and width: amber 1 … dark red {max}"),
+            ));
+            rows.push((
+                None,
+                Vec::new(),
+                "grey: never fired, or never reached".to_owned(),
+            ));
         }
         rows
     }
@@ -1435,9 +1492,10 @@ impl<'a> Drawing<'a> {
                 } else {
                     format!("→ {}", xml(&r.target))
                 };
+                let ink = if r.fired == Some(0) { NEVER } else { INK };
                 let _ = writeln!(
                     self.body,
-                    "<text y=\"{base}\" font-size=\"{LABEL_SIZE}\" fill=\"{INK}\">\
+                    "<text y=\"{base}\" font-size=\"{LABEL_SIZE}\" fill=\"{ink}\">\
                      <tspan x=\"{}\">{}</tspan><tspan x=\"{}\">{}</tspan><tspan x=\"{}\">{target}</tspan></text>",
                     n(c1),
                     xml(&r.sources),

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use fsm_codegen::dot::DrawOptions;
-use fsm_codegen::figure::{Figure, Line, StepMark};
+use fsm_codegen::figure::{Figure, Heat, Line, NEVER, StepMark};
 use fsm_codegen::syntax::{LineStyle, Marker};
 use fsm_codegen::{Model, dot, mermaid, svg};
 
@@ -25,6 +25,7 @@ fn en() -> DrawOptions {
 fn zh() -> DrawOptions {
     DrawOptions {
         lang: "zh".to_owned(),
+        ..DrawOptions::default()
     }
 }
 
@@ -472,4 +473,64 @@ fn a_spec_without_paths_or_several_sources_still_draws() {
     assert!(!mmd.contains("classDef"));
     assert!(mmd.contains("OFF --> ON : flip / –"));
     graphviz(&dot);
+}
+
+/// A heat map: the pairs of the client path fired (step 2 most often),
+/// the rest never; TIME_WAIT never reached.
+fn client_heat(model: &Model) -> Heat {
+    let mut fired = vec![0; model.edges().count()];
+    for (i, e) in model.edges().enumerate() {
+        let t = &model.transitions[e.transition.index()];
+        if let Some(s) = t
+            .steps
+            .iter()
+            .find(|s| model.paths[s.path.index()].name.text == "client")
+        {
+            fired[i] = 10u64.pow(s.step.min(6));
+        }
+    }
+    let reached = model
+        .states
+        .iter()
+        .map(|s| s.name.text != "TIME_WAIT")
+        .collect();
+    Heat { fired, reached }
+}
+
+#[test]
+fn a_heat_map_draws_counts_and_greys_what_never_happened() {
+    let model = tcp();
+    let heat = client_heat(&model);
+    let max = *heat.fired.iter().max().unwrap();
+    let opts = DrawOptions {
+        heat: Some(heat),
+        ..DrawOptions::default()
+    };
+    let fig = Figure::new(&model, &opts);
+    assert_eq!(fig.fired_max, Some(max));
+    let svg = svg::render(&model, &opts);
+    if let Ok(path) = std::env::var("HEAT_SVG") {
+        std::fs::write(path, &svg).unwrap();
+    }
+    // The client's ACTIVE OPEN fired 100 times, and says so.
+    assert!(svg.contains("active OPEN / SYN ×100"), "count in the label");
+    // The hottest arrow is dark red; a never-fired one dashed grey.
+    assert!(svg.contains(&Heat::color(max, max)));
+    assert!(svg.contains(&format!(
+        "stroke=\"{NEVER}\" stroke-width=\"1.2\" stroke-dasharray"
+    )));
+    // TIME_WAIT's box is grey, the others white.
+    let time_wait = svg
+        .split("<g class=\"state\">")
+        .find(|g| g.starts_with("<title>TIME_WAIT"))
+        .unwrap();
+    assert!(time_wait.contains(&format!("fill=\"#efefef\" stroke=\"{NEVER}\"")));
+    let closed = svg
+        .split("<g class=\"state\">")
+        .find(|g| g.starts_with("<title>CLOSED"))
+        .unwrap();
+    assert!(closed.contains("fill=\"#ffffff\""));
+    // Without heat, nothing of it.
+    let plain = svg::render(&model, &DrawOptions::default());
+    assert!(!plain.contains('×') && !plain.contains(NEVER));
 }

@@ -34,6 +34,7 @@ fn generated() -> Vec<(&'static str, String)> {
     let en = DrawOptions::default();
     let zh = DrawOptions {
         lang: "zh".to_owned(),
+        ..DrawOptions::default()
     };
     vec![
         ("docs/tcp.dot", dot::render_with(model, &en, &provenance)),
