@@ -145,6 +145,12 @@ pub enum LoadError {
         path: PathBuf,
         /// Byte offset of the first invalid sequence.
         offset: usize,
+        /// Its line and column (1-based; the column counts characters).
+        line: usize,
+        /// See `line`.
+        column: usize,
+        /// The first invalid byte.
+        byte: u8,
     },
     /// The file holds nothing but white space and comments.
     Empty {
@@ -163,9 +169,16 @@ impl fmt::Display for LoadError {
                 write!(f, "{}: is a directory, not a spec file", path.display())
             }
             LoadError::Io { path, error } => write!(f, "{}: {error}", path.display()),
-            LoadError::NotUtf8 { path, offset } => write!(
+            LoadError::NotUtf8 {
+                path,
+                offset,
+                line,
+                column,
+                byte,
+            } => write!(
                 f,
-                "{}: not UTF-8 text (invalid byte at offset {offset})",
+                "{}:{line}:{column}: not UTF-8 text (invalid byte 0x{byte:02x} at offset {offset}); \
+                 save the file as UTF-8",
                 path.display()
             ),
             LoadError::Empty { path } => write!(
@@ -187,9 +200,19 @@ pub fn load(path: impl AsRef<Path>) -> Result<Spec, LoadError> {
         path: path.to_owned(),
         error,
     })?;
-    let source = String::from_utf8(bytes).map_err(|e| LoadError::NotUtf8 {
-        path: path.to_owned(),
-        offset: e.utf8_error().valid_up_to(),
+    let source = String::from_utf8(bytes).map_err(|e| {
+        let offset = e.utf8_error().valid_up_to();
+        let bytes = e.as_bytes();
+        // The valid prefix is text: count its lines and characters.
+        let before = String::from_utf8_lossy(&bytes[..offset]);
+        let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+        LoadError::NotUtf8 {
+            path: path.to_owned(),
+            offset,
+            line: before.matches('\n').count() + 1,
+            column: before[line_start..].chars().count() + 1,
+            byte: bytes[offset],
+        }
     })?;
     if is_blank(&source) {
         return Err(LoadError::Empty {

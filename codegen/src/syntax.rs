@@ -216,7 +216,7 @@ pub struct SyntaxTree {
 
 /// Parses `source`. On a syntax error, returns one diagnostic at its position.
 pub fn parse(source: &str) -> Result<SyntaxTree, Diagnostic> {
-    let mut pairs = Grammar::parse(Rule::file, source).map_err(syntax_error)?;
+    let mut pairs = Grammar::parse(Rule::file, source).map_err(|e| syntax_error(source, e))?;
     let file = pairs.next().expect("the file rule matched");
     let mut inner = file.into_inner();
     let machine = inner.next().expect("a file starts with its machine");
@@ -238,6 +238,22 @@ pub fn parse(source: &str) -> Result<SyntaxTree, Diagnostic> {
 fn span(pair: &Pair<'_, Rule>) -> Span {
     let s = pair.as_span();
     s.start()..s.end()
+}
+
+/// The pair's span without what the grammar skipped after its last token
+/// (white space and comments before an optional part that is absent): it
+/// ends where its last token (a pair with no inner pairs) ends.
+fn content_span(pair: &Pair<'_, Rule>) -> Span {
+    let start = pair.as_span().start();
+    let end = pair
+        .clone()
+        .into_inner()
+        .flatten()
+        .filter(|p| p.clone().into_inner().next().is_none())
+        .map(|p| p.as_span().end())
+        .max()
+        .unwrap_or_else(|| pair.as_span().end());
+    start..end
 }
 
 fn name(pair: Pair<'_, Rule>) -> Name {
@@ -380,7 +396,7 @@ fn decl(pair: Pair<'_, Rule>) -> Decl {
 }
 
 fn transition(pair: Pair<'_, Rule>) -> TransitionSyntax {
-    let whole = span(&pair);
+    let whole = content_span(&pair);
     let mut inner = pair.into_inner();
     let sources_pair = inner.next().expect("sources");
     let src = sources_pair.into_inner().next().expect("sources body");
@@ -484,26 +500,127 @@ fn fold(pair: Pair<'_, Rule>, make: Combine) -> GuardExpr<Name> {
     parts.fold(first, |acc, e| make(Box::new(acc), Box::new(e)))
 }
 
-/// Turns a pest error into a diagnostic that says what was expected in words.
-fn syntax_error(e: pest::error::Error<Rule>) -> Diagnostic {
+/// The language's reserved words, which cannot be names.
+const KEYWORDS: &[&str] = &[
+    "machine", "state", "event", "guard", "action", "path", "group", "initial", "on", "any",
+    "same", "rfc", "label",
+];
+
+/// Characters that can start or continue a token of the language.
+fn in_language(c: char) -> bool {
+    c.is_ascii_alphanumeric() || c.is_whitespace() || "_\"-<>[]()!&|/,=.".contains(c)
+}
+
+/// Turns a pest error into a diagnostic that says what was expected in
+/// words, where it was expected: an unterminated string, a reserved word
+/// used as a name, a character the language does not have, and a
+/// statement cut short at the end of its line each get their own message.
+fn syntax_error(source: &str, e: pest::error::Error<Rule>) -> Diagnostic {
     let at = match e.location {
         InputLocation::Pos(p) => p..p,
         InputLocation::Span((a, b)) => a..b,
     };
-    let message = match &e.variant {
+    let mut wanted: Vec<&str> = match &e.variant {
         ErrorVariant::ParsingError { positives, .. } => {
-            let mut wanted: Vec<&str> = positives.iter().filter_map(|r| describe(*r)).collect();
-            wanted.sort_unstable();
-            wanted.dedup();
-            match wanted.as_slice() {
-                [] => "syntax error".to_owned(),
-                [one] => format!("expected {one}"),
-                [init @ .., last] => format!("expected {} or {last}", init.join(", ")),
-            }
+            positives.iter().filter_map(|r| describe(*r)).collect()
         }
-        ErrorVariant::CustomError { message } => message.clone(),
+        ErrorVariant::CustomError { message } => {
+            return Diagnostic::error(message.clone()).with_primary(at, "here");
+        }
+    };
+    wanted.sort_unstable();
+    wanted.dedup();
+    let rest = &source[at.start..];
+    let line_end = at.start + rest.find('\n').unwrap_or(rest.len());
+
+    // An opening quote with no closing one on its line.
+    if rest.starts_with('"') && !closes(&source[at.start + 1..line_end]) {
+        return Diagnostic::error("unterminated string")
+            .with_primary(
+                at.start..line_end.max(at.start + 1),
+                "this string has no closing `\"` before the end of the line",
+            )
+            .with_note("help: close it with `\"` (a string cannot span lines; write `\\n` for a line break)");
+    }
+    // A reserved word where a name was expected.
+    let word: String = rest
+        .chars()
+        .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
+        .collect();
+    if KEYWORDS.contains(&word.as_str()) && wanted.iter().any(|w| w.contains("name")) {
+        return Diagnostic::error(format!("`{word}` is a reserved word, not a name"))
+            .with_primary(at.start..at.start + word.len(), "reserved")
+            .with_note(format!(
+                "help: pick another name; the reserved words are {}",
+                KEYWORDS
+                    .iter()
+                    .map(|k| format!("`{k}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+    }
+    // A character that has no place in the language.
+    if let Some(c) = rest.chars().next().filter(|&c| !in_language(c)) {
+        let d = Diagnostic::error(format!("unexpected character `{c}`")).with_primary(
+            at.start..at.start + c.len_utf8(),
+            "not part of the language",
+        );
+        return match c {
+            ';' => {
+                d.with_note("help: a statement ends with its line; nothing separates statements")
+            }
+            _ => d.with_note(format!("help: expected {}", join_or(&wanted))),
+        };
+    }
+    // Nothing more on the line where the statement stopped: say so there,
+    // not at the start of the next statement.
+    let before = source[..at.start].trim_end();
+    let skipped = &source[before.len()..at.start];
+    if skipped.contains('\n') && !before.is_empty() && !wanted.is_empty() {
+        let prev: String = before
+            .chars()
+            .rev()
+            .take_while(|c| !c.is_whitespace())
+            .collect::<Vec<_>>()
+            .into_iter()
+            .rev()
+            .collect();
+        let is_lang = (2..=3).contains(&prev.len()) && prev.chars().all(|c| c.is_ascii_lowercase());
+        if is_lang && wanted.contains(&"a quoted string") {
+            wanted = vec!["a quoted string"];
+        }
+        let end = before.len();
+        return Diagnostic::error(format!("expected {} after `{prev}`", join_or(&wanted)))
+            .with_primary(end..end, "the line ends here");
+    }
+    let message = match wanted.as_slice() {
+        [] => "syntax error".to_owned(),
+        _ => format!("expected {}", join_or(&wanted)),
     };
     Diagnostic::error(message).with_primary(at, "here")
+}
+
+/// Whether a string body (after its opening quote) closes on this text.
+fn closes(body: &str) -> bool {
+    let mut escaped = false;
+    for c in body.chars() {
+        match (escaped, c) {
+            (true, _) => escaped = false,
+            (false, '\\') => escaped = true,
+            (false, '"') => return true,
+            _ => {}
+        }
+    }
+    false
+}
+
+/// `a, b or c`.
+fn join_or(words: &[&str]) -> String {
+    match words {
+        [] => "something else".to_owned(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
 }
 
 fn describe(rule: Rule) -> Option<&'static str> {

@@ -48,8 +48,88 @@ fn the_base_spec_is_clean() {
 #[test]
 fn syntax_error_says_what_was_expected() {
     let (msg, line, col) = only_error("machine M \"m\"\nstate A initial \"a\"\nA -> B on\n");
-    assert_eq!(msg, "expected a name");
-    assert_eq!((line, col), (4, 1));
+    // At the end of the line where the statement stopped, not at the end
+    // of the file.
+    assert_eq!(msg, "expected a name after `on`");
+    assert_eq!((line, col), (3, 10));
+}
+
+#[test]
+fn an_unterminated_string_says_so() {
+    let (msg, line, col) = only_error("machine M \"m\"\nstate A initial \"open\n");
+    assert_eq!(msg, "unterminated string");
+    assert_eq!((line, col), (2, 17));
+    let r = compile("t.fsm", "machine M \"m\"\nstate A initial \"open\n").unwrap_err();
+    assert!(
+        r.render()
+            .contains("no closing `\"` before the end of the line")
+    );
+    // An escaped quote does not close it.
+    let (msg, ..) = only_error("machine M \"m\"\nstate A initial \"a \\\"\n");
+    assert_eq!(msg, "unterminated string");
+}
+
+#[test]
+fn a_translation_without_its_text_is_reported_on_its_own_line() {
+    let (msg, line, col) =
+        only_error("machine M \"m\"\nstate A initial \"a\" zh\nstate B \"b\"\nA -> B on e\n");
+    assert_eq!(msg, "expected a quoted string after `zh`");
+    assert_eq!((line, col), (2, 23));
+}
+
+#[test]
+fn a_reserved_word_as_a_name_says_it_is_reserved() {
+    let (msg, line, col) = only_error("machine M \"m\"\nstate on \"a\"\n");
+    assert_eq!(msg, "`on` is a reserved word, not a name");
+    assert_eq!((line, col), (2, 7));
+    let r = compile("t.fsm", "machine M \"m\"\nstate on \"a\"\n").unwrap_err();
+    assert!(
+        r.render().contains("the reserved words are `machine`"),
+        "{}",
+        r.render()
+    );
+}
+
+#[test]
+fn a_stray_character_is_named_alone() {
+    let (msg, line, col) = only_error(&with("state X \"x\";\n"));
+    assert_eq!(msg, "unexpected character `;`");
+    assert_eq!((line, col), (9, 12));
+    let r = compile("t.fsm", &with("state X \"x\";\n")).unwrap_err();
+    assert!(r.render().contains("nothing separates statements"));
+}
+
+#[test]
+fn a_file_that_is_not_utf8_gets_its_line_and_column() {
+    let dir = std::env::temp_dir().join(format!("fsm-utf8-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("latin1.fsm");
+    std::fs::write(&path, b"machine M \"m\"\nstate \xc9T\xc9 initial \"a\"\n").unwrap();
+    let e = fsm_codegen::load(&path).unwrap_err().to_string();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(e.contains("latin1.fsm:2:7: not UTF-8 text"), "{e}");
+    assert!(e.contains("0xc9"), "{e}");
+}
+
+#[test]
+fn a_transition_span_ends_with_its_last_token() {
+    // A duplicate transition followed by a comment and a blank line: the
+    // caret covers the transition only, not what follows it.
+    let src = with(
+        "OPEN -> SHUT on push / creak   // again\n\nstate X \"x\"\nSHUT -> X on push\nX -> OPEN on pull\n",
+    );
+    let r = compile("t.fsm", &src).unwrap_err();
+    let d = r
+        .diagnostics
+        .iter()
+        .find(|d| d.message.starts_with("duplicate transition"))
+        .expect("the duplicate is reported");
+    let label = d
+        .labels
+        .iter()
+        .find(|l| l.primary)
+        .expect("a primary label");
+    assert_eq!(&src[label.span.clone()], "OPEN -> SHUT on push / creak");
 }
 
 #[test]

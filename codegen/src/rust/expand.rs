@@ -152,9 +152,18 @@ pub(crate) fn load_as(path: &Path, name: &str) -> Result<Spec, LoadError> {
             Err(LoadError::Rejected(r))
         }
         Err(LoadError::Io { error, .. }) => Err(LoadError::Io { path: named, error }),
-        Err(LoadError::NotUtf8 { offset, .. }) => Err(LoadError::NotUtf8 {
+        Err(LoadError::NotUtf8 {
+            offset,
+            line,
+            column,
+            byte,
+            ..
+        }) => Err(LoadError::NotUtf8 {
             path: named,
             offset,
+            line,
+            column,
+            byte,
         }),
         Err(LoadError::Empty { .. }) => Err(LoadError::Empty { path: named }),
     }
