@@ -1,5 +1,8 @@
-//! Helpers shared by the example programs: side-by-side traces and
-//! address parsing.
+//! Helpers shared by the example programs: side-by-side traces, how far
+//! a run followed the spec's numbered paths ([`paths`]), and address
+//! parsing.
+
+pub mod paths;
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
