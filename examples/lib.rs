@@ -1,8 +1,9 @@
 //! Helpers shared by the example programs: side-by-side traces, how far
-//! a run followed the spec's numbered paths ([`paths`]), and address
-//! parsing.
+//! a run followed the spec's numbered paths ([`paths`]), every event as
+//! JSON lines ([`trace_json`]), and address parsing.
 
 pub mod paths;
+pub mod trace_json;
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
