@@ -1,8 +1,10 @@
-//! Helpers shared by the example programs: side-by-side traces, how far
-//! a run followed the spec's numbered paths ([`paths`]), every event as
-//! JSON lines ([`trace_json`]), and address parsing.
+//! Helpers shared by the example programs: side-by-side traces, the
+//! options `--spec` ([`spec`]) and `--trace-json` ([`trace_json`]), how
+//! far a run followed the spec's numbered paths ([`paths`]), and address
+//! parsing.
 
 pub mod paths;
+pub mod spec;
 pub mod trace_json;
 
 use std::fmt::Write as _;
