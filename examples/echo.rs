@@ -3,6 +3,7 @@
 //! ```text
 //! cargo run --release --example echo -- --listen 127.0.0.1:7000
 //! cargo run --release --example echo -- --connect 127.0.0.1:7000 --bytes 1000000
+//! cargo run --release --example echo -- --connect 127.0.0.1:7000 --spec my.fsm --trace-json steps.jsonl
 //! ```
 //!
 //! The server prints one line per state transition and serves each client
@@ -10,7 +11,9 @@
 //! its side and everything is echoed, closes its own (CLOSE_WAIT ->
 //! LAST_ACK -> CLOSED). The client sends its message or N bytes while
 //! reading the echo, closes, and exits 0 only if every byte came back
-//! intact and the connection closed cleanly.
+//! intact and the connection closed cleanly (ended in the spec's initial
+//! state, CLOSED in tcp.fsm). Either side can run another spec (`--spec`)
+//! than its peer.
 
 use std::io::{Read, Write};
 use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
@@ -19,8 +22,10 @@ use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
 use clap::{ArgGroup, Parser};
+use fsm_examples::trace_json::TraceJson;
 use fsm_examples::{parse_ip, parse_v4};
 use fsm_runtime::fault::FaultConfig;
+use fsm_runtime::vocab::Machine;
 use fsm_runtime::{Config, Endpoint, Options, Stream};
 
 #[derive(Parser)]
@@ -64,17 +69,48 @@ struct Args {
     /// Server: stop after serving this many clients (default: run until killed).
     #[arg(long, value_name = "N")]
     clients: Option<usize>,
+    /// Run the machine of this spec file instead of tcp.fsm compiled in.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// Write every event raised to this file, one JSON object a line
+    /// (docs/trace-json.md).
+    #[arg(long, value_name = "FILE")]
+    trace_json: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let result = if let Some(addr) = args.listen {
-        serve(&args, addr)
+    match &args.spec {
+        None => run(&args, fsm_runtime::tcp::Spec),
+        Some(path) => match fsm_examples::spec::load("echo", path) {
+            Some(machine) => run(&args, machine),
+            None => ExitCode::FAILURE,
+        },
+    }
+}
+
+fn run<M: Machine>(args: &Args, machine: M) -> ExitCode {
+    let trace = match args.trace_json.as_deref().map(TraceJson::create) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            eprintln!("echo: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut result = if let Some(addr) = args.listen {
+        serve(args, &machine, trace.as_ref(), addr)
     } else if let Some(remote) = args.connect {
-        client(&args, remote)
+        client(args, &machine, trace.as_ref(), remote)
     } else {
         unreachable!("clap requires --listen or --connect")
     };
+    if let Some(t) = &trace {
+        match t.finish() {
+            Ok(n) => println!("echo: {n} events written to {}", t.path().display()),
+            Err(e) => result = result.and(Err(e)),
+        }
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
@@ -84,7 +120,13 @@ fn main() -> ExitCode {
     }
 }
 
-fn options(args: &Args, print_transitions: bool) -> Options {
+fn options<M: Machine>(
+    args: &Args,
+    machine: &M,
+    trace: Option<&TraceJson>,
+    side: &str,
+    print_transitions: bool,
+) -> Options {
     let mut o = Options::with_config(Config::loopback(Duration::from_millis(args.msl_ms)));
     o.inner_addr = args.inner_addr;
     o.pcap = args.pcap.clone();
@@ -92,17 +134,28 @@ fn options(args: &Args, print_transitions: bool) -> Options {
     if print_transitions {
         o.on_transition = Some(Box::new(|e| println!("{e}")));
     }
+    o.on_step = trace.map(|t| t.sink(machine, side));
     o
 }
 
-fn serve(args: &Args, addr: SocketAddrV4) -> std::io::Result<()> {
-    let endpoint = Endpoint::bind_with(addr, options(args, true))?;
+fn serve<M: Machine>(
+    args: &Args,
+    machine: &M,
+    trace: Option<&TraceJson>,
+    addr: SocketAddrV4,
+) -> std::io::Result<()> {
+    let endpoint = Endpoint::bind_spec(
+        machine.clone(),
+        addr,
+        options(args, machine, trace, "server", true),
+    )?;
     let listener = endpoint.listen(addr.port(), 128)?;
     println!(
-        "echo: listening on udp {} (inner {}:{})",
+        "echo: listening on udp {} (inner {}:{}); spec {}",
         endpoint.local_addr(),
         endpoint.inner_addr(),
-        addr.port()
+        addr.port(),
+        fsm_examples::spec::name(args.spec.as_deref())
     );
     let mut served = 0;
     std::thread::scope(|scope| -> std::io::Result<()> {
@@ -125,7 +178,7 @@ fn serve(args: &Args, addr: SocketAddrV4) -> std::io::Result<()> {
 }
 
 /// Echoes until the client's FIN, then closes our side.
-fn echo_one(mut stream: Stream) -> std::io::Result<u64> {
+fn echo_one<M: Machine>(mut stream: Stream<M>) -> std::io::Result<u64> {
     let mut buf = vec![0u8; 64 * 1024];
     let mut total = 0u64;
     loop {
@@ -141,7 +194,12 @@ fn echo_one(mut stream: Stream) -> std::io::Result<u64> {
     Ok(total)
 }
 
-fn client(args: &Args, remote: SocketAddrV4) -> std::io::Result<()> {
+fn client<M: Machine>(
+    args: &Args,
+    machine: &M,
+    trace: Option<&TraceJson>,
+    remote: SocketAddrV4,
+) -> std::io::Result<()> {
     let payload: Vec<u8> = match (&args.message, args.bytes) {
         (Some(m), _) => m.clone().into_bytes(),
         (None, Some(n)) => pseudo_random(n),
@@ -156,7 +214,11 @@ fn client(args: &Args, remote: SocketAddrV4) -> std::io::Result<()> {
         },
         0,
     );
-    let endpoint = Endpoint::bind_with(bind, options(args, false))?;
+    let endpoint = Endpoint::bind_spec(
+        machine.clone(),
+        bind,
+        options(args, machine, trace, "client", false),
+    )?;
     let started = Instant::now();
     let timeout = Duration::from_secs(args.timeout);
     let stream = endpoint.connect_via(remote, SocketAddr::V4(udp_peer), timeout)?;
@@ -186,7 +248,7 @@ fn client(args: &Args, remote: SocketAddrV4) -> std::io::Result<()> {
     if !intact {
         return Err(std::io::Error::other("the echo differs from what was sent"));
     }
-    if final_state.to_string() != "CLOSED" || stream.error().is_some() {
+    if final_state != machine.initial() || stream.error().is_some() {
         return Err(std::io::Error::other(format!(
             "the connection did not close cleanly (state {final_state}, error {:?})",
             stream.error()

@@ -48,14 +48,14 @@ fn main() -> ExitCode {
         Duration::from_millis(args.open_timeout_ms),
     );
     run("tcp.fsm", fsm_runtime::tcp::Spec::SPEC);
-    let standard = match simultaneous(&fsm_runtime::tcp::Spec, params.0, params.1, params.2) {
+    let standard = match simultaneous(&fsm_runtime::tcp::Spec, params.0, params.1, params.2, None) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
     print!("{}", standard.timeline.render(&fsm_runtime::tcp::Spec));
     println!();
     run("variant without simultaneous open", variant::Spec::SPEC);
-    let changed = match simultaneous(&variant::Spec, params.0, params.1, params.2) {
+    let changed = match simultaneous(&variant::Spec, params.0, params.1, params.2, None) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };

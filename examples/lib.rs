@@ -1,5 +1,12 @@
-//! Helpers shared by the example programs: side-by-side traces and
-//! address parsing.
+//! Helpers shared by the example programs: side-by-side traces, the
+//! simultaneous open and close, a latency relay, address parsing, and the
+//! options every program has: `--spec` ([`spec`]), `--trace-json`
+//! ([`trace_json`]), with the report of the spec's numbered paths
+//! ([`paths`]).
+
+pub mod paths;
+pub mod spec;
+pub mod trace_json;
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, SocketAddrV4};
@@ -116,12 +123,14 @@ pub struct SimultaneousRun<M: Machine> {
 
 /// Two endpoints A and B open to each other at the same moment (their
 /// SYNs cross in a relay with `delay` latency), exchange a line each, and
-/// close at the same moment (their FINs cross). Runs `machine`.
+/// close at the same moment (their FINs cross). Runs `machine`; every
+/// event goes to `trace`, if given, labelled `A` or `B`.
 pub fn simultaneous<M: Machine>(
     machine: &M,
     msl: std::time::Duration,
     delay: std::time::Duration,
     open_timeout: std::time::Duration,
+    trace: Option<&trace_json::TraceJson>,
 ) -> std::io::Result<SimultaneousRun<M>> {
     use std::io::{Read, Write};
     use std::net::{Shutdown, SocketAddr};
@@ -145,6 +154,7 @@ pub fn simultaneous<M: Machine>(
                 .unwrap_or_else(|e| e.into_inner())
                 .push(column, e.clone())
         }));
+        options.on_step = trace.map(|t| t.sink(machine, ["A", "B"][column]));
         Endpoint::bind_spec(
             machine.clone(),
             SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),

@@ -5,13 +5,16 @@
 //!
 //! ```text
 //! cargo run --release --example simultaneous
+//! cargo run --release --example simultaneous -- --spec my.fsm --trace-json steps.jsonl
 //! ```
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use fsm_runtime::tcp::Spec;
+use fsm_examples::trace_json::TraceJson;
+use fsm_runtime::vocab::Machine;
 
 /// Show simultaneous open (through SYN_RCVD) and simultaneous close
 /// (through CLOSING) between two endpoints over loopback UDP.
@@ -24,15 +27,41 @@ struct Args {
     /// Maximum segment lifetime in milliseconds; TIME_WAIT lasts twice this.
     #[arg(long, default_value_t = 200)]
     msl_ms: u64,
+    /// Run the machine of this spec file instead of tcp.fsm compiled in.
+    #[arg(long, value_name = "FILE")]
+    spec: Option<PathBuf>,
+    /// Write every event raised on both sides to this file, one JSON
+    /// object a line (docs/trace-json.md).
+    #[arg(long, value_name = "FILE")]
+    trace_json: Option<PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    match &args.spec {
+        None => run(&args, fsm_runtime::tcp::Spec),
+        Some(path) => match fsm_examples::spec::load("simultaneous", path) {
+            Some(machine) => run(&args, machine),
+            None => ExitCode::FAILURE,
+        },
+    }
+}
+
+fn run<M: Machine>(args: &Args, machine: M) -> ExitCode {
+    let trace = match args.trace_json.as_deref().map(TraceJson::create) {
+        None => None,
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => {
+            eprintln!("simultaneous: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let run = match fsm_examples::simultaneous(
-        &Spec,
+        &machine,
         Duration::from_millis(args.msl_ms),
         Duration::from_millis(args.delay_ms),
         Duration::from_secs(5),
+        trace.as_ref(),
     ) {
         Ok(run) => run,
         Err(e) => {
@@ -40,7 +69,8 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    print!("{}", run.timeline.render(&Spec));
+    println!("spec {}\n", fsm_examples::spec::name(args.spec.as_deref()));
+    print!("{}", run.timeline.render(&machine));
     let mut ok = true;
     for (column, name) in [(0, "A"), (1, "B")] {
         let states: Vec<&str> = run
@@ -60,7 +90,16 @@ fn main() -> ExitCode {
         ok &= run.opened[column].is_ok() && through("SYN_RCVD") && through("CLOSING");
         ok &= run.finals[column]
             .as_ref()
-            .is_ok_and(|s| s.to_string() == "CLOSED");
+            .is_ok_and(|&s| s == machine.initial());
+    }
+    if let Some(t) = &trace {
+        match t.finish() {
+            Ok(n) => println!("{n} events written to {}", t.path().display()),
+            Err(e) => {
+                eprintln!("simultaneous: {e}");
+                ok = false;
+            }
+        }
     }
     if ok {
         ExitCode::SUCCESS

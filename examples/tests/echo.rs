@@ -1,47 +1,39 @@
 //! The echo example as users run it: one server, several clients at once,
 //! the server capturing to pcap; tshark then decodes every packet as TCP
 //! with good checksums (without tshark that check is skipped, except in CI,
-//! `CI=true`, where it fails).
-//!
-//! `cargo test` builds the examples next to the test binaries, in
-//! `target/<profile>/examples/`, which is where this finds them.
+//! `CI=true`, where it fails). And a client running a variant spec against
+//! a stock server.
 
-use std::net::UdpSocket;
-use std::path::PathBuf;
+mod support;
+
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-fn example(name: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test binary path");
-    let profile_dir = exe
-        .parent()
-        .and_then(|deps| deps.parent())
-        .expect("target/<profile>/deps");
-    profile_dir.join("examples").join(name)
-}
+use support::{Reap, example, free_port, read_trace_json, scratch, workspace_file};
 
-/// A free loopback UDP port (bound and released; good enough for a test).
-fn free_port() -> u16 {
-    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
-    s.local_addr().unwrap().port()
-}
-
-/// Kills the server if the test fails before it ends by itself.
-struct Reap(Child);
-
-impl Drop for Reap {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+/// Waits, at most 30 s, for the server to stop by itself (after
+/// `--clients` connections); answers whether it succeeded and its output.
+fn server_ends(server: &mut Reap) -> (bool, String) {
+    let end = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(s) = server.0.try_wait().unwrap() {
+            break s;
+        }
+        assert!(Instant::now() < end, "the server did not stop");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut log = String::new();
+    if let Some(mut out) = server.0.stdout.take() {
+        use std::io::Read as _;
+        out.read_to_string(&mut log).unwrap();
     }
+    (status.success(), log)
 }
 
 #[test]
 fn an_echo_server_serves_concurrent_clients_and_its_capture_decodes() {
     let echo = example("echo");
-    assert!(echo.exists(), "{} not built", echo.display());
-    let dir = std::env::temp_dir().join(format!("fsm-echo-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("echo");
     let pcap = dir.join("server.pcap");
     let addr = format!("127.0.0.1:{}", free_port());
     let clients = 4;
@@ -91,21 +83,8 @@ fn an_echo_server_serves_concurrent_clients_and_its_capture_decodes() {
             "{text}"
         );
     }
-    // The server stops by itself after `--clients` connections.
-    let end = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(s) = server.0.try_wait().unwrap() {
-            break s;
-        }
-        assert!(Instant::now() < end, "the server did not stop");
-        std::thread::sleep(Duration::from_millis(20));
-    };
-    assert!(status.success());
-    let mut log = String::new();
-    if let Some(mut out) = server.0.stdout.take() {
-        use std::io::Read as _;
-        out.read_to_string(&mut log).unwrap();
-    }
+    let (ok, log) = server_ends(&mut server);
+    assert!(ok, "{log}");
     assert!(log.contains("LAST_ACK -> CLOSED"), "{log}");
     assert_eq!(log.matches("bytes echoed to").count(), clients, "{log}");
 
@@ -117,5 +96,54 @@ fn an_echo_server_serves_concurrent_clients_and_its_capture_decodes() {
         }
         Err(e) => panic!("{e}"),
     }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A client running no_time_wait.fsm (loaded at run time) against a
+/// server running tcp.fsm: they interoperate, and the client closes
+/// without TIME_WAIT.
+#[test]
+fn a_variant_client_talks_to_a_stock_server() {
+    let echo = example("echo");
+    let dir = scratch("echo-variant");
+    let trace = dir.join("client.jsonl");
+    let addr = format!("127.0.0.1:{}", free_port());
+    let server = Command::new(&echo)
+        .args(["--listen", &addr, "--msl-ms", "50", "--clients", "1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut server = Reap(server);
+    std::thread::sleep(Duration::from_millis(300));
+
+    let out = Command::new(&echo)
+        .args(["--connect", &addr, "--msl-ms", "50", "--timeout", "5"])
+        .args(["--bytes", "100000", "--spec"])
+        .arg(workspace_file("examples/specs/no_time_wait.fsm"))
+        .arg("--trace-json")
+        .arg(&trace)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "client failed: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.contains("100000 of 100000 bytes echoed intact")
+            && text.contains("final state CLOSED"),
+        "{text}"
+    );
+    let lines = read_trace_json(&trace);
+    assert_eq!(lines[0]["event"], "active_open");
+    assert_eq!(lines.last().unwrap()["to"], "CLOSED");
+    assert!(lines.iter().all(|l| l["side"] == "client"));
+
+    let (ok, log) = server_ends(&mut server);
+    assert!(ok, "{log}");
+    assert!(log.contains("LAST_ACK -> CLOSED"), "{log}");
+    assert!(log.contains("100000 bytes echoed to"), "{log}");
     let _ = std::fs::remove_dir_all(&dir);
 }
