@@ -6,6 +6,8 @@
 //!   event and what reaches the applications held against the spec.
 //! - [`oracle`]: holds every recorded event against the spec, read afresh
 //!   by the generator library.
+//! - [`compare`]: runs several specs over the same seeds and network and
+//!   tabulates what they did (`fsm-lab compare`).
 //!
 //! The runtime's own simulation tests (`runtime/tests/simulation.rs`,
 //! `variants.rs`, `mutants.rs`) use [`sim`] and [`oracle`] from here.
@@ -14,5 +16,6 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod compare;
 pub mod oracle;
 pub mod sim;

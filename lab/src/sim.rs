@@ -317,7 +317,8 @@ pub struct Outcome {
     /// Bytes the applications read (all intact: a prefix of what was
     /// sent).
     pub delivered: usize,
-    /// Bytes the applications were meant to read.
+    /// Bytes the applications meant to deliver: the client's data and its
+    /// echo, or each side's data (slow readers).
     pub meant: usize,
     /// Datagrams the link lost.
     pub lost: u64,
@@ -737,7 +738,10 @@ pub fn run_with<M: Machine, O: Observer + ?Sized>(
         done_at,
         errors: [apps[CLIENT].saw, apps[SERVER].saw],
         delivered: apps[CLIENT].received.len() + apps[SERVER].received.len(),
-        meant: meant(CLIENT) + meant(SERVER),
+        meant: match mode {
+            Mode::Echo => 2 * data.len(),
+            Mode::SlowReaders => sent[CLIENT].len() + sent[SERVER].len(),
+        },
         malformed: hosts.iter().map(|h| h.counters().malformed.total()).sum(),
         events: checkers.iter().map(|c| c.events).sum(),
         refused: checkers.iter().map(|c| c.refused).sum(),
