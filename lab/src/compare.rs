@@ -614,11 +614,12 @@ impl fmt::Display for Report {
         };
         writeln!(
             f,
-            "{} seeds ({mode}, {data}; {network}) under {} specs in {:.1} s",
+            "{} seeds under {} specs in {:.1} s: {mode}, {data}",
             count(self.seeds),
             self.specs.len(),
             self.elapsed.as_secs_f64()
         )?;
+        writeln!(f, "network: {network}")?;
         writeln!(f)?;
 
         let mut t = Table {
