@@ -12,7 +12,6 @@
 //! rejects.
 
 mod common;
-mod oracle;
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{Shutdown, SocketAddr, SocketAddrV4};
@@ -20,12 +19,12 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use common::{RawPeer, Seen, Seg, config, coverage, endpoint_with_steps, eventually, saw};
+use fsm_lab::oracle::{Checker, Oracle};
 use fsm_runtime::trace::StepRecord;
 use fsm_runtime::vocab::{Machine, TransitionInfo};
 use fsm_runtime::wire::seq::SeqNum;
 use fsm_runtime::wire::tcp::Flags;
 use fsm_runtime::{Config, Endpoint, Stream};
-use oracle::{Checker, Oracle};
 
 const SEC: Duration = Duration::from_secs(1);
 
@@ -39,7 +38,7 @@ fn ack() -> Flags {
 /// The spec, read once for every endpoint's checker.
 fn oracle() -> &'static Oracle {
     static ORACLE: OnceLock<Oracle> = OnceLock::new();
-    ORACLE.get_or_init(|| Oracle::load("tcp.fsm"))
+    ORACLE.get_or_init(|| Oracle::in_workspace("tcp.fsm"))
 }
 
 /// What the run saw, across every endpoint it made: the transitions (for

@@ -17,9 +17,6 @@
 //! `MUTANTS=N` runs the first N of the shuffled list (default: all);
 //! `MUTANT=I` replays mutant I alone.
 
-mod oracle;
-mod sim;
-
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Mutex;
@@ -28,9 +25,9 @@ use std::time::Instant;
 
 use fsm_codegen::model::{StateId, Target};
 use fsm_codegen::{Model, Spec};
+use fsm_lab::oracle::Oracle;
+use fsm_lab::sim::{Mode, run};
 use fsm_runtime::loaded::Loaded;
-use oracle::Oracle;
-use sim::{Mode, run};
 
 const TCP: &str = include_str!("../../tcp.fsm");
 

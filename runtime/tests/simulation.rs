@@ -1,5 +1,5 @@
 //! Deterministic simulation of two sans-IO hosts under tcp.fsm (see
-//! `sim/mod.rs` for the network and what is checked): echo runs and slow
+//! `fsm_lab::sim`, lab/src/sim.rs, for the network and what is checked): echo runs and slow
 //! readers that read only after their connection closed. Every event is
 //! held against tcp.fsm by the oracle.
 //!
@@ -7,14 +7,11 @@
 //! readers); a failure prints its seed, and `SIM_SEED=S` replays just that
 //! one.
 
-mod oracle;
-mod sim;
-
 use std::time::Instant;
 
+use fsm_lab::oracle::Oracle;
+use fsm_lab::sim::{Mode, Outcome, run};
 use fsm_runtime::tcp::Spec;
-use oracle::Oracle;
-use sim::{Mode, Outcome, run};
 
 fn seeds(default: u64) -> Vec<u64> {
     match std::env::var("SIM_SEED") {
@@ -30,7 +27,7 @@ fn seeds(default: u64) -> Vec<u64> {
 }
 
 fn run_all(mode: Mode, default: u64) -> (usize, Outcome) {
-    let oracle = Oracle::load("tcp.fsm");
+    let oracle = Oracle::in_workspace("tcp.fsm");
     let seeds = seeds(default);
     let started = Instant::now();
     let mut completed = 0;

@@ -4,15 +4,13 @@
 //! unless the application saw an error, and every connection ended. Each
 //! variant must also show the behaviour it was written for.
 
-mod oracle;
-mod sim;
 mod variant_specs;
 
 use std::collections::HashSet;
 
+use fsm_lab::oracle::Oracle;
+use fsm_lab::sim::{Mode, run};
 use fsm_runtime::vocab::Machine;
-use oracle::Oracle;
-use sim::{Mode, run};
 use variant_specs::*;
 
 /// Transitions that fired, as (from, event, to).
@@ -26,7 +24,7 @@ const SEEDS: u64 = 300;
 /// Runs `SEEDS` seeds of each mode under `M`; answers the (from, event,
 /// to) transitions that fired and the events the spec refused.
 fn exercise<M: Machine + Default>(file: &str) -> (Fired, Refused) {
-    let oracle = Oracle::load(&format!("examples/specs/{file}.fsm"));
+    let oracle = Oracle::in_workspace(&format!("examples/specs/{file}.fsm"));
     let mut fired = HashSet::new();
     let mut refused = HashSet::new();
     let mut errors = 0;

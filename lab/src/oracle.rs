@@ -9,7 +9,6 @@
 //! actions in order; when the spec has none, the event was refused and
 //! nothing happened. Per connection, each event starts in the state the
 //! previous one left.
-#![allow(dead_code)]
 
 use std::collections::{HashMap, HashSet};
 use std::net::SocketAddrV4;
@@ -41,26 +40,34 @@ pub struct Oracle {
 }
 
 impl Oracle {
-    /// Reads and checks a spec (a path relative to the workspace root).
-    pub fn load(path: &str) -> Oracle {
+    /// Reads and checks a spec of this workspace (a path relative to its
+    /// root, `tcp.fsm`), for tests; panics when it is missing or rejected.
+    pub fn in_workspace(path: &str) -> Oracle {
         let full = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
         let source = std::fs::read_to_string(&full).unwrap_or_else(|e| panic!("{full}: {e}"));
         Oracle::from_source(path, &source)
     }
 
-    /// Checks a spec given as text.
+    /// Checks a spec given as text; panics when it is rejected.
     pub fn from_source(name: &str, source: &str) -> Oracle {
         let spec = match fsm_codegen::compile(name, source) {
             Ok(spec) => spec,
-            Err(rejected) => panic!("{name} is rejected: {:?}", rejected.diagnostics),
+            Err(rejected) => panic!("{name} is rejected:\n{}", rejected.render()),
         };
+        Oracle::from_spec(&spec)
+    }
+
+    /// The oracle of a spec the generator accepted (read afresh from its
+    /// model, not from any dispatch table).
+    pub fn from_spec(spec: &fsm_codegen::Spec) -> Oracle {
         Oracle {
-            model: spec.model,
-            name: name.to_owned(),
+            model: spec.model.clone(),
+            name: spec.file_name.clone(),
         }
     }
 
-    fn state(&self, name: &str) -> Option<usize> {
+    /// The index of the state called `name`, in declaration order.
+    pub fn state(&self, name: &str) -> Option<usize> {
         self.model.states.iter().position(|s| s.name.text == name)
     }
 

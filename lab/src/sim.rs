@@ -13,14 +13,19 @@
 //! * each side receives exactly a prefix of what the other sent, in order;
 //!   every byte a side acknowledged is read by its application unless that
 //!   application saw an error.
-#![allow(dead_code)]
+//!
+//! The network is either drawn per seed ([`Faults::Random`], what the
+//! runtime's simulation tests use) or given ([`Faults::Fixed`], what
+//! `fsm-lab compare` uses, the same for every spec it compares). An
+//! [`Observer`] sees every event and every datagram as the run goes.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashSet};
+use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
 use fsm_runtime::config::Config;
+use fsm_runtime::conn::ConnError;
 use fsm_runtime::fault::SplitMix64;
 use fsm_runtime::host::{ConnId, Host};
 use fsm_runtime::isn::IsnGenerator;
@@ -30,7 +35,9 @@ use fsm_runtime::wire::{self, SeqNum};
 
 use crate::oracle::{Checker, Oracle};
 
+/// The side that connects, as `side` arguments and indices name it.
 pub const CLIENT: usize = 0;
+/// The side that listens.
 pub const SERVER: usize = 1;
 const PORT: u16 = 80;
 /// Virtual time after which a run that has not settled is a failure.
@@ -44,10 +51,89 @@ fn udp(side: usize) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(ip(side), 9))
 }
 
-/// The network between the two hosts.
+/// A network given explicitly: the same faults for every seed (the
+/// random choices they make are still the seed's).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Network {
+    /// Probability that a datagram is lost.
+    pub loss: f64,
+    /// Probability that a datagram is delivered twice.
+    pub duplicate: f64,
+    /// Probability that a datagram is held back (one more latency plus
+    /// jitter plus 1 ms), behind datagrams sent after it.
+    pub reorder: f64,
+    /// Probability that one bit of a datagram is flipped.
+    pub corrupt: f64,
+    /// One-way delay.
+    pub latency: Duration,
+    /// Up to this much more delay, uniform per datagram (so reordering).
+    pub jitter: Duration,
+    /// The link is down this long, from a moment drawn per seed in the
+    /// first 3 s.
+    pub outage: Duration,
+}
+
+impl Default for Network {
+    /// A clean link with 10 ms of latency.
+    fn default() -> Self {
+        Network {
+            loss: 0.0,
+            duplicate: 0.0,
+            reorder: 0.0,
+            corrupt: 0.0,
+            latency: Duration::from_millis(10),
+            jitter: Duration::ZERO,
+            outage: Duration::ZERO,
+        }
+    }
+}
+
+/// Where a run's faults come from.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Faults {
+    /// Drawn per seed: loss 0–30%, duplication 0–10%, corruption 0–5%,
+    /// latency 0.1–20 ms, jitter 0–10 ms, and now and then a link that
+    /// goes down for a while (rarely past the user timeout).
+    Random,
+    /// The same network for every seed.
+    Fixed(Network),
+}
+
+/// What a run does: the applications, the network, the data.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Setup {
+    /// What the applications do.
+    pub mode: Mode,
+    /// The network.
+    pub faults: Faults,
+    /// The client's data: `None` draws a length below 40,000 bytes per
+    /// seed. (Slow readers draw theirs below a receive buffer from it.)
+    pub bytes: Option<usize>,
+    /// A run with no error must also have delivered all the data the
+    /// applications meant to send (a spec may legitimately refuse a SEND,
+    /// as one that closes on the peer's FIN does; without `whole`, only
+    /// what the peer's application handed over counts).
+    pub whole: bool,
+}
+
+impl Setup {
+    /// What the runtime's simulation tests run: a random network per
+    /// seed and a random amount of data.
+    pub fn random(mode: Mode, whole: bool) -> Setup {
+        Setup {
+            mode,
+            faults: Faults::Random,
+            bytes: None,
+            whole,
+        }
+    }
+}
+
+/// The network between the two hosts, for one run.
 struct Link {
     loss: f64,
     duplicate: f64,
+    reorder: f64,
     corrupt: f64,
     latency: Duration,
     jitter: Duration,
@@ -55,6 +141,24 @@ struct Link {
 }
 
 impl Link {
+    fn new(faults: &Faults, rng: &mut SplitMix64) -> Link {
+        match faults {
+            Faults::Random => Link::random(rng),
+            Faults::Fixed(n) => {
+                let down_at = Duration::from_millis(rng.below(3_001));
+                Link {
+                    loss: n.loss,
+                    duplicate: n.duplicate,
+                    reorder: n.reorder,
+                    corrupt: n.corrupt,
+                    latency: n.latency,
+                    jitter: n.jitter,
+                    down: (down_at, down_at + n.outage),
+                }
+            }
+        }
+    }
+
     fn random(rng: &mut SplitMix64) -> Link {
         let ms = |rng: &mut SplitMix64, max: u64| Duration::from_millis(rng.below(max + 1));
         let down_at = ms(rng, 3_000);
@@ -70,6 +174,7 @@ impl Link {
         Link {
             loss: rng.next_f64() * 0.3,
             duplicate: rng.next_f64() * 0.1,
+            reorder: 0.0,
             corrupt: rng.next_f64() * 0.05,
             latency: ms(rng, 20) + Duration::from_micros(100),
             jitter: ms(rng, 10),
@@ -103,6 +208,10 @@ struct App {
     /// The connection ended with neither the peer's FIN nor a reported
     /// error (a read says so).
     unreported: bool,
+    /// The first error the application saw.
+    saw: Option<AppError>,
+    /// When it saw the end of the stream.
+    eof_at: Option<Duration>,
 }
 
 impl App {
@@ -120,24 +229,108 @@ impl App {
             read_delay: None,
             eof: false,
             unreported: false,
+            saw: None,
+            eof_at: None,
+        }
+    }
+
+    /// The application sees an error (the first one is kept).
+    fn fail(&mut self, error: AppError) {
+        self.error = true;
+        self.saw.get_or_insert(error);
+    }
+}
+
+/// An error an application saw.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AppError {
+    /// The connection failed as the runtime reports it: reset, refused,
+    /// timed out, aborted.
+    Conn(ConnError),
+    /// The connection ended with neither the peer's FIN nor a reported
+    /// error.
+    ClosedWithoutFin,
+    /// The application heard nothing for its own timeout and aborted.
+    GaveUp,
+}
+
+impl AppError {
+    /// A short name: `reset`, `refused`, `timed out`, `aborted`, `closed
+    /// without FIN`, `gave up`.
+    pub fn name(self) -> &'static str {
+        match self {
+            AppError::Conn(ConnError::Reset) => "reset",
+            AppError::Conn(ConnError::Refused) => "refused",
+            AppError::Conn(ConnError::TimedOut) => "timed out",
+            AppError::Conn(ConnError::Aborted) => "aborted",
+            AppError::ClosedWithoutFin => "closed without FIN",
+            AppError::GaveUp => "gave up",
         }
     }
 }
 
-#[derive(Default)]
+/// A datagram a host sent, as an [`Observer`] sees it (before the link
+/// loses, duplicates or corrupts it).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Datagram {
+    /// Its length: the inner IPv4 packet.
+    pub len: usize,
+    /// Bytes of TCP payload.
+    pub payload: usize,
+    /// It carries only sequence space (data, SYN, FIN) this side had
+    /// sent before in this direction: a retransmission (zero-window
+    /// probes after the first included).
+    pub retransmission: bool,
+}
+
+/// Sees a run as it goes. Both methods do nothing unless overridden.
+pub trait Observer {
+    /// An event `side` raised, already held against the spec; `record.at`
+    /// is the virtual time.
+    fn step(&mut self, side: usize, record: &StepRecord) {
+        let _ = (side, record);
+    }
+
+    /// A datagram `side` sent at virtual time `at`.
+    fn datagram(&mut self, side: usize, at: Duration, datagram: &Datagram) {
+        let _ = (side, at, datagram);
+    }
+}
+
+/// Observes nothing.
+impl Observer for () {}
+
+/// What a run that kept every promise did.
+#[derive(Clone, Debug, Default)]
 pub struct Outcome {
+    /// Neither application saw an error.
     pub completed: bool,
+    /// The client's data.
     pub bytes: usize,
+    /// Virtual time until the run settled (both hosts hold nothing).
     pub virtual_time: Duration,
-    /// Datagrams the link lost, duplicated, and corrupted (counted when
-    /// delivered).
+    /// Virtual time until both applications had seen the end of the
+    /// stream, when both did.
+    pub done_at: Option<Duration>,
+    /// What each side's application saw go wrong, if anything.
+    pub errors: [Option<AppError>; 2],
+    /// Bytes the applications read (all intact: a prefix of what was
+    /// sent).
+    pub delivered: usize,
+    /// Bytes the applications meant to deliver: the client's data and its
+    /// echo, or each side's data (slow readers).
+    pub meant: usize,
+    /// Datagrams the link lost.
     pub lost: u64,
+    /// Datagrams the link duplicated.
     pub duplicated: u64,
+    /// Datagrams the link corrupted (counted when delivered).
     pub corrupted: u64,
     /// Datagrams the hosts dropped as malformed.
     pub malformed: u64,
-    /// Events held against the spec, and how many of them it refused.
+    /// Events held against the spec.
     pub events: u64,
+    /// Events the spec refused.
     pub refused: u64,
     /// Transitions that fired, as (from, event, to).
     pub fired: HashSet<(String, String, String)>,
@@ -186,19 +379,22 @@ struct Watch {
     opened: bool,
 }
 
-/// Holds a host's new events against the spec, noting what they allow.
-fn check_steps<M: Machine>(
+/// Holds a host's new events against the spec, noting what they allow,
+/// and shows them to the observer.
+fn check_steps<M: Machine, O: Observer + ?Sized>(
     side: usize,
     host: &mut Host<M>,
     checker: &mut Checker<'_>,
     oracle: &Oracle,
     watch: &mut Watch,
+    observer: &mut O,
 ) -> Result<(), String> {
     let steps: Vec<StepRecord> = host.drain_steps().collect();
     for r in &steps {
         checker
             .check(r)
             .map_err(|e| format!("{}: {e}", name(side)))?;
+        observer.step(side, r);
         if r.transition.is_none() {
             continue;
         }
@@ -264,11 +460,10 @@ fn stuck<M: Machine>(hosts: &[Host<M>], message: String) -> Failure {
     }
 }
 
-/// Runs one seed under `machine`, holding every event against `oracle`.
-/// With `whole`, a run with no error must also have delivered all the
-/// data the applications meant to send (a spec may legitimately refuse a
-/// SEND, as one that closes on the peer's FIN does; without `whole`, only
-/// what the peer's application handed over counts).
+/// Runs one seed under `machine` on a random network
+/// ([`Setup::random`]), holding every event against `oracle`. With
+/// `whole`, a run with no error must also have delivered all the data the
+/// applications meant to send (see [`Setup::whole`]).
 pub fn run<M: Machine>(
     machine: &M,
     seed: u64,
@@ -276,9 +471,26 @@ pub fn run<M: Machine>(
     oracle: &Oracle,
     whole: bool,
 ) -> Result<Outcome, Failure> {
+    run_with(machine, seed, &Setup::random(mode, whole), oracle, &mut ())
+}
+
+/// Runs one seed of `setup` under `machine`, holding every event against
+/// `oracle` and showing the run to `observer`. The same seed and setup
+/// give the same network and data whatever the machine.
+pub fn run_with<M: Machine, O: Observer + ?Sized>(
+    machine: &M,
+    seed: u64,
+    setup: &Setup,
+    oracle: &Oracle,
+    observer: &mut O,
+) -> Result<Outcome, Failure> {
+    let (mode, whole) = (setup.mode, setup.whole);
     let mut rng = SplitMix64::new(seed);
-    let link = Link::random(&mut rng);
-    let len = rng.below(40_000) as usize;
+    let link = Link::new(&setup.faults, &mut rng);
+    let len = match setup.bytes {
+        Some(n) => n,
+        None => rng.below(40_000) as usize,
+    };
     let data: Vec<u8> = (0..len).map(|_| rng.next_u64() as u8).collect();
     let base = Instant::now();
     let mut hosts: Vec<Host<M>> = (0..2)
@@ -307,6 +519,7 @@ pub fn run<M: Machine>(
     let sent: [Vec<u8>; 2] = [apps[CLIENT].to_send.clone(), apps[SERVER].to_send.clone()];
     let mut checkers = [Checker::new(oracle), Checker::new(oracle)];
     let mut watch = [Watch::default(), Watch::default()];
+    let mut sequence = Sequence::default();
     let mut flights: BinaryHeap<Flight> = BinaryHeap::new();
     let mut order = 0u64;
     let mut served = false;
@@ -350,6 +563,7 @@ pub fn run<M: Machine>(
                 &mut checkers[side],
                 oracle,
                 &mut watch[side],
+                observer,
             )?;
         }
         // The applications. The server serves one connection; a second
@@ -381,13 +595,15 @@ pub fn run<M: Machine>(
                 &mut checkers[side],
                 oracle,
                 &mut watch[side],
+                observer,
             )?;
             check_app(&apps[side], &watch[side]).map_err(|e| format!("{}: {e}", name(side)))?;
         }
         // Send what the hosts have, through the link.
         for (side, host) in hosts.iter_mut().enumerate() {
             while let Some(t) = host.poll_transmit(at, &mut buf) {
-                watch_wire(&buf[..t.len], side, &mut watch)?;
+                let datagram = watch_wire(&buf[..t.len], side, &mut watch, &mut sequence)?;
+                observer.datagram(side, now, &datagram);
                 let in_window = now >= link.down.0 && now < link.down.1;
                 if in_window || rng.chance(link.loss) {
                     tally.lost += 1;
@@ -402,7 +618,13 @@ pub fn run<M: Machine>(
                         let bit = rng.below(d.len() as u64 * 8);
                         d[(bit / 8) as usize] ^= 1 << (bit % 8);
                     }
-                    let jitter = Duration::from_nanos(rng.below(link.jitter.as_nanos() as u64 + 1));
+                    let mut jitter =
+                        Duration::from_nanos(rng.below(link.jitter.as_nanos() as u64 + 1));
+                    // (No draw when reordering is off: the random
+                    // network's seeds stay as they were.)
+                    if link.reorder > 0.0 && rng.chance(link.reorder) {
+                        jitter += link.latency + link.jitter + Duration::from_millis(1);
+                    }
                     order += 1;
                     flights.push(Reverse((
                         now + link.latency + jitter,
@@ -505,10 +727,21 @@ pub fn run<M: Machine>(
         )
         .into());
     }
+    let done_at = match (apps[CLIENT].eof_at, apps[SERVER].eof_at) {
+        (Some(a), Some(b)) => Some(a.max(b)),
+        _ => None,
+    };
     Ok(Outcome {
         completed: clean,
         bytes: data.len(),
         virtual_time: now,
+        done_at,
+        errors: [apps[CLIENT].saw, apps[SERVER].saw],
+        delivered: apps[CLIENT].received.len() + apps[SERVER].received.len(),
+        meant: match mode {
+            Mode::Echo => 2 * data.len(),
+            Mode::SlowReaders => sent[CLIENT].len() + sent[SERVER].len(),
+        },
         malformed: hosts.iter().map(|h| h.counters().malformed.total()).sum(),
         events: checkers.iter().map(|c| c.events).sum(),
         refused: checkers.iter().map(|c| c.refused).sum(),
@@ -528,15 +761,70 @@ fn name(side: usize) -> &'static str {
     if side == CLIENT { "client" } else { "server" }
 }
 
+/// The sequence space each direction has sent so far, to tell
+/// retransmissions: per (side, source port, destination port), the ISN
+/// and the end of the highest sequence number sent.
+#[derive(Default)]
+struct Sequence(HashMap<(usize, u16, u16), (SeqNum, SeqNum)>);
+
+impl Sequence {
+    /// Whether a segment of `occupied` sequence numbers from `seq` sent
+    /// nothing new.
+    fn retransmits(
+        &mut self,
+        key: (usize, u16, u16),
+        seq: SeqNum,
+        syn: bool,
+        occupied: usize,
+    ) -> bool {
+        if occupied == 0 {
+            return false;
+        }
+        let end = seq + occupied;
+        match self.0.get_mut(&key) {
+            // A SYN with another ISN starts a new connection.
+            Some((isn, next)) if !(syn && *isn != seq) => {
+                if end.gt(*next) {
+                    *next = end;
+                    false
+                } else {
+                    true
+                }
+            }
+            _ => {
+                self.0.insert(key, (seq, end));
+                false
+            }
+        }
+    }
+}
+
 /// What a datagram that `side` sent shows: its SYN's ISN, its FIN, its
 /// acknowledgment of the other side's FIN (which only an `rcv_fin`
-/// transition may give).
-fn watch_wire(datagram: &[u8], side: usize, watch: &mut [Watch; 2]) -> Result<(), String> {
+/// transition may give); and what it is on the wire.
+fn watch_wire(
+    datagram: &[u8],
+    side: usize,
+    watch: &mut [Watch; 2],
+    sequence: &mut Sequence,
+) -> Result<Datagram, String> {
     let Ok((_, seg)) = wire::parse(datagram) else {
         return Err(format!("{} sent a malformed datagram", name(side)));
     };
+    let occupied = seg.payload.len() + usize::from(seg.flags.syn()) + usize::from(seg.flags.fin());
+    let seen = Datagram {
+        len: datagram.len(),
+        payload: seg.payload.len(),
+        retransmission: !seg.flags.rst()
+            && sequence.retransmits(
+                (side, seg.src_port, seg.dst_port),
+                seg.seq,
+                seg.flags.syn(),
+                occupied,
+            ),
+    };
     if seg.flags.rst() {
-        return Ok(());
+        return Ok(seen);
     }
     let peer = &mut watch[1 - side];
     if seg.flags.syn() {
@@ -560,7 +848,7 @@ fn watch_wire(datagram: &[u8], side: usize, watch: &mut [Watch; 2]) -> Result<()
             ));
         }
     }
-    Ok(())
+    Ok(seen)
 }
 
 /// What the application saw must follow from the events.
@@ -629,12 +917,13 @@ fn step_app<M: Machine>(
     // What a read returns once nothing is left, as the endpoint does it:
     // the error, the end of the stream, or "closed without the peer's FIN".
     if reading && st.readable == 0 {
-        if st.error.is_some() {
-            app.error = true;
+        if let Some(e) = st.error {
+            app.fail(AppError::Conn(e));
         } else if st.eof {
             app.eof = true;
+            app.eof_at.get_or_insert(now);
         } else if st.finished {
-            app.error = true;
+            app.fail(AppError::ClosedWithoutFin);
             app.unreported = true;
         }
     }
@@ -662,7 +951,7 @@ fn step_app<M: Machine>(
     }
     if now.saturating_sub(app.progress) > app_timeout && !app.aborted {
         app.aborted = true;
-        app.error = true;
+        app.fail(AppError::GaveUp);
         app.closed = true;
         let _ = host.abort(at, id);
     }

@@ -1,0 +1,21 @@
+//! The lab: specs of the runtime's vocabulary put side by side under
+//! simulated networks.
+//!
+//! - [`sim`]: a deterministic simulation of two sans-IO hosts in virtual
+//!   time, with a seeded fault model, under any [`Machine`] value; every
+//!   event and what reaches the applications held against the spec.
+//! - [`oracle`]: holds every recorded event against the spec, read afresh
+//!   by the generator library.
+//! - [`compare`]: runs several specs over the same seeds and network and
+//!   tabulates what they did (`fsm-lab compare`).
+//!
+//! The runtime's own simulation tests (`runtime/tests/simulation.rs`,
+//! `variants.rs`, `mutants.rs`) use [`sim`] and [`oracle`] from here.
+//!
+//! [`Machine`]: fsm_runtime::vocab::Machine
+#![deny(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod compare;
+pub mod oracle;
+pub mod sim;
