@@ -765,15 +765,12 @@ impl fmt::Display for Report {
 // HEAT MAPS: the one place that writes per-spec drawing data to `--out DIR`.
 // ---------------------------------------------------------------------------
 
-/// Writes, for each spec, what a heat map of it needs: how often each
-/// (transition, source state) pair fired (`Tally::fired`, indexed like
-/// `Model::edges()` and `TransitionInfo::index`) and which states were
-/// reached (`Tally::reached`), as `DIR/<column>-<spec stem>.heat.csv`.
-/// Answers the files written.
-///
-/// For now a CSV; this is where the SVG heat map
-/// (`fsm_codegen::dot::DrawOptions { heat: Some(Heat { fired, reached }) }`)
-/// goes once the drawing option exists.
+/// Writes, for each spec, its heat map: the spec's figure with each
+/// transition drawn by how often it fired over all the runs and the states
+/// never reached greyed (`DIR/<column>-<spec stem>.heat.svg`), and the
+/// same counts as data (`….heat.csv`: each (transition, source state) pair,
+/// indexed like `Model::edges()` and `TransitionInfo::index`, and each
+/// state). Answers the files written.
 pub fn write_heat_maps(dir: &Path, report: &Report) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
@@ -801,6 +798,18 @@ pub fn write_heat_maps(dir: &Path, report: &Report) -> std::io::Result<Vec<std::
         }
         std::fs::write(&path, csv)?;
         written.push(path);
+        let spec = fsm_codegen::load(spec)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
+        let opts = fsm_codegen::dot::DrawOptions {
+            heat: Some(fsm_codegen::figure::Heat {
+                fired: tally.fired.clone(),
+                reached: tally.reached.clone(),
+            }),
+            ..fsm_codegen::dot::DrawOptions::default()
+        };
+        let svg_path = dir.join(format!("{}-{stem}.heat.svg", k + 1));
+        std::fs::write(&svg_path, fsm_codegen::svg::render(&spec.model, &opts))?;
+        written.push(svg_path);
     }
     Ok(written)
 }

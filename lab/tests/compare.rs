@@ -200,5 +200,18 @@ fn out_writes_the_heat_map_counts_per_spec() {
     assert!(csv.contains("state,8,TIME_WAIT,,,,1\n"), "{csv}");
     let variant = std::fs::read_to_string(dir.join("2-no_time_wait.heat.csv")).expect("variant's");
     assert!(!variant.contains("TIME_WAIT"));
+    // The drawings: every passive OPEN of the 20 seeds counted on its
+    // arrow; CLOSING never reached, so its box is grey.
+    let svg = std::fs::read_to_string(dir.join("1-tcp.heat.svg")).expect("tcp's heat map");
+    assert!(
+        svg.contains("passive OPEN / – ×20"),
+        "the count on the arrow"
+    );
+    let closing = svg
+        .split("<g class=\"state\">")
+        .find(|g| g.starts_with("<title>CLOSING"))
+        .expect("CLOSING drawn");
+    assert!(closing.contains("fill=\"#efefef\""), "CLOSING greyed");
+    assert!(dir.join("2-no_time_wait.heat.svg").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
