@@ -13,6 +13,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
+use fsm_examples::trace_json::TraceJson;
 use fsm_examples::{SimultaneousRun, simultaneous};
 use fsm_runtime::vocab::Machine;
 
@@ -35,10 +36,19 @@ struct Args {
     /// Maximum segment lifetime in milliseconds.
     #[arg(long, default_value_t = 100)]
     msl_ms: u64,
+    /// Write every event of both runs to this file, one JSON object a line
+    /// (docs/trace-json.md; `spec` tells the runs apart).
+    #[arg(long, value_name = "FILE")]
+    trace_json: Option<std::path::PathBuf>,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    let trace = match args.trace_json.as_deref().map(TraceJson::create) {
+        Some(Ok(t)) => Some(t),
+        Some(Err(e)) => return fail(e),
+        None => None,
+    };
     let run = |title: &str, spec: &str| {
         println!("== {title} ({spec})\n");
     };
@@ -48,14 +58,20 @@ fn main() -> ExitCode {
         Duration::from_millis(args.open_timeout_ms),
     );
     run("tcp.fsm", fsm_runtime::tcp::Spec::SPEC);
-    let standard = match simultaneous(&fsm_runtime::tcp::Spec, params.0, params.1, params.2, None) {
+    let standard = match simultaneous(
+        &fsm_runtime::tcp::Spec,
+        params.0,
+        params.1,
+        params.2,
+        trace.as_ref(),
+    ) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
     print!("{}", standard.timeline.render(&fsm_runtime::tcp::Spec));
     println!();
     run("variant without simultaneous open", variant::Spec::SPEC);
-    let changed = match simultaneous(&variant::Spec, params.0, params.1, params.2, None) {
+    let changed = match simultaneous(&variant::Spec, params.0, params.1, params.2, trace.as_ref()) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -73,8 +89,17 @@ fn main() -> ExitCode {
     row("went through SYN_RCVD", &|r| {
         r.through("SYN_RCVD").to_string()
     });
-    let expected =
+    let mut expected =
         standard.opened.iter().all(Result::is_ok) && changed.opened.iter().all(Result::is_err);
+    if let Some(t) = &trace {
+        match t.finish() {
+            Ok(n) => println!("{n} events written to {}", t.path().display()),
+            Err(e) => {
+                eprintln!("experiment: {e}");
+                expected = false;
+            }
+        }
+    }
     println!(
         "\n{}",
         if expected {

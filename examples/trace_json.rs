@@ -90,6 +90,7 @@ impl TraceJson {
 pub fn line<M: Machine>(machine: &M, side: &str, record: &StepRecord) -> String {
     let line = Line {
         time: record.at.as_secs_f64(),
+        spec: machine.spec(),
         side,
         connection: Connection {
             local: record.local.to_string(),
@@ -126,6 +127,7 @@ pub fn line<M: Machine>(machine: &M, side: &str, record: &StepRecord) -> String 
 #[derive(Serialize)]
 struct Line<'a> {
     time: f64,
+    spec: &'a str,
     side: &'a str,
     connection: Connection,
     event: &'static str,
@@ -199,7 +201,7 @@ mod tests {
         assert_eq!(
             text,
             format!(
-                r#"{{"time":0.0015,"side":"client \"A\"","connection":{{"local":"127.0.0.1:5000","remote":"127.0.0.1:6000"}},"event":"active_open","guards":{{"passive":false,"fin_acked":false,"peer_known":true}},"from":"CLOSED","to":"SYN_SENT","transition":{{"index":{},"line":{line_no}}},"actions":["create_tcb","send_syn"],"steps":[{{"path":"client","step":2}}]}}"#,
+                r#"{{"time":0.0015,"spec":"../tcp.fsm","side":"client \"A\"","connection":{{"local":"127.0.0.1:5000","remote":"127.0.0.1:6000"}},"event":"active_open","guards":{{"passive":false,"fin_acked":false,"peer_known":true}},"from":"CLOSED","to":"SYN_SENT","transition":{{"index":{},"line":{line_no}}},"actions":["create_tcb","send_syn"],"steps":[{{"path":"client","step":2}}]}}"#,
                 fired.transition
             )
         );

@@ -84,6 +84,7 @@ pub fn read_trace_json(path: &Path) -> Vec<serde_json::Value> {
                 .unwrap_or_else(|| panic!("{at}: `{name}` is not a string"))
         };
         assert!(v["time"].as_f64().is_some_and(|t| t >= 0.0), "{at}: `time`");
+        assert!(str_field("spec").ends_with(".fsm"), "{at}: `spec`");
         let side = str_field("side");
         let local = v["connection"]["local"]
             .as_str()
@@ -126,7 +127,7 @@ pub fn read_trace_json(path: &Path) -> Vec<serde_json::Value> {
                 .all(|s| s["path"].is_string() && s["step"].as_u64().is_some_and(|n| n > 0)),
             "{at}: `steps`"
         );
-        let connection = format!("{side} {local} {remote}");
+        let connection = format!("{} {side} {local} {remote}", str_field("spec"));
         if let Some(prev) = last_to.insert(connection, to.to_owned()) {
             assert_eq!(
                 prev, from,
