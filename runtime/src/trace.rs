@@ -6,28 +6,7 @@ use std::net::SocketAddrV4;
 use std::time::Duration;
 
 use crate::vocab::{Action, Event, Guard, Machine, TransitionInfo};
-
-/// A step of a typical path, as the figure marks it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct StepMark {
-    /// The path's name (`client`).
-    pub path: &'static str,
-    /// The step number, from 1.
-    pub step: u8,
-    /// Circled digits (①) for this path, else a boxed number (`[1]`).
-    pub circled: bool,
-}
-
-impl fmt::Display for StepMark {
-    /// `①` or `[1]`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        if self.circled {
-            f.write_str(&circled(self.step))
-        } else {
-            write!(f, "[{}]", self.step)
-        }
-    }
-}
+pub use crate::vocab::{StepMark, circled};
 
 /// One fired transition.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -124,14 +103,6 @@ impl fmt::Display for StepRecord {
                 write!(f, " / {} (line {})", actions.join(", "), t.line)
             }
         }
-    }
-}
-
-/// Circled digits for step numbers, as the article marks the client path.
-pub fn circled(n: u8) -> String {
-    match n {
-        1..=20 => char::from_u32(0x2460 + u32::from(n) - 1).map_or(n.to_string(), String::from),
-        _ => format!("({n})"),
     }
 }
 

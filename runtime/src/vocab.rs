@@ -70,8 +70,6 @@
 
 use std::fmt;
 
-use crate::trace::StepMark;
-
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($(#[$doc:meta])* $variant:ident = $word:literal,)* }) => {
         $(#[$meta])*
@@ -217,6 +215,36 @@ vocabulary! {
         ReportRefused = "report_refused",
         /// Tell the application "connection aborted due to user timeout".
         ReportTimeout = "report_timeout",
+    }
+}
+
+/// A step of a typical path, as the figure marks it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StepMark {
+    /// The path's name (`client`).
+    pub path: &'static str,
+    /// The step number, from 1.
+    pub step: u8,
+    /// Circled digits (①) for this path, else a boxed number (`[1]`).
+    pub circled: bool,
+}
+
+impl fmt::Display for StepMark {
+    /// `①` or `[1]`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.circled {
+            f.write_str(&circled(self.step))
+        } else {
+            write!(f, "[{}]", self.step)
+        }
+    }
+}
+
+/// Circled digits for step numbers, as the article marks the client path.
+pub fn circled(n: u8) -> String {
+    match n {
+        1..=20 => char::from_u32(0x2460 + u32::from(n) - 1).map_or(n.to_string(), String::from),
+        _ => format!("({n})"),
     }
 }
 
@@ -466,11 +494,11 @@ macro_rules! machine {
             fn transition_steps(
                 &self,
                 index: u32,
-            ) -> impl Iterator<Item = $crate::trace::StepMark> + '_ {
+            ) -> impl Iterator<Item = $crate::vocab::StepMark> + '_ {
                 TRANSITIONS[index as usize]
                     .steps
                     .iter()
-                    .map(|s| $crate::trace::StepMark {
+                    .map(|s| $crate::vocab::StepMark {
                         path: s.path.name(),
                         step: s.step,
                         circled: s.path.circled(),
@@ -480,8 +508,8 @@ macro_rules! machine {
             fn state_steps(
                 &self,
                 state: State,
-            ) -> impl Iterator<Item = $crate::trace::StepMark> + '_ {
-                state.steps().iter().map(|s| $crate::trace::StepMark {
+            ) -> impl Iterator<Item = $crate::vocab::StepMark> + '_ {
+                state.steps().iter().map(|s| $crate::vocab::StepMark {
                     path: s.path.name(),
                     step: s.step,
                     circled: s.path.circled(),
