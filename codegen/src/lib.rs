@@ -24,6 +24,20 @@
 //! "#).unwrap();
 //! assert_eq!(spec.model.states.len(), 2);
 //! ```
+//!
+//! # Features
+//!
+//! The defaults give the whole library and the `fsm` binary. Without them
+//! (`default-features = false`, as the `fsm!` macro and the runtime's
+//! loaded specs take it) the crate is the language, the checks, the
+//! drawings and the Rust generator, and compiles neither clap nor
+//! prettyplease nor syn's full syntax tree.
+//!
+//! - `cli`: the `fsm` binary (clap); takes `pretty`.
+//! - `pretty`: Rust formatted as a file (prettyplease):
+//!   [`rust::format`], [`rust::generate_file`], [`rust::generate_file_with`]
+//!   and [`rust::Builder`] for build scripts. [`rust::generate`] and the
+//!   macro front end need nothing of it.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 

@@ -1,6 +1,7 @@
 //! Rust output: one set of items per spec, the same through every front
 //! end (the `fsm!` macro via [`expand_macro`], [`Builder`] in a build
-//! script, `fsm rust FILE` via [`generate_file`]).
+//! script, `fsm rust FILE` via [`generate_file`]; those two, which format
+//! the items as a file, come with the feature `pretty`).
 //!
 //! The items need nothing beyond `core`:
 //!
@@ -20,6 +21,7 @@
 //! dispatch table, shared with the tests), `emit` (dynamic API),
 //! `typestate`, `vocabulary`, `expand` (the macro front end), `builder`.
 
+#[cfg(feature = "pretty")]
 mod builder;
 mod emit;
 mod expand;
@@ -35,6 +37,7 @@ use crate::dot::DrawOptions;
 use crate::model::Model;
 use crate::{Rejected, Spec};
 
+#[cfg(feature = "pretty")]
 pub use builder::{BuildError, Builder};
 pub use expand::{expand_macro, expand_macro_in};
 pub use names::{camel, snake};
@@ -171,6 +174,7 @@ fn limits(model: &Model, table: &DispatchTable) -> Vec<Diagnostic> {
 /// # Panics
 ///
 /// If `tokens` are not a Rust file, which [`generate`] never produces.
+#[cfg(feature = "pretty")]
 pub fn format(tokens: TokenStream, file_name: &str) -> String {
     let file: syn::File = syn::parse2(tokens).unwrap_or_else(|e| {
         panic!("fsm-codegen generated Rust that does not parse ({e}); please report it")
@@ -187,11 +191,13 @@ pub fn format(tokens: TokenStream, file_name: &str) -> String {
 
 /// The formatted Rust for `spec` with default options: what `fsm rust`
 /// prints.
+#[cfg(feature = "pretty")]
 pub fn generate_file(spec: &Spec) -> Result<String, Rejected> {
     generate_file_with(spec, &RustOptions::default())
 }
 
 /// The formatted Rust for `spec`.
+#[cfg(feature = "pretty")]
 pub fn generate_file_with(spec: &Spec, options: &RustOptions) -> Result<String, Rejected> {
     Ok(format(generate(spec, options)?, &spec.file_name))
 }
