@@ -12,25 +12,7 @@ use crate::figure::{Figure, INK, Line, Provenance, StepMark};
 use crate::model::Model;
 use crate::syntax::{LineStyle, Marker};
 
-/// Options shared by the drawings.
-#[derive(Clone, Debug)]
-pub struct DrawOptions {
-    /// Language of the labels (`en`, `zh`).
-    pub lang: String,
-    /// Draw a run over the spec: each transition by how often it fired,
-    /// states never reached greyed (SVG only; the other drawings ignore
-    /// it).
-    pub heat: Option<crate::figure::Heat>,
-}
-
-impl Default for DrawOptions {
-    fn default() -> Self {
-        DrawOptions {
-            lang: "en".to_owned(),
-            heat: None,
-        }
-    }
-}
+pub use crate::figure::DrawOptions;
 
 /// Fonts in order of preference; the CJK one covers `--lang zh`.
 pub const FONTS: &str = "Helvetica,Arial,Noto Sans CJK SC,sans-serif";

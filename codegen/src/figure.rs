@@ -15,7 +15,6 @@
 //! The renderers only decide how these look in their format; nothing here
 //! depends on the model's names (paths come from `model.paths`).
 
-use crate::dot::DrawOptions;
 use crate::model::{Model, SourceForm, Target, Transition};
 use crate::syntax::{LineStyle, Marker};
 
@@ -173,6 +172,26 @@ impl PathKey {
             s.push_str(&format!(" {}…{}", mark(first), mark(last)));
         }
         s
+    }
+}
+
+/// Options shared by the drawings.
+#[derive(Clone, Debug)]
+pub struct DrawOptions {
+    /// Language of the labels (`en`, `zh`).
+    pub lang: String,
+    /// Draw a run over the spec: each transition by how often it fired,
+    /// states never reached greyed (SVG only; the other drawings ignore
+    /// it).
+    pub heat: Option<Heat>,
+}
+
+impl Default for DrawOptions {
+    fn default() -> Self {
+        DrawOptions {
+            lang: "en".to_owned(),
+            heat: None,
+        }
     }
 }
 

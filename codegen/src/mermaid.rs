@@ -9,7 +9,7 @@
 
 use std::fmt::Write as _;
 
-use crate::dot::DrawOptions;
+use crate::figure::DrawOptions;
 use crate::figure::{Figure, Line, Provenance};
 use crate::model::Model;
 use crate::syntax::LineStyle;

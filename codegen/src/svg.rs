@@ -30,8 +30,7 @@
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
-use crate::dot::DrawOptions;
-use crate::figure::{Figure, Heat, INK, Line, NEVER, Provenance, StepMark};
+use crate::figure::{DrawOptions, Figure, Heat, INK, Line, NEVER, Provenance, StepMark};
 use crate::model::Model;
 use crate::syntax::{LineStyle, Marker};
 

@@ -15,8 +15,7 @@ use crate::diagnostic::Diagnostic;
 use crate::model::{EventId, Model, StateId};
 use crate::syntax::Name;
 
-use super::table::DispatchTable;
-use super::typestate::Shape;
+use super::table::{DispatchTable, Shape};
 
 /// Type-namespace names the generated code defines or uses unqualified.
 const RESERVED_TYPES: &[(&str, &str)] = &[

@@ -11,7 +11,7 @@
 
 use std::collections::HashMap;
 
-use crate::guard::GuardExpr;
+use crate::guard::{GuardExpr, covers_all};
 use crate::model::{EventId, GuardId, Model, StateId, TransitionId};
 
 /// Up to this many (state, event) cells the table is dense.
@@ -219,5 +219,51 @@ impl DispatchTable {
         self.entries
             .chunk_by(|a, b| a.from == b.from && a.event == b.event)
             .map(|c| (c[0].from, c[0].event, c))
+    }
+}
+
+/// What the typestate method of one (state, event) cell looks like: which
+/// of its entries can fire and where they lead.
+pub struct Shape {
+    /// How many entries can fire: up to and including the first unguarded
+    /// one.
+    pub live: usize,
+    /// Whether the method asks guards.
+    pub guarded: bool,
+    /// The targets, each once, in declaration order.
+    pub targets: Vec<StateId>,
+    /// Whether it can happen that no guard holds (an `Unchanged` outcome).
+    pub may_stay: bool,
+}
+
+impl Shape {
+    /// The shape of a cell's method.
+    pub fn of(model: &Model, entries: &[Entry]) -> Shape {
+        let live = entries
+            .iter()
+            .position(|e| e.guard.is_none())
+            .map_or(entries.len(), |i| i + 1);
+        let entries = &entries[..live];
+        let mut targets = Vec::new();
+        for e in entries {
+            if !targets.contains(&e.to) {
+                targets.push(e.to);
+            }
+        }
+        let guards: Vec<_> = entries
+            .iter()
+            .map(|e| model.transitions[e.transition.0].guard.as_ref())
+            .collect();
+        Shape {
+            live,
+            guarded: entries[0].guard.is_some(),
+            targets,
+            may_stay: covers_all(&guards) != Some(true),
+        }
+    }
+
+    /// Whether the method returns an enum of outcomes.
+    pub fn needs_enum(&self) -> bool {
+        self.targets.len() + usize::from(self.may_stay) > 1
     }
 }

@@ -6,57 +6,11 @@
 use proc_macro2::{Ident, TokenStream};
 use quote::quote;
 
-use crate::guard::covers_all;
 use crate::model::{Model, StateId};
 
 use super::emit::{condition, doc, doc_text, guard_source, md};
 use super::names::Names;
-use super::table::{DispatchTable, Entry};
-
-/// What the method of one (state, event) cell looks like.
-pub struct Shape {
-    /// How many entries can fire: up to and including the first unguarded
-    /// one.
-    pub live: usize,
-    /// Whether the method asks guards.
-    pub guarded: bool,
-    /// The targets, each once, in declaration order.
-    pub targets: Vec<StateId>,
-    /// Whether it can happen that no guard holds (an `Unchanged` outcome).
-    pub may_stay: bool,
-}
-
-impl Shape {
-    /// The shape of a cell's method.
-    pub fn of(model: &Model, entries: &[Entry]) -> Shape {
-        let live = entries
-            .iter()
-            .position(|e| e.guard.is_none())
-            .map_or(entries.len(), |i| i + 1);
-        let entries = &entries[..live];
-        let mut targets = Vec::new();
-        for e in entries {
-            if !targets.contains(&e.to) {
-                targets.push(e.to);
-            }
-        }
-        let guards: Vec<_> = entries
-            .iter()
-            .map(|e| model.transitions[e.transition.0].guard.as_ref())
-            .collect();
-        Shape {
-            live,
-            guarded: entries[0].guard.is_some(),
-            targets,
-            may_stay: covers_all(&guards) != Some(true),
-        }
-    }
-
-    /// Whether the method returns an enum of outcomes.
-    pub fn needs_enum(&self) -> bool {
-        self.targets.len() + usize::from(self.may_stay) > 1
-    }
-}
+use super::table::{DispatchTable, Entry, Shape};
 
 /// Everything of the typestate API.
 pub fn typestate(model: &Model, names: &Names, table: &DispatchTable) -> TokenStream {
