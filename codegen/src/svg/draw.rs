@@ -1,0 +1,710 @@
+//! Drawing a laid-out figure: boxes, arrows, labels, the key and the
+//! legend, as SVG elements.
+
+use std::fmt::Write as _;
+
+use super::layout::*;
+use super::text::*;
+use super::*;
+
+pub(super) struct Drawing<'a> {
+    pub(super) fig: &'a Figure,
+    pub(super) lay: &'a Layout,
+    /// Where the graph starts (below the title).
+    pub(super) ox: f64,
+    pub(super) oy: f64,
+    pub(super) body: String,
+    pub(super) width: f64,
+    pub(super) height: f64,
+}
+
+impl<'a> Drawing<'a> {
+    pub(super) fn new(fig: &'a Figure, lay: &'a Layout) -> Drawing<'a> {
+        let mut d = Drawing {
+            fig,
+            lay,
+            ox: MARGIN,
+            oy: MARGIN + TITLE_SIZE + 22.0,
+            body: String::new(),
+            width: 0.0,
+            height: 0.0,
+        };
+        let legend_w = d.legend_width();
+        let title_w = text_width(&fig.title, TITLE_SIZE, true);
+        let content = lay.width.max(legend_w).max(title_w);
+        d.ox = MARGIN + (content - lay.width) / 2.0;
+        d.width = content + 2.0 * MARGIN;
+        d.title();
+        for b in 0..lay.bundles.len() {
+            d.arrow(b);
+        }
+        for s in 0..fig.states.len() {
+            d.state(s);
+        }
+        for b in 0..lay.bundles.len() {
+            d.arrow_label(b);
+        }
+        let legend_y = d.oy + lay.height + 36.0;
+        let legend_h = d.legend(MARGIN + (content - legend_w) / 2.0, legend_y);
+        d.height = legend_y + legend_h + MARGIN;
+        d
+    }
+
+    pub(super) fn finish(self, provenance: &Provenance) -> String {
+        let [generated, command] = provenance.lines();
+        let mut out = String::new();
+        // A comment cannot hold `--`, which commands often do: the command
+        // goes into <desc>.
+        let _ = writeln!(
+            out,
+            "<!-- {} The command that regenerates it is in <desc> below. -->",
+            generated.replace("--", "- -")
+        );
+        let _ = writeln!(
+            out,
+            "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{h}\" \
+             viewBox=\"0 0 {w} {h}\" font-family=\"{}\">",
+            xml(FONTS),
+            w = n(self.width.ceil()),
+            h = n(self.height.ceil()),
+        );
+        let _ = writeln!(out, "<title>{}</title>", xml(&self.fig.title));
+        let _ = writeln!(out, "<desc>{} {}</desc>", xml(&generated), xml(&command));
+        let _ = writeln!(
+            out,
+            "<rect width=\"100%\" height=\"100%\" fill=\"#ffffff\"/>"
+        );
+        out.push_str(&self.body);
+        out.push_str("</svg>\n");
+        out
+    }
+
+    pub(super) fn title(&mut self) {
+        let _ = writeln!(
+            self.body,
+            "<text x=\"{}\" y=\"{}\" font-size=\"{TITLE_SIZE}\" font-weight=\"bold\" \
+             text-anchor=\"middle\" fill=\"{INK}\">{}</text>",
+            n(self.width / 2.0),
+            n(MARGIN + TITLE_SIZE),
+            xml(&self.fig.title)
+        );
+    }
+
+    pub(super) fn px(&self, x: f64) -> String {
+        n(self.ox + x)
+    }
+
+    pub(super) fn py(&self, y: f64) -> String {
+        n(self.oy + y)
+    }
+
+    pub(super) fn stroke(&self, line: Line) -> String {
+        match line {
+            Line::Thin => format!("stroke=\"{INK}\" stroke-width=\"{THIN_W}\""),
+            Line::Bold { style, .. } => {
+                let dash = match style {
+                    LineStyle::Solid => "",
+                    LineStyle::Dashed => " stroke-dasharray=\"8 5\"",
+                };
+                format!(
+                    "stroke=\"{}\" stroke-width=\"{BOLD_W}\"{dash}",
+                    self.fig.color(line)
+                )
+            }
+        }
+    }
+
+    /// How often the arrows of a bundle fired, with a heat map.
+    pub(super) fn fired(&self, bu: &Bundle) -> Option<u64> {
+        self.fig.fired_max?;
+        Some(
+            bu.arrows
+                .iter()
+                .filter_map(|&i| self.fig.arrows[i].fired)
+                .sum(),
+        )
+    }
+
+    /// The bundle's line: its path's or thin; with a heat map, coloured
+    /// and widened by how often it fired (dashed grey if never). Returns
+    /// the attributes and the colour of the head.
+    pub(super) fn bundle_stroke(&self, bu: &Bundle) -> (String, String) {
+        let (Some(count), Some(max)) = (self.fired(bu), self.fig.fired_max) else {
+            return (self.stroke(bu.line), self.fig.color(bu.line).to_owned());
+        };
+        let color = Heat::color(count, max);
+        if count == 0 {
+            return (
+                format!("stroke=\"{color}\" stroke-width=\"{THIN_W}\" stroke-dasharray=\"4 3\""),
+                color,
+            );
+        }
+        let width = 1.6 + 4.4 * Heat::level(count, max);
+        (
+            format!("stroke=\"{color}\" stroke-width=\"{}\"", n(width)),
+            color,
+        )
+    }
+
+    /// The colour of a bundle's label text.
+    pub(super) fn label_color(&self, bu: &Bundle) -> &'static str {
+        match self.fired(bu) {
+            Some(0) => NEVER,
+            Some(_) => INK,
+            None => self.fig.color(bu.line),
+        }
+    }
+
+    pub(super) fn state(&mut self, s: usize) {
+        let lay = self.lay;
+        let st = &self.fig.states[s];
+        let (fill, ink) = if st.reached == Some(false) {
+            ("#efefef", NEVER)
+        } else {
+            ("#ffffff", INK)
+        };
+        let x = lay.nodes[s].x;
+        let half = lay.half[s];
+        let (top, _) = lay.box_y(s);
+        let width = if st.initial { 2.2 } else { 1.3 };
+        let _ = writeln!(
+            self.body,
+            "<g class=\"state\"><title>{}: {}</title>\
+             <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{BOX_H}\" rx=\"6\" fill=\"{fill}\" \
+             stroke=\"{ink}\" stroke-width=\"{width}\"/>",
+            xml(&st.name),
+            xml(&st.description),
+            self.px(x - half),
+            self.py(top),
+            n(2.0 * half),
+        );
+        let name_w = text_width(&st.name, STATE_SIZE, true);
+        let content = name_w + marks_width(&st.marks);
+        let left = x - content / 2.0;
+        let base = lay.cy(s) + STATE_SIZE * 0.36;
+        let _ = writeln!(
+            self.body,
+            "<text x=\"{}\" y=\"{}\" font-size=\"{STATE_SIZE}\" font-weight=\"bold\" \
+             fill=\"{ink}\">{}</text>",
+            self.px(left),
+            self.py(base),
+            xml(&st.name)
+        );
+        let marks = st.marks.clone();
+        self.marks(&marks, left + name_w + 3.0, lay.cy(s));
+        self.body.push_str("</g>\n");
+    }
+
+    /// Draws step markers from `x`, centred on `cy` (graph coordinates).
+    pub(super) fn marks(&mut self, marks: &[StepMark], x: f64, cy: f64) {
+        for (i, m) in marks.iter().enumerate() {
+            let cx = x + i as f64 * (MARK + 3.0) + MARK / 2.0;
+            let color = self.fig.paths[m.path].color;
+            let shape = match m.marker {
+                Marker::Circled => format!(
+                    "<circle cx=\"{}\" cy=\"{}\" r=\"{}\"",
+                    self.px(cx),
+                    self.py(cy),
+                    MARK / 2.0
+                ),
+                Marker::Boxed => format!(
+                    "<rect x=\"{}\" y=\"{}\" width=\"{MARK}\" height=\"{MARK}\"",
+                    self.px(cx - MARK / 2.0),
+                    self.py(cy - MARK / 2.0)
+                ),
+            };
+            let _ = writeln!(
+                self.body,
+                "<g class=\"mark\" data-path=\"{}\" data-step=\"{}\">\
+                 {shape} fill=\"#ffffff\" stroke=\"{color}\" stroke-width=\"1.3\"/>\
+                 <text x=\"{}\" y=\"{}\" font-size=\"9.5\" font-weight=\"bold\" \
+                 text-anchor=\"middle\" fill=\"{color}\">{}</text></g>",
+                xml(&self.fig.paths[m.path].name),
+                m.step,
+                self.px(cx),
+                self.py(cy + 3.4),
+                m.step
+            );
+        }
+    }
+
+    /// The arrow's line and head.
+    pub(super) fn arrow(&mut self, b: usize) {
+        let lay = self.lay;
+        let bu = &lay.bundles[b];
+        let (d, tip, dir) = match bu.kind {
+            Kind::Loop => self.loop_path(bu),
+            Kind::Flat => self.flat_path(bu),
+            Kind::Down | Kind::Up => self.chain_path(bu),
+        };
+        let tooltip: Vec<String> = bu
+            .arrows
+            .iter()
+            .map(|&i| {
+                let a = &self.fig.arrows[i];
+                let rfc = a
+                    .rfc
+                    .as_deref()
+                    .map(|r| format!(" (rfc {r})"))
+                    .unwrap_or_default();
+                format!(
+                    "{} → {}: {}{rfc}",
+                    self.fig.states[a.from].name,
+                    self.fig.states[a.to].name,
+                    a.text_label()
+                )
+            })
+            .collect();
+        let (stroke, color) = self.bundle_stroke(bu);
+        let (hl, hw) = (
+            head_len(bu.line),
+            if bu.line == Line::Thin { 3.6 } else { 5.0 },
+        );
+        let base = (tip.0 - dir.0 * hl, tip.1 - dir.1 * hl);
+        let (nx, ny) = (-dir.1, dir.0);
+        let path = match bu.line {
+            Line::Thin => String::new(),
+            Line::Bold { path, .. } => {
+                format!(" data-path=\"{}\"", xml(&self.fig.paths[path].name))
+            }
+        };
+        let _ = writeln!(
+            self.body,
+            "<g class=\"arrow\"{path}><title>{}</title><path d=\"{d}\" fill=\"none\" {stroke}/>\
+             <path d=\"M{},{} L{},{} L{},{} Z\" fill=\"{color}\"/></g>",
+            xml(&tooltip.join("\n")).replace('\n', "&#10;"),
+            self.px(tip.0),
+            self.py(tip.1),
+            self.px(base.0 + nx * hw),
+            self.py(base.1 + ny * hw),
+            self.px(base.0 - nx * hw),
+            self.py(base.1 - ny * hw),
+        );
+    }
+
+    /// A smooth curve (Catmull-Rom, as cubics) from the source's port
+    /// through each pass-through node's centre and along the left edge of
+    /// the label, leaving and entering the boxes vertically. Returns the
+    /// path, the tip and the direction there; the path stops where the head
+    /// begins.
+    pub(super) fn chain_path(&self, bu: &Bundle) -> (String, (f64, f64), (f64, f64)) {
+        let lay = self.lay;
+        let down = bu.kind == Kind::Down;
+        let sign = if down { 1.0 } else { -1.0 };
+        let last = bu.chain.len() - 1;
+        let mut pts: Vec<(f64, f64)> = Vec::new();
+        let mut label_points: Vec<usize> = Vec::new();
+        for (k, &id) in bu.chain.iter().enumerate() {
+            let node = &lay.nodes[id];
+            if k == 0 || k == last {
+                let other = if k == 0 {
+                    bu.chain[1]
+                } else {
+                    bu.chain[last - 1]
+                };
+                let x = node.x + lay.port(id, other);
+                let (top, bottom) = lay.box_y(id);
+                pts.push((x, if (k == 0) == down { bottom } else { top }));
+            } else if Some(id) == bu.label_node {
+                let l = node.layer;
+                let (top, bottom) = (lay.layer_y[l], lay.layer_y[l] + lay.layer_h[l]);
+                let (a, b) = if down { (top, bottom) } else { (bottom, top) };
+                label_points.extend([pts.len(), pts.len() + 1]);
+                pts.push((node.x, a));
+                pts.push((node.x, b));
+            } else {
+                pts.push((node.x, lay.cy(id)));
+            }
+        }
+        let tip = pts[pts.len() - 1];
+        let head = head_len(bu.line);
+        let end = (tip.0, tip.1 - sign * head);
+        let m = pts.len() - 1;
+        pts[m] = end;
+        // Cubic Hermite through the points: vertical at the ends and along
+        // the label, Catmull-Rom elsewhere.
+        let vertical: Vec<bool> = (0..=m)
+            .map(|i| i == 0 || i == m || label_points.contains(&i))
+            .collect();
+        let tangent = |i: usize| -> (f64, f64) {
+            let prev = if i == 0 { pts[0] } else { pts[i - 1] };
+            let next = if i == m { pts[m] } else { pts[i + 1] };
+            let mut t = ((next.0 - prev.0) / 2.0, (next.1 - prev.1) / 2.0);
+            if i == 0 || i == m {
+                t.1 *= 2.0;
+            }
+            if vertical[i] {
+                t.0 = 0.0;
+            }
+            t
+        };
+        let mut d = format!("M{},{}", self.px(pts[0].0), self.py(pts[0].1));
+        for i in 0..m {
+            let (p1, p2) = (pts[i], pts[i + 1]);
+            let (t1, t2) = (tangent(i), tangent(i + 1));
+            let c1 = (p1.0 + t1.0 / 3.0, p1.1 + t1.1 / 3.0);
+            let c2 = (p2.0 - t2.0 / 3.0, p2.1 - t2.1 / 3.0);
+            let _ = write!(
+                d,
+                " C{},{} {},{} {},{}",
+                self.px(c1.0),
+                self.py(c1.1),
+                self.px(c2.0),
+                self.py(c2.1),
+                self.px(p2.0),
+                self.py(p2.1)
+            );
+        }
+        (d, tip, (0.0, sign))
+    }
+
+    /// A sideways arrow: down from the source's bottom, along the top of
+    /// its label, up into the target's bottom.
+    pub(super) fn flat_path(&self, bu: &Bundle) -> (String, (f64, f64), (f64, f64)) {
+        let lay = self.lay;
+        let (a, l, z) = (bu.chain[0], bu.chain[1], bu.chain[2]);
+        let x1 = lay.nodes[a].x + lay.port(a, l);
+        let x2 = lay.nodes[z].x + lay.port(z, l);
+        let y1 = lay.box_y(a).1;
+        let y2 = lay.box_y(z).1;
+        let xl = lay.nodes[l].x;
+        let yl = lay.layer_y[lay.nodes[l].layer] + 2.0;
+        let head = head_len(bu.line);
+        let reach = (x2 - x1).abs() / 4.0;
+        let (s1, s2) = if x2 >= x1 {
+            (-reach, reach)
+        } else {
+            (reach, -reach)
+        };
+        let d = format!(
+            "M{},{} C{},{} {},{} {},{} C{},{} {},{} {},{}",
+            self.px(x1),
+            self.py(y1),
+            self.px(x1),
+            self.py(yl),
+            self.px(xl + s1),
+            self.py(yl),
+            self.px(xl),
+            self.py(yl),
+            self.px(xl + s2),
+            self.py(yl),
+            self.px(x2),
+            self.py(yl),
+            self.px(x2),
+            self.py(y2 + head),
+        );
+        (d, (x2, y2), (0.0, -1.0))
+    }
+
+    /// A loop beside the box, out of its upper half and back into its lower.
+    pub(super) fn loop_path(&self, bu: &Bundle) -> (String, (f64, f64), (f64, f64)) {
+        let lay = self.lay;
+        let s = bu.from;
+        let side = if bu.loop_right { 1.0 } else { -1.0 };
+        let edge = lay.nodes[s].x + side * (lay.half[s] + bu.loop_base);
+        let cy = lay.cy(s);
+        let head = head_len(bu.line);
+        let reach = edge + side * LOOP;
+        let d = format!(
+            "M{},{} C{},{} {},{} {},{}",
+            self.px(edge),
+            self.py(cy - 7.0),
+            self.px(reach),
+            self.py(cy - 24.0),
+            self.px(reach),
+            self.py(cy + 24.0),
+            self.px(edge + side * head),
+            self.py(cy + 7.0),
+        );
+        (d, (edge, cy + 7.0), (-side, 0.0))
+    }
+
+    pub(super) fn arrow_label(&mut self, b: usize) {
+        let lay = self.lay;
+        let bu = &lay.bundles[b];
+        let (x, top) = match bu.kind {
+            Kind::Loop => {
+                let side = if bu.loop_right { 1.0 } else { -1.0 };
+                let edge = lay.nodes[bu.from].x + side * (lay.half[bu.from] + bu.loop_base);
+                let x = if bu.loop_right {
+                    edge + LOOP * 0.8 + 4.0
+                } else {
+                    edge - LOOP * 0.8 - 4.0 - bu.label.w
+                };
+                (x, lay.cy(bu.from) - bu.label.h / 2.0)
+            }
+            Kind::Flat => {
+                let id = bu.label_node.expect("a sideways arrow has a label node");
+                (
+                    lay.nodes[id].x - bu.label.w / 2.0,
+                    lay.cy(id) - bu.label.h / 2.0 + 2.0,
+                )
+            }
+            Kind::Down | Kind::Up => {
+                let id = bu
+                    .label_node
+                    .expect("an arrow between rows has a label node");
+                if bu.label_left {
+                    // Right-aligned against the line, markers next to it.
+                    let line_x = lay.nodes[id].x - 6.0;
+                    let top = lay.cy(id) - bu.label.h / 2.0;
+                    self.label_left_of(bu, line_x, top);
+                    return;
+                }
+                (lay.nodes[id].x + 6.0, lay.cy(id) - bu.label.h / 2.0)
+            }
+        };
+        let color = self.label_color(bu);
+        let lines = bu.label.lines.clone();
+        for (i, line) in lines.iter().enumerate() {
+            let cy = top + LINE_H * (i as f64 + 0.5);
+            self.marks(&line.marks, x, cy);
+            let _ = writeln!(
+                self.body,
+                "<text x=\"{}\" y=\"{}\" font-size=\"{LABEL_SIZE}\" fill=\"{color}\">{}</text>",
+                self.px(x + line.indent + marks_width(&line.marks)),
+                self.py(cy + LABEL_SIZE * 0.36),
+                xml(&line.text)
+            );
+        }
+    }
+
+    /// A label that ends at `right`: each line's markers last, against the
+    /// line, the text right-aligned before them.
+    pub(super) fn label_left_of(&mut self, bu: &Bundle, right: f64, top: f64) {
+        let color = self.label_color(bu);
+        for (i, line) in bu.label.lines.iter().enumerate() {
+            let cy = top + LINE_H * (i as f64 + 0.5);
+            let marks_w = marks_width(&line.marks);
+            self.marks(&line.marks, right - marks_w + 3.0, cy);
+            let _ = writeln!(
+                self.body,
+                "<text x=\"{}\" y=\"{}\" font-size=\"{LABEL_SIZE}\" text-anchor=\"end\" \
+                 fill=\"{color}\">{}</text>",
+                self.px(right - marks_w - line.indent),
+                self.py(cy + LABEL_SIZE * 0.36),
+                xml(&line.text)
+            );
+        }
+    }
+
+    // ---- Legend ------------------------------------------------------------
+
+    pub(super) fn key_rows(&self) -> Vec<(Option<Line>, Vec<StepMark>, String)> {
+        let fig = self.fig;
+        let mut rows = Vec::new();
+        for (i, p) in fig.paths.iter().enumerate() {
+            let marks = p
+                .steps
+                .map(|(a, z)| {
+                    [a, z]
+                        .iter()
+                        .map(|&step| StepMark {
+                            path: i,
+                            step,
+                            marker: p.marker,
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            rows.push((
+                Some(Line::Bold {
+                    path: i,
+                    style: p.style,
+                }),
+                marks,
+                p.text.clone(),
+            ));
+        }
+        rows.push((Some(Line::Thin), Vec::new(), fig.words.thin.to_owned()));
+        if fig.states.iter().any(|s| !s.marks.is_empty()) {
+            rows.push((None, Vec::new(), fig.words.on_state.to_owned()));
+        }
+        if let Some(max) = fig.fired_max {
+            rows.push((
+                None,
+                Vec::new(),
+                format!("×N: times fired; colour and width: amber 1 … dark red {max}"),
+            ));
+            rows.push((
+                None,
+                Vec::new(),
+                "grey: never fired, or never reached".to_owned(),
+            ));
+        }
+        rows
+    }
+
+    pub(super) fn key_width(&self) -> f64 {
+        let rows = self.key_rows();
+        let title = text_width(self.fig.words.key, LABEL_SIZE + 1.0, true);
+        let row_w = rows
+            .iter()
+            .map(|(line, marks, text)| {
+                let sample = if line.is_some() { 50.0 } else { 0.0 };
+                let marks = if marks.is_empty() {
+                    0.0
+                } else {
+                    marks_width(marks) + 14.0
+                };
+                sample + text_width(text, LABEL_SIZE, false) + marks + 8.0
+            })
+            .fold(title, f64::max);
+        row_w + 24.0
+    }
+
+    /// Column widths of the several-states table, and its width.
+    pub(super) fn several_columns(&self) -> ([f64; 3], f64) {
+        let fig = self.fig;
+        let mut cols = [0.0f64; 3];
+        for r in &fig.several {
+            cols[0] = cols[0].max(text_width(&r.sources, LABEL_SIZE, false));
+            cols[1] = cols[1].max(marks_width(&r.marks) + text_width(&r.label, LABEL_SIZE, false));
+            cols[2] = cols[2].max(text_width(&format!("→ {}", r.target), LABEL_SIZE, false));
+        }
+        let mut w = cols.iter().sum::<f64>() + 2.0 * 18.0 + 24.0;
+        w = w.max(text_width(fig.words.several, LABEL_SIZE + 1.0, true) + 24.0);
+        for g in &fig.groups {
+            w = w.max(text_width(&g.text_row(), LABEL_SIZE, false) + 24.0);
+        }
+        (cols, w)
+    }
+
+    pub(super) fn legend_width(&self) -> f64 {
+        let several = if self.fig.several.is_empty() {
+            0.0
+        } else {
+            self.several_columns().1 + 24.0
+        };
+        self.key_width() + several
+    }
+
+    /// Draws the key and the several-states table side by side from
+    /// (`x`, `y`) in page coordinates; returns their height.
+    pub(super) fn legend(&mut self, x: f64, y: f64) -> f64 {
+        let key_w = self.key_width();
+        let rows = self.key_rows();
+        let row_h = LINE_H + 5.0;
+        let key_h = 30.0 + rows.len() as f64 * row_h + 6.0;
+        let mut h = key_h;
+        let mut body = String::new();
+        let _ = writeln!(
+            body,
+            "<g class=\"key\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#ffffff\" \
+             stroke=\"{INK}\" stroke-width=\"1\"/>",
+            n(x),
+            n(y),
+            n(key_w),
+            n(key_h)
+        );
+        let _ = writeln!(
+            body,
+            "<text x=\"{}\" y=\"{}\" font-size=\"{}\" font-weight=\"bold\" fill=\"{INK}\">{}</text>",
+            n(x + 12.0),
+            n(y + 20.0),
+            LABEL_SIZE + 1.0,
+            xml(self.fig.words.key)
+        );
+        self.body.push_str(&body);
+        for (i, (line, marks, text)) in rows.iter().enumerate() {
+            let cy = y + 30.0 + row_h * (i as f64 + 0.5);
+            let mut tx = x + 12.0;
+            if let Some(line) = line {
+                let _ = writeln!(
+                    self.body,
+                    "<path d=\"M{},{} L{},{}\" fill=\"none\" {}/>",
+                    n(tx),
+                    n(cy),
+                    n(tx + 40.0),
+                    n(cy),
+                    self.stroke(*line)
+                );
+                tx += 50.0;
+            }
+            let color = line.map_or(INK, |l| self.fig.color(l));
+            let _ = writeln!(
+                self.body,
+                "<text x=\"{}\" y=\"{}\" font-size=\"{LABEL_SIZE}\" fill=\"{color}\">{}</text>",
+                n(tx),
+                n(cy + LABEL_SIZE * 0.36),
+                xml(text)
+            );
+            if let [first, last] = marks.as_slice() {
+                let mx = tx + text_width(text, LABEL_SIZE, false) + 6.0;
+                // Marks take graph coordinates.
+                self.marks(&[*first], mx - self.ox, cy - self.oy);
+                let _ = writeln!(
+                    self.body,
+                    "<text x=\"{}\" y=\"{}\" font-size=\"{LABEL_SIZE}\" fill=\"{color}\">…</text>",
+                    n(mx + MARK + 2.0),
+                    n(cy + LABEL_SIZE * 0.36)
+                );
+                self.marks(&[*last], mx + MARK + 14.0 - self.ox, cy - self.oy);
+            }
+        }
+        self.body.push_str("</g>\n");
+
+        if !self.fig.several.is_empty() {
+            let (cols, w) = self.several_columns();
+            let sx = x + key_w + 24.0;
+            let n_rows = self.fig.several.len() + self.fig.groups.len();
+            let sh = 30.0 + n_rows as f64 * LINE_H + 10.0;
+            h = h.max(sh);
+            let _ = writeln!(
+                self.body,
+                "<g class=\"several\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
+                 fill=\"#ffffff\" stroke=\"{INK}\" stroke-width=\"1\"/>",
+                n(sx),
+                n(y),
+                n(w),
+                n(sh)
+            );
+            let _ = writeln!(
+                self.body,
+                "<text x=\"{}\" y=\"{}\" font-size=\"{}\" font-weight=\"bold\" fill=\"{INK}\">{}</text>",
+                n(sx + 12.0),
+                n(y + 20.0),
+                LABEL_SIZE + 1.0,
+                xml(self.fig.words.several)
+            );
+            let several = self.fig.several.clone();
+            for (i, r) in several.iter().enumerate() {
+                let cy = y + 30.0 + LINE_H * (i as f64 + 0.5);
+                let base = n(cy + LABEL_SIZE * 0.36);
+                let c1 = sx + 12.0;
+                let c2 = c1 + cols[0] + 18.0;
+                let c3 = c2 + cols[1] + 18.0;
+                self.marks(&r.marks, c2 - self.ox, cy - self.oy);
+                let target = if r.stays {
+                    format!("<tspan font-style=\"italic\">{}</tspan>", xml(&r.target))
+                } else {
+                    format!("→ {}", xml(&r.target))
+                };
+                let ink = if r.fired == Some(0) { NEVER } else { INK };
+                let _ = writeln!(
+                    self.body,
+                    "<text y=\"{base}\" font-size=\"{LABEL_SIZE}\" fill=\"{ink}\">\
+                     <tspan x=\"{}\">{}</tspan><tspan x=\"{}\">{}</tspan><tspan x=\"{}\">{target}</tspan></text>",
+                    n(c1),
+                    xml(&r.sources),
+                    n(c2 + marks_width(&r.marks)),
+                    xml(&r.label),
+                    n(c3),
+                );
+            }
+            for (i, g) in self.fig.groups.iter().enumerate() {
+                let cy = y + 30.0 + LINE_H * ((self.fig.several.len() + i) as f64 + 0.5) + 4.0;
+                let _ = writeln!(
+                    self.body,
+                    "<text x=\"{}\" y=\"{}\" font-size=\"{LABEL_SIZE}\" font-style=\"italic\" \
+                     fill=\"{INK}\">{}</text>",
+                    n(sx + 12.0),
+                    n(cy + LABEL_SIZE * 0.36),
+                    xml(&g.text_row())
+                );
+            }
+            self.body.push_str("</g>\n");
+        }
+        h
+    }
+}
