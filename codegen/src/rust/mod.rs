@@ -115,11 +115,39 @@ pub(crate) fn generate_model(
     };
     let dot = crate::dot::render(model, &DrawOptions::default());
     let mut out = emit::dynamic(model, &names, &table, &dot);
-    out.extend(typestate::typestate(model, &names, &table));
+    let diagram = diagram_html(model, &table);
+    out.extend(typestate::typestate(
+        model,
+        &names,
+        &table,
+        diagram.as_deref(),
+    ));
     if let Some(v) = &options.vocabulary {
         out.extend(vocabulary::emit(model, &names, v, stub && vocab_misfit));
     }
     Ok(out)
+}
+
+/// Up to this many states, and (transition, source state) pairs, the
+/// machine type's documentation shows the spec's figure; beyond, the
+/// figure would be too big to read (and to lay out at every build).
+const DIAGRAM_STATES: usize = 16;
+const DIAGRAM_PAIRS: usize = 120;
+
+/// The spec's figure as inline SVG for rustdoc, on one line (a Markdown
+/// HTML block ends at a blank line), if the spec is small enough.
+fn diagram_html(model: &Model, table: &DispatchTable) -> Option<String> {
+    if model.states.len() > DIAGRAM_STATES || table.entries.len() > DIAGRAM_PAIRS {
+        return None;
+    }
+    let svg = crate::svg::render(model, &DrawOptions::default());
+    // Scaled to the page's width (the figure has a viewBox).
+    let svg = svg.trim().replace('\n', " ").replacen(
+        "<svg ",
+        "<svg style=\"max-width: 100%; height: auto\" ",
+        1,
+    );
+    Some(format!("<div class=\"fsm-diagram\">{svg}</div>"))
 }
 
 /// Sizes the generated integer types cannot hold.

@@ -13,7 +13,12 @@ use super::names::Names;
 use super::table::{DispatchTable, Entry, Shape};
 
 /// Everything of the typestate API.
-pub fn typestate(model: &Model, names: &Names, table: &DispatchTable) -> TokenStream {
+pub fn typestate(
+    model: &Model,
+    names: &Names,
+    table: &DispatchTable,
+    diagram: Option<&str>,
+) -> TokenStream {
     let machine = &names.machine;
     let actions_trait = &names.actions_trait;
     let s = &names.generic_state;
@@ -22,39 +27,52 @@ pub fn typestate(model: &Model, names: &Names, table: &DispatchTable) -> TokenSt
     let initial_ty = &names.states[model.initial().0];
     let mut out = TokenStream::new();
 
-    let state_types = model.states.iter().zip(&names.states).map(|(st, ty)| {
-        let doc = doc(&doc_text(
-            &format!("The state `{}` as a type: ", st.name.text),
-            &st.text,
-        ));
-        quote! {
-            #doc
-            #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-            pub struct #ty;
+    let state_types = model
+        .states
+        .iter()
+        .zip(&names.states)
+        .enumerate()
+        .map(|(i, (st, ty))| {
+            let mut text = doc_text(
+                &format!("The state `{}` as a type: ", st.name.text),
+                &st.text,
+            );
+            text.push_str(&state_transitions(model, i));
+            let doc = doc(&text);
+            quote! {
+                #doc
+                #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+                pub struct #ty;
 
-            impl sealed::Sealed for #ty {}
+                impl sealed::Sealed for #ty {}
 
-            impl TypeState for #ty {
-                const STATE: State = State::#ty;
-            }
+                impl TypeState for #ty {
+                    const STATE: State = State::#ty;
+                }
 
-            impl From<#ty> for State {
-                fn from(_: #ty) -> Self {
-                    State::#ty
+                impl From<#ty> for State {
+                    fn from(_: #ty) -> Self {
+                        State::#ty
+                    }
                 }
             }
-        }
-    });
+        });
 
-    let machine_doc = doc(&format!(
+    let mut machine_text = format!(
         "The machine `{name}` in state `{s}`, carrying the data `{d}` its actions work on.\n\
          \n\
          It starts in `{init}` ([`{machine}::new`]); each transition is a method, named\n\
          after its event, that consumes the machine and returns it in the next state, so\n\
-         a transition the spec lacks does not compile.",
+         a transition the spec lacks does not compile. Each state's type lists the\n\
+         transitions into and out of it.",
         name = model.name.text,
         init = initial.name.text,
-    ));
+    );
+    if let Some(html) = diagram {
+        machine_text.push_str("\n\n# The spec's figure\n\n");
+        machine_text.push_str(html);
+    }
+    let machine_doc = doc(&machine_text);
     let new_doc = format!(
         " A machine in the initial state `{}`, carrying `data`.",
         initial.name.text
@@ -360,4 +378,42 @@ fn cell_method(
         }
     };
     (method, outcome_enum)
+}
+
+/// The transitions out of and into state `index`, as Markdown lists for
+/// the state type's documentation: `` `ACK / –` → `FIN_WAIT_2` (`rcv_ack`,
+/// line 119) ``.
+fn state_transitions(model: &Model, index: usize) -> String {
+    let name = |s: StateId| &model.states[s.index()].name.text;
+    let item = |e: &crate::model::Edge, other: StateId, arrow: &str| {
+        let t = &model.transitions[e.transition.index()];
+        format!(
+            "\n- `{}` {arrow} `{}` (`{}`, line {})",
+            model.transition_label(t, "en").replace('`', "'"),
+            name(other),
+            model.events[t.event.index()].name.text,
+            t.line
+        )
+    };
+    let mut out = String::new();
+    let edges: Vec<_> = model.edges().collect();
+    let from: Vec<String> = edges
+        .iter()
+        .filter(|e| e.from.index() == index)
+        .map(|e| item(e, e.to, "→"))
+        .collect();
+    let into: Vec<String> = edges
+        .iter()
+        .filter(|e| e.to.index() == index && e.from.index() != index)
+        .map(|e| item(e, e.from, "←"))
+        .collect();
+    if !from.is_empty() {
+        out.push_str("\n\n# Transitions from here\n");
+        out.extend(from);
+    }
+    if !into.is_empty() {
+        out.push_str("\n\n# Transitions into here\n");
+        out.extend(into);
+    }
+    out
 }
