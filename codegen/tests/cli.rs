@@ -41,7 +41,7 @@ fn a_misspelt_target_fails_naming_it_and_its_line() {
     let (n, line) = src
         .lines()
         .enumerate()
-        .find(|(_, l)| l.starts_with("SYN_SENT    -> ESTABLISHED"))
+        .find(|(_, l)| l.starts_with("SYN_SENT -> ESTABLISHED"))
         .unwrap();
     let bad = src.replacen(line, &line.replacen("ESTABLISHED", "ESTABLISHD", 1), 1);
     let dir = scratch("misspelt");
