@@ -55,25 +55,38 @@ fn repo() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/.."))
 }
 
-/// The specs in the repository (`git ls-files '*.fsm'`).
+/// The specs in the repository (`git ls-files '*.fsm'`); empty, with a
+/// note, outside a git checkout (never under CI=true).
 fn specs() -> Vec<String> {
     let out = Command::new("git")
         .args(["ls-files", "*.fsm"])
         .current_dir(repo())
-        .output()
-        .expect("run git ls-files");
-    assert!(out.status.success(), "git ls-files failed");
-    String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(str::to_owned)
-        .collect()
+        .output();
+    match out {
+        Ok(out) if out.status.success() && !out.stdout.is_empty() => String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(str::to_owned)
+            .collect(),
+        _ => {
+            let why = "no git checkout to list the specs of";
+            assert!(
+                std::env::var("CI").map_or(true, |v| v != "true"),
+                "{why}: CI=true"
+            );
+            println!("skipped: {why}");
+            Vec::new()
+        }
+    }
 }
 
 #[test]
 fn every_spec_in_the_repository_is_formatted() {
     let specs = specs();
-    assert!(specs.iter().any(|s| s == "tcp.fsm"), "{specs:?}");
+    assert!(
+        specs.is_empty() || specs.iter().any(|s| s == "tcp.fsm"),
+        "{specs:?}"
+    );
     let mut unformatted = Vec::new();
     for spec in &specs {
         let src = std::fs::read_to_string(repo().join(spec)).unwrap();
