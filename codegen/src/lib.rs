@@ -45,6 +45,7 @@ pub mod check;
 pub mod diagnostic;
 pub mod dot;
 pub mod figure;
+pub mod fmt;
 pub mod guard;
 pub mod mermaid;
 pub mod model;
@@ -53,7 +54,7 @@ pub mod stats;
 pub mod svg;
 pub mod syntax;
 
-use std::fmt;
+use std::fmt as std_fmt;
 use std::path::{Path, PathBuf};
 
 pub use diagnostic::{Diagnostic, Severity};
@@ -97,8 +98,8 @@ impl Rejected {
     }
 }
 
-impl fmt::Display for Rejected {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std_fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std_fmt::Formatter<'_>) -> std_fmt::Result {
         f.write_str(&self.render())
     }
 }
@@ -175,8 +176,8 @@ pub enum LoadError {
     Rejected(Rejected),
 }
 
-impl fmt::Display for LoadError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+impl std_fmt::Display for LoadError {
+    fn fmt(&self, f: &mut std_fmt::Formatter<'_>) -> std_fmt::Result {
         match self {
             LoadError::Io { path, error } if path.is_dir() => {
                 let _ = error;

@@ -46,6 +46,17 @@ enum Command {
         #[arg(short, long)]
         output: Option<PathBuf>,
     },
+    /// Lay specs out canonically (aligned columns, comments kept), in place.
+    /// `-` reads standard input and writes standard output.
+    Fmt {
+        /// With `--check`: write nothing; list the files that would change
+        /// and exit 1 if any would.
+        #[arg(long)]
+        check: bool,
+        /// The spec files, or `-`.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -102,6 +113,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             )?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Fmt { check, files } => fmt(check, &files),
         Command::Rust { file, output } => {
             let spec = load(&file)?;
             let code = fsm_codegen::rust::generate_file(&spec).map_err(|r| r.render())?;
@@ -109,6 +121,53 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn fmt(check: bool, files: &[PathBuf]) -> Result<ExitCode, String> {
+    let mut unformatted = 0;
+    for file in files {
+        let stdin = file.as_os_str() == "-";
+        let source = if stdin {
+            std::io::read_to_string(std::io::stdin()).map_err(|e| format!("stdin: {e}"))?
+        } else {
+            std::fs::read_to_string(file).map_err(|e| format!("{}: {e}", file.display()))?
+        };
+        let name = if stdin {
+            "<stdin>".into()
+        } else {
+            file.display().to_string()
+        };
+        let formatted = fsm_codegen::fmt::format(&source)
+            .map_err(|d| d.render(&name, &source).trim_end().to_owned())?;
+        if check {
+            if formatted != source {
+                unformatted += 1;
+                let line = first_difference(&source, &formatted);
+                eprintln!("{name}:{line}: not formatted (`fsm fmt {name}` lays it out)");
+                if let Some(expected) = formatted.lines().nth(line - 1) {
+                    eprintln!("  expected: {expected}");
+                }
+            }
+        } else if stdin {
+            write_output(None, &formatted)?;
+        } else if formatted != source {
+            std::fs::write(file, formatted).map_err(|e| format!("{name}: {e}"))?;
+        }
+    }
+    Ok(if unformatted > 0 {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The 1-based line where `a` and `b` first differ.
+fn first_difference(a: &str, b: &str) -> usize {
+    let mut lines = a.split('\n').zip(b.split('\n'));
+    lines
+        .position(|(x, y)| x != y)
+        .unwrap_or_else(|| a.lines().count().min(b.lines().count()))
+        + 1
 }
 
 /// Loads a spec, printing its diagnostics and turning every failure into

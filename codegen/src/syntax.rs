@@ -17,9 +17,9 @@ mod grammar {
     #![allow(missing_docs)]
     #[derive(pest_derive::Parser)]
     #[grammar = "grammar.pest"]
-    pub(super) struct Grammar;
+    pub(crate) struct Grammar;
 }
-use grammar::{Grammar, Rule};
+pub(crate) use grammar::{Grammar, Rule};
 
 /// A name as written, with where it was written.
 #[derive(Clone, Debug, PartialEq, Eq)]

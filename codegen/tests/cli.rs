@@ -41,7 +41,7 @@ fn a_misspelt_target_fails_naming_it_and_its_line() {
     let (n, line) = src
         .lines()
         .enumerate()
-        .find(|(_, l)| l.starts_with("SYN_SENT    -> ESTABLISHED"))
+        .find(|(_, l)| l.starts_with("SYN_SENT -> ESTABLISHED"))
         .unwrap();
     let bad = src.replacen(line, &line.replacen("ESTABLISHED", "ESTABLISHD", 1), 1);
     let dir = scratch("misspelt");
@@ -194,4 +194,68 @@ mod arbitrary_files {
             prop_assert!(!out.is_empty());
         }
     }
+}
+
+#[test]
+fn fmt_check_fails_on_an_unformatted_file_and_leaves_it_alone() {
+    let dir = scratch("fmt-check");
+    let messy = dir.join("messy.fsm");
+    let tidy = dir.join("tidy.fsm");
+    let src = "machine M \"m\"\nstate A initial \"a\"\nstate BB \"b\"\n";
+    std::fs::write(&messy, src).unwrap();
+    std::fs::write(
+        &tidy,
+        "machine M \"m\"\nstate A  initial \"a\"\nstate BB \"b\"\n",
+    )
+    .unwrap();
+
+    let o = fsm(&["fmt", "--check", tidy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    let o = fsm(&[
+        "fmt",
+        "--check",
+        tidy.to_str().unwrap(),
+        messy.to_str().unwrap(),
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("messy.fsm:2: not formatted"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!stderr(&o).contains("tidy.fsm"), "{}", stderr(&o));
+    assert_eq!(
+        std::fs::read_to_string(&messy).unwrap(),
+        src,
+        "--check writes nothing"
+    );
+
+    let o = fsm(&["fmt", messy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = fsm(&["fmt", "--check", messy.to_str().unwrap()]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn fmt_dash_reads_stdin_and_writes_stdout() {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_fsm"))
+        .args(["fmt", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"machine   M \"m\"  // c\n\n\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    assert_eq!(
+        String::from_utf8_lossy(&o.stdout),
+        "machine M \"m\"  // c\n"
+    );
 }

@@ -75,9 +75,9 @@ fn a_variant_without_time_wait_passes_and_reports_its_own_paths() {
 fn a_run_that_leaves_the_spec_s_path_says_where_and_passes() {
     let dir = scratch("handshake-leaves");
     let tcp = std::fs::read_to_string(workspace_file("tcp.fsm")).unwrap();
-    let from = "FIN_WAIT_2  -> TIME_WAIT   on rcv_fin      /";
+    let from = "FIN_WAIT_2  -> TIME_WAIT  on rcv_fin              /";
     assert!(tcp.contains(from), "tcp.fsm changed; update this test");
-    let variant = tcp.replace(from, "FIN_WAIT_2  -> TIME_WAIT   on rcv_fin [passive] /")
+    let variant = tcp.replace(from, "FIN_WAIT_2  -> TIME_WAIT  on rcv_fin [passive]     /")
         + "FIN_WAIT_2  -> CLOSED      on rcv_fin [!passive] / send_ack, delete_tcb\n";
     let spec = dir.join("active_skips_time_wait.fsm");
     std::fs::write(&spec, variant).unwrap();
