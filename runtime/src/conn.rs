@@ -1498,7 +1498,7 @@ mod tests {
     use super::*;
     use crate::tcp::Spec;
     // WIN: our receive buffer (the window we offer), and the peer's window.
-    use crate::wire::test_seg::{MSS, Seg, WIN, seg};
+    use crate::wire::test_seg::{IRS, MSS, NXT, Seg, WIN, config, ms, secs, seg};
 
     /// tcp.fsm without `ESTABLISHED -> CLOSE_WAIT on rcv_fin`.
     mod no_fin {
@@ -1512,29 +1512,7 @@ mod tests {
 
     const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
     const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 49152);
-    /// The peer's ISS.
-    const IRS: SeqNum = SeqNum(10_000);
-    /// RCV.NXT once the peer's SYN is in.
-    const NXT: SeqNum = SeqNum(10_001);
     const KEY: [u8; 16] = *b"conn.rs test key";
-
-    fn config() -> Config {
-        Config {
-            mss: MSS,
-            recv_buffer: usize::from(WIN),
-            send_buffer: 4000,
-            window_scaling: false,
-            ..Config::default()
-        }
-    }
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    fn secs(n: u64) -> Duration {
-        Duration::from_secs(n)
-    }
 
     /// Our SYN: `<SEQ=ISS><CTL=SYN>` with our MSS.
     fn syn(iss: SeqNum) -> Seg {

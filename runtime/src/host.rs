@@ -925,35 +925,13 @@ mod tests {
 
     use super::*;
     use crate::tcp::Spec;
-    use crate::wire::test_seg::{MSS, Seg, WIN, seg};
+    use crate::wire::test_seg::{IRS, MSS, NXT, Seg, WIN, config, ms, secs, seg};
     use crate::wire::{Flags, SeqNum};
 
     const LOCAL_IP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 1);
     /// The listening port.
     const PORT: u16 = 80;
-    /// Every peer's ISS.
-    const IRS: SeqNum = SeqNum(10_000);
-    /// RCV.NXT once a peer's SYN is in.
-    const NXT: SeqNum = SeqNum(10_001);
     const KEY: [u8; 16] = *b"host.rs test key";
-
-    fn config() -> Config {
-        Config {
-            mss: MSS,
-            recv_buffer: usize::from(WIN),
-            send_buffer: 4000,
-            window_scaling: false,
-            ..Config::default()
-        }
-    }
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    fn secs(n: u64) -> Duration {
-        Duration::from_secs(n)
-    }
 
     /// A peer: its inner address and the UDP address its datagrams come
     /// from.

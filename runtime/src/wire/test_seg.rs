@@ -1,13 +1,41 @@
 //! Segments for the unit tests of `conn.rs` and `host.rs`: a TCP segment's
-//! fields, built a field at a time, compared as a whole.
+//! fields, built a field at a time, compared as a whole; and what both
+//! tests share: the peer's sequence numbers, the config, durations.
+
+use std::time::Duration;
 
 use super::{Flags, SeqNum, TcpRepr};
+use crate::config::Config;
 
 /// The window every test segment carries unless told otherwise (the tests'
 /// receive buffer too).
 pub const WIN: u16 = 1000;
 /// The MSS the tests configure and announce.
 pub const MSS: u16 = 100;
+
+/// The peer's ISS.
+pub const IRS: SeqNum = SeqNum(10_000);
+/// RCV.NXT once the peer's SYN is in.
+pub const NXT: SeqNum = SeqNum(10_001);
+
+/// Small buffers, our MSS, no window scaling.
+pub fn config() -> Config {
+    Config {
+        mss: MSS,
+        recv_buffer: usize::from(WIN),
+        send_buffer: 4000,
+        window_scaling: false,
+        ..Config::default()
+    }
+}
+
+pub fn ms(n: u64) -> Duration {
+    Duration::from_millis(n)
+}
+
+pub fn secs(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
 
 /// A segment either way: what a peer sends, or what is expected out.
 #[derive(Clone, Debug, PartialEq, Eq)]
