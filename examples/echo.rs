@@ -90,33 +90,24 @@ fn main() -> ExitCode {
 }
 
 fn run<M: Machine>(args: &Args, machine: M) -> ExitCode {
-    let trace = match args.trace_json.as_deref().map(TraceJson::create) {
-        None => None,
-        Some(Ok(t)) => Some(t),
-        Some(Err(e)) => {
-            eprintln!("echo: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Ok(trace) = TraceJson::open("echo", args.trace_json.as_deref()) else {
+        return ExitCode::FAILURE;
     };
-    let mut result = if let Some(addr) = args.listen {
+    let result = if let Some(addr) = args.listen {
         serve(args, &machine, trace.as_ref(), addr)
     } else if let Some(remote) = args.connect {
         client(args, &machine, trace.as_ref(), remote)
     } else {
         unreachable!("clap requires --listen or --connect")
     };
-    if let Some(t) = &trace {
-        match t.finish() {
-            Ok(n) => println!("echo: {n} events written to {}", t.path().display()),
-            Err(e) => result = result.and(Err(e)),
-        }
+    if let Err(e) = &result {
+        eprintln!("echo: {e}");
     }
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("echo: {e}");
-            ExitCode::FAILURE
-        }
+    let whole = trace.as_ref().is_none_or(|t| t.report("echo"));
+    if result.is_ok() && whole {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -44,10 +44,8 @@ struct Args {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let trace = match args.trace_json.as_deref().map(TraceJson::create) {
-        Some(Ok(t)) => Some(t),
-        Some(Err(e)) => return fail(e),
-        None => None,
+    let Ok(trace) = TraceJson::open("experiment", args.trace_json.as_deref()) else {
+        return ExitCode::FAILURE;
     };
     let run = |title: &str, spec: &str| {
         println!("== {title} ({spec})\n");
@@ -92,13 +90,7 @@ fn main() -> ExitCode {
     let mut expected =
         standard.opened.iter().all(Result::is_ok) && changed.opened.iter().all(Result::is_err);
     if let Some(t) = &trace {
-        match t.finish() {
-            Ok(n) => println!("{n} events written to {}", t.path().display()),
-            Err(e) => {
-                eprintln!("experiment: {e}");
-                expected = false;
-            }
-        }
+        expected &= t.report("experiment");
     }
     println!(
         "\n{}",

@@ -69,13 +69,8 @@ fn main() -> ExitCode {
 type Side<M> = Result<(Vec<u8>, <M as Machine>::State), String>;
 
 fn run<M: Machine>(args: &Args, machine: M) -> ExitCode {
-    let trace = match args.trace_json.as_deref().map(TraceJson::create) {
-        None => None,
-        Some(Ok(t)) => Some(t),
-        Some(Err(e)) => {
-            eprintln!("handshake: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Ok(trace) = TraceJson::open("handshake", args.trace_json.as_deref()) else {
+        return ExitCode::FAILURE;
     };
     let (timeline, client, server) = match exchange(args, &machine, trace.as_ref()) {
         Ok(r) => r,
@@ -136,13 +131,7 @@ fn run<M: Machine>(args: &Args, machine: M) -> ExitCode {
     }
 
     if let Some(t) = &trace {
-        match t.finish() {
-            Ok(n) => println!("{n} events written to {}", t.path().display()),
-            Err(e) => {
-                eprintln!("handshake: {e}");
-                ok = false;
-            }
-        }
+        ok &= t.report("handshake");
     }
     println!(
         "\n{}",

@@ -48,13 +48,8 @@ fn main() -> ExitCode {
 }
 
 fn run<M: Machine>(args: &Args, machine: M) -> ExitCode {
-    let trace = match args.trace_json.as_deref().map(TraceJson::create) {
-        None => None,
-        Some(Ok(t)) => Some(t),
-        Some(Err(e)) => {
-            eprintln!("simultaneous: {e}");
-            return ExitCode::FAILURE;
-        }
+    let Ok(trace) = TraceJson::open("simultaneous", args.trace_json.as_deref()) else {
+        return ExitCode::FAILURE;
     };
     let run = match fsm_examples::simultaneous(
         &machine,
@@ -93,13 +88,7 @@ fn run<M: Machine>(args: &Args, machine: M) -> ExitCode {
             .is_ok_and(|&s| s == machine.initial());
     }
     if let Some(t) = &trace {
-        match t.finish() {
-            Ok(n) => println!("{n} events written to {}", t.path().display()),
-            Err(e) => {
-                eprintln!("simultaneous: {e}");
-                ok = false;
-            }
-        }
+        ok &= t.report("simultaneous");
     }
     if ok {
         ExitCode::SUCCESS

@@ -49,6 +49,38 @@ impl TraceJson {
         })
     }
 
+    /// The `--trace-json` file of `program`: `Ok(None)` when none was asked
+    /// for; when it cannot be created, the error goes to stderr as
+    /// `PROGRAM: error` and the answer is `Err(())`: the program should exit
+    /// with failure.
+    #[allow(clippy::result_unit_err)]
+    pub fn open(program: &str, path: Option<&Path>) -> Result<Option<TraceJson>, ()> {
+        match path.map(TraceJson::create) {
+            None => Ok(None),
+            Some(Ok(t)) => Ok(Some(t)),
+            Some(Err(e)) => {
+                eprintln!("{program}: {e}");
+                Err(())
+            }
+        }
+    }
+
+    /// Finishes the file and says so: `PROGRAM: N events written to FILE`,
+    /// or the first error met writing it, to stderr. Answers whether the
+    /// file is whole.
+    pub fn report(&self, program: &str) -> bool {
+        match self.finish() {
+            Ok(n) => {
+                println!("{program}: {n} events written to {}", self.path.display());
+                true
+            }
+            Err(e) => {
+                eprintln!("{program}: {e}");
+                false
+            }
+        }
+    }
+
     /// The file's path.
     pub fn path(&self) -> &Path {
         &self.path
