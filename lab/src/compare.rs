@@ -761,24 +761,26 @@ impl fmt::Display for Report {
     }
 }
 
-// ---------------------------------------------------------------------------
-// HEAT MAPS: the one place that writes per-spec drawing data to `--out DIR`.
-// ---------------------------------------------------------------------------
-
 /// Writes, for each spec, its heat map: the spec's figure with each
 /// transition drawn by how often it fired over all the runs and the states
 /// never reached greyed (`DIR/<column>-<spec stem>.heat.svg`), and the
 /// same counts as data (`….heat.csv`: each (transition, source state) pair,
 /// indexed like `Model::edges()` and `TransitionInfo::index`, and each
-/// state). Answers the files written.
-pub fn write_heat_maps(dir: &Path, report: &Report) -> std::io::Result<Vec<std::path::PathBuf>> {
+/// state). `subjects` are the specs `report` was made from, in its order.
+/// Answers the files written.
+pub fn write_heat_maps(
+    dir: &Path,
+    subjects: &[Subject],
+    report: &Report,
+) -> std::io::Result<Vec<std::path::PathBuf>> {
     std::fs::create_dir_all(dir)?;
     let mut written = Vec::new();
-    for (k, ((spec, tally), names)) in report
+    for (k, (((spec, tally), names), subject)) in report
         .specs
         .iter()
         .zip(&report.tallies)
         .zip(&report.names)
+        .zip(subjects)
         .enumerate()
     {
         let stem = Path::new(spec)
@@ -798,8 +800,6 @@ pub fn write_heat_maps(dir: &Path, report: &Report) -> std::io::Result<Vec<std::
         }
         std::fs::write(&path, csv)?;
         written.push(path);
-        let spec = fsm_codegen::load(spec)
-            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string()))?;
         let opts = fsm_codegen::dot::DrawOptions {
             heat: Some(fsm_codegen::figure::Heat {
                 fired: tally.fired.clone(),
@@ -808,7 +808,8 @@ pub fn write_heat_maps(dir: &Path, report: &Report) -> std::io::Result<Vec<std::
             ..fsm_codegen::dot::DrawOptions::default()
         };
         let svg_path = dir.join(format!("{}-{stem}.heat.svg", k + 1));
-        std::fs::write(&svg_path, fsm_codegen::svg::render(&spec.model, &opts))?;
+        let model = &subject.oracle.model;
+        std::fs::write(&svg_path, fsm_codegen::svg::render(model, &opts))?;
         written.push(svg_path);
     }
     Ok(written)

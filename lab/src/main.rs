@@ -132,7 +132,7 @@ fn main() -> ExitCode {
     let report = compare(&subjects, &options);
     print!("{report}");
     if let Some(dir) = &args.out {
-        match write_heat_maps(dir, &report) {
+        match write_heat_maps(dir, &subjects, &report) {
             Ok(files) => {
                 for f in files {
                     eprintln!("wrote {}", f.display());
