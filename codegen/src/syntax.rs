@@ -444,7 +444,9 @@ fn transition(pair: Pair<'_, Rule>) -> TransitionSyntax {
             }
             Rule::path_step => t.steps.push(path_step(p)),
             Rule::rfc_ref => {
-                t.rfc = Some(p.into_inner().nth(1).expect("section").as_str().to_owned());
+                // `3.10.1`, or `5681 3.2` with the RFC's number.
+                let parts: Vec<&str> = p.into_inner().skip(1).map(|q| q.as_str()).collect();
+                t.rfc = Some(parts.join(" "));
             }
             Rule::label => {
                 let label = text(p.into_inner().nth(1).expect("label text"));
@@ -642,7 +644,9 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::action_clause => "actions (`/ action, …`)",
         Rule::guard_expr | Rule::guard_and | Rule::guard_not => "a guard name",
         Rule::path_step | Rule::step_number => "a path step (`client 2`)",
-        Rule::rfc_ref | Rule::section => "an RFC section (`rfc 3.10.7`)",
+        Rule::rfc_ref | Rule::section | Rule::rfc_number => {
+            "an RFC section (`rfc 3.10.7`, or `rfc 5681 3.2`)"
+        }
         Rule::label => "a label (`label \"…\"`)",
         Rule::state
         | Rule::event

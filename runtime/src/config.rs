@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use crate::cc::Congestion;
+
 /// Configuration shared by every connection of an endpoint.
 #[derive(Clone, Debug)]
 pub struct Config {
@@ -51,6 +53,18 @@ pub struct Config {
     /// Retransmissions of one segment before giving up with
     /// `user_timeout`, whatever the time (a bound for every sending loop).
     pub max_retransmissions: u32,
+    /// The congestion machine each connection runs beside its connection
+    /// machine: NewReno (`congestion.fsm`) by default.
+    pub congestion: Congestion,
+    /// The initial congestion window in segments; `None` takes RFC 6928's
+    /// (min(10 * SMSS, max(2 * SMSS, 14600 bytes))).
+    pub initial_window: Option<u32>,
+    /// How long an acknowledgment may wait for a second full-sized segment
+    /// or for data to ride on (RFC 9293 3.8.6.3, RFC 1122 4.2.3.2: at most
+    /// 500 ms; 200 ms by default). Zero acknowledges every segment at once.
+    /// Out-of-order data, and data that fills a hole, is acknowledged at
+    /// once whatever this says.
+    pub ack_delay: Duration,
 }
 
 impl Default for Config {
@@ -71,13 +85,17 @@ impl Default for Config {
             record_steps: false,
             syn_backlog: 256,
             max_retransmissions: 15,
+            congestion: Congestion::default(),
+            initial_window: None,
+            ack_delay: Duration::from_millis(200),
         }
     }
 }
 
 impl Config {
     /// Short timers for loopback tests and demos: RTO from 20 ms, MSL of
-    /// `msl`, user timeout and linger 10 s.
+    /// `msl`, user timeout and linger 10 s, acknowledgments delayed at most
+    /// 10 ms (well below the smallest RTO).
     pub fn loopback(msl: Duration) -> Self {
         Config {
             msl,
@@ -86,6 +104,7 @@ impl Config {
             max_rto: Duration::from_secs(2),
             user_timeout: Duration::from_secs(10),
             linger: Duration::from_secs(10),
+            ack_delay: Duration::from_millis(10),
             ..Config::default()
         }
     }

@@ -15,6 +15,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::buffer::{Assembler, Ring};
+use crate::cc::{self, CcWords, Facts, Window};
 use crate::config::Config;
 use crate::isn::IsnGenerator;
 use crate::rtt::RttEstimator;
@@ -164,8 +165,15 @@ struct Tcb {
     syn_retransmitted: bool,
     time_wait_deadline: Option<Instant>,
     dupacks: u32,
-    /// Retransmit the segment at SND.UNA once (fast retransmit).
+    /// Retransmit the segment at SND.UNA once (the congestion machine's
+    /// `retransmit`, or a zero-window probe).
     resend_una: bool,
+    /// The congestion machine's state and window.
+    cc: Window,
+    /// Bytes taken in since we last acknowledged (delayed ACKs).
+    unacked_bytes: usize,
+    /// When the delayed acknowledgment is due, if one is owed.
+    ack_due: Option<Instant>,
     /// Challenge ACKs sent in the current one-second window.
     challenge: (Instant, u32),
 }
@@ -209,6 +217,9 @@ impl Tcb {
             time_wait_deadline: None,
             dupacks: 0,
             resend_una: false,
+            cc: Window::new(config.congestion.machine(), config.initial_window),
+            unacked_bytes: 0,
+            ack_due: None,
             challenge: (now, 0),
         }
     }
@@ -263,6 +274,31 @@ impl Tcb {
     /// Bytes in flight, counting SYN and FIN.
     fn in_flight(&self) -> u32 {
         self.snd_nxt.distance(self.snd_una).max(0) as u32
+    }
+
+    /// Bytes sent and not yet acknowledged, retransmissions aside:
+    /// RFC 5681's FlightSize.
+    fn flight_size(&self) -> u32 {
+        self.snd_max.distance(self.snd_una).max(0) as u32
+    }
+
+    /// What the congestion machine reads for an event carrying `ack`.
+    fn facts(&self, config: &Config, ack: SeqNum, acked: u32) -> Facts {
+        Facts {
+            smss: self.effective_mss(config) as u32,
+            flight: self.flight_size(),
+            acked,
+            ack,
+            snd_max: self.snd_max,
+            backed_off: self.retransmissions > 0,
+        }
+    }
+
+    /// An acknowledgment went out (alone or on data): none is owed.
+    fn acked_now(&mut self) {
+        self.ack_pending = false;
+        self.unacked_bytes = 0;
+        self.ack_due = None;
     }
 
     /// Whether data or our FIN waits to be sent for the first time.
@@ -327,6 +363,26 @@ pub struct Connection<M: Machine> {
     passive_remote: Option<SocketAddrV4>,
     /// The transition fired last.
     last_transition: Option<u32>,
+    /// The congestion machine's transitions, as `trace` and `fresh` are
+    /// the connection machine's.
+    cc_trace: Vec<TraceEntry>,
+    cc_fresh: Vec<TraceEntry>,
+    /// The congestion machine's events, as `steps`.
+    cc_steps: Vec<StepRecord<CcWords>>,
+}
+
+/// A connection's congestion window, as [`Connection::congestion`] shows
+/// it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CongestionView {
+    /// The congestion machine's state.
+    pub state: &'static str,
+    /// The congestion window, bytes.
+    pub cwnd: u32,
+    /// The slow start threshold, bytes (`u32::MAX` until a loss).
+    pub ssthresh: u32,
+    /// Bytes in flight (sent, not yet acknowledged).
+    pub flight: u32,
 }
 
 impl<M: Machine> Connection<M> {
@@ -349,6 +405,9 @@ impl<M: Machine> Connection<M> {
             unhandled: 0,
             passive_remote: None,
             last_transition: None,
+            cc_trace: Vec::new(),
+            cc_fresh: Vec::new(),
+            cc_steps: Vec::new(),
         }
     }
 
@@ -372,6 +431,9 @@ impl<M: Machine> Connection<M> {
             unhandled: 0,
             passive_remote: self.passive_remote,
             last_transition: self.last_transition,
+            cc_trace: Vec::new(),
+            cc_fresh: Vec::new(),
+            cc_steps: Vec::new(),
         }
     }
 
@@ -409,6 +471,32 @@ impl<M: Machine> Connection<M> {
     /// [`Config::record_steps`]).
     pub fn take_steps(&mut self) -> std::vec::Drain<'_, StepRecord> {
         self.steps.drain(..)
+    }
+
+    /// The congestion machine's transitions (if the config keeps traces).
+    pub fn cc_trace(&self) -> &[TraceEntry] {
+        &self.cc_trace
+    }
+
+    /// Moves out the congestion machine's transitions since the last call.
+    pub fn take_fresh_cc_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
+        self.cc_fresh.drain(..)
+    }
+
+    /// Moves out the congestion machine's events since the last call.
+    pub fn take_cc_steps(&mut self) -> std::vec::Drain<'_, StepRecord<CcWords>> {
+        self.cc_steps.drain(..)
+    }
+
+    /// The congestion window, while there is a TCB.
+    pub fn congestion(&self) -> Option<CongestionView> {
+        let t = self.tcb.as_ref()?;
+        Some(CongestionView {
+            state: t.cc.state.name(),
+            cwnd: t.cc.cwnd(t.effective_mss(&self.config) as u32),
+            ssthresh: t.cc.ssthresh,
+            flight: t.flight_size(),
+        })
     }
 
     /// The error reported to the application, if any.
@@ -699,6 +787,55 @@ impl<M: Machine> Connection<M> {
         true
     }
 
+    /// Raises `event` on the congestion machine; its actions run on the
+    /// window (the `retransmit` action marks the segment at SND.UNA).
+    fn fire_cc(&mut self, env: &Env<'_>, event: cc::Event, facts: Facts) {
+        let Some(t) = self.tcb.as_mut() else {
+            return;
+        };
+        let machine = self.config.congestion.machine();
+        let guards = |g: cc::Guard| t.cc.guard(g, &facts);
+        let fired = machine.step(t.cc.state, event, &guards);
+        let at = env.now.saturating_duration_since(env.epoch);
+        if self.config.record_steps {
+            let from = t.cc.state.name();
+            self.cc_steps.push(StepRecord {
+                at,
+                local: self.local,
+                remote: self.remote,
+                event,
+                guards: cc::Guard::ALL.iter().map(|&g| (g, guards(g))).collect(),
+                from,
+                to: fired.map_or(from, |f| f.to.name()),
+                transition: fired.map(|f| machine.transition(f.transition)),
+                actions: fired.map(|f| f.actions.to_vec()).unwrap_or_default(),
+            });
+        }
+        let Some(fired) = fired else {
+            return;
+        };
+        t.cc.state = fired.to;
+        if t.cc.last_transition != Some(fired.transition) {
+            t.cc.last_transition = Some(fired.transition);
+            let entry = TraceEntry {
+                at,
+                local: self.local,
+                remote: self.remote,
+                transition: machine.transition(fired.transition),
+                steps: machine.transition_steps(fired.transition),
+            };
+            if self.config.keep_trace {
+                self.cc_trace.push(entry.clone());
+            }
+            self.cc_fresh.push(entry);
+        }
+        for &a in fired.actions {
+            if t.cc.perform(a, &facts) {
+                t.resend_una = true;
+            }
+        }
+    }
+
     fn perform(&mut self, env: &Env<'_>, action: Action, cause: Cause<'_>) {
         let now = env.now;
         match action {
@@ -711,7 +848,7 @@ impl<M: Machine> Connection<M> {
                 let Some(t) = self.tcb.take() else {
                     return;
                 };
-                if t.ack_pending
+                if (t.ack_pending || t.ack_due.is_some())
                     && let Some(dst) = self.remote
                 {
                     self.control.push_back(Control {
@@ -864,6 +1001,7 @@ impl<M: Machine> Connection<M> {
             t.snd_una = iss;
             t.snd_nxt = iss;
             t.snd_max = iss;
+            t.cc.start(iss);
         }
         iss
     }
@@ -934,16 +1072,15 @@ impl<M: Machine> Connection<M> {
             self.fire(env, Event::RcvSyn, cause);
             return;
         };
-        let now = env.now;
         let taken = self.fire_with(env, Event::RcvSynAck, cause, None, |c| {
-            c.take_ack(now, ack, &inc);
+            c.take_ack(env, ack, &inc);
         });
         if taken && self.has_peer() {
             // Data or a FIN riding on the SYN-ACK.
             let mut rest = inc;
             rest.seq = inc.seq + 1;
             rest.flags.remove(Flags::SYN);
-            self.take_text(&rest, payload);
+            self.take_text(env.now, &rest, payload);
             self.take_fin(env, &rest);
         }
     }
@@ -1006,10 +1143,9 @@ impl<M: Machine> Connection<M> {
         // Step 5, the ACK: what it acknowledges of our data is taken in at
         // once; the part that acknowledges our SYN or FIN only once the
         // spec has a transition for it.
-        let now = env.now;
         let control = self.tcb.as_ref().and_then(|t| t.unacked_control(ack));
         let data_ack = control.unwrap_or(ack);
-        self.take_ack(now, data_ack, &inc);
+        self.take_ack(env, data_ack, &inc);
         if control.is_some() {
             // The figure's FIN+ACK: the same segment brings the peer's FIN
             // with nothing before it left to take in.
@@ -1022,13 +1158,13 @@ impl<M: Machine> Connection<M> {
                     })
                     .is_some();
             if fin_ack {
-                self.take_ack(now, ack, &inc);
-                self.take_text(&inc, payload);
+                self.take_ack(env, ack, &inc);
+                self.take_text(env.now, &inc, payload);
                 self.take_fin(env, &inc);
                 return;
             }
             self.fire_with(env, Event::RcvAck, cause, Some(ack), |c| {
-                c.take_ack(now, ack, &inc);
+                c.take_ack(env, ack, &inc);
             });
         }
         if self.tcb.is_none() {
@@ -1038,19 +1174,24 @@ impl<M: Machine> Connection<M> {
         if dup_fin {
             self.fire(env, Event::RcvFin, cause);
         } else {
-            self.take_text(&inc, payload);
+            self.take_text(env.now, &inc, payload);
             self.take_fin(env, &inc);
         }
     }
 
     /// Takes in an acceptable ACK up to `ack`: SND.UNA, the send buffer,
-    /// RTT, the window.
-    fn take_ack(&mut self, now: Instant, ack: SeqNum, inc: &Incoming) {
+    /// RTT, the window; then raises the congestion machine's event for it,
+    /// if any.
+    fn take_ack(&mut self, env: &Env<'_>, ack: SeqNum, inc: &Incoming) {
+        let now = env.now;
         let rto_after_syn_loss = self.config.rto_after_syn_loss();
         let Some(t) = self.tcb.as_mut() else {
             return;
         };
+        let mut cc_event = None;
         if t.snd_una.lt(ack) {
+            let syn_was_acked = t.syn_acked();
+            let acked = ack.distance(t.snd_una).max(0) as u32;
             let syn_now = !t.syn_acked() && t.iss.is_some_and(|i| ack.gt(i));
             let fin_now = t.fin_seq().is_some_and(|f| t.snd_una.le(f) && ack.gt(f));
             if fin_now {
@@ -1074,6 +1215,9 @@ impl<M: Machine> Connection<M> {
                 // backed-off value.
                 t.rtt.restart(rto_after_syn_loss);
             }
+            if syn_was_acked {
+                cc_event = Some((cc::Event::NewAck, t.facts(&self.config, ack, acked)));
+            }
             t.retransmissions = 0;
             t.dupacks = 0;
             if t.snd_una == t.snd_max {
@@ -1091,9 +1235,12 @@ impl<M: Machine> Connection<M> {
             && u32::from(inc.window) << t.snd_shift == t.snd_wnd
         {
             t.dupacks += 1;
-            if t.dupacks == 3 {
-                t.resend_una = true;
-            }
+            let event = if t.dupacks == 3 {
+                cc::Event::ThirdDupAck
+            } else {
+                cc::Event::DupAck
+            };
+            cc_event = Some((event, t.facts(&self.config, ack, 0)));
         }
         // Window update (RFC 9293 3.10.7.4, fifth step).
         if t.snd_una.le(ack)
@@ -1111,6 +1258,9 @@ impl<M: Machine> Connection<M> {
             // probing it (RFC 9293 3.8.6.1), with no user timeout.
             t.retransmissions = 0;
             t.progress_at = Some(now);
+        }
+        if let Some((event, facts)) = cc_event {
+            self.fire_cc(env, event, facts);
         }
     }
 
@@ -1132,8 +1282,9 @@ impl<M: Machine> Connection<M> {
     /// Takes in the segment's data (RFC 9293 3.10.7.4, seventh step) if
     /// the state is open, else drops it unacknowledged; notes where the
     /// peer's FIN sits.
-    fn take_text(&mut self, inc: &Incoming, payload: &[u8]) {
+    fn take_text(&mut self, now: Instant, inc: &Incoming, payload: &[u8]) {
         let open = self.in_open();
+        let (ack_delay, mss) = (self.config.ack_delay, usize::from(self.config.mss));
         let Some(t) = self.tcb.as_mut() else {
             return;
         };
@@ -1158,13 +1309,24 @@ impl<M: Machine> Connection<M> {
         let data = &payload[behind..];
         if !data.is_empty() {
             let offset = (inc.seq + behind).distance(t.rcv_nxt).max(0) as usize;
+            // Delayed ACKs (RFC 9293 3.8.6.3): in-order data with no hole
+            // behind it waits for a second full-sized segment or the
+            // delay; out-of-order data and data that fills a hole are
+            // acknowledged at once.
+            let in_order = offset == 0 && t.assembler.is_empty();
             let written = t.recv_buf.write_at(t.recv_buf.len() + offset, data);
             if written > 0 && t.assembler.add(offset..offset + written) {
                 let n = t.assembler.take_front();
                 t.recv_buf.commit(n);
                 t.rcv_nxt += n;
             }
-            t.ack_pending = true;
+            t.unacked_bytes += data.len();
+            let full_sized = 2 * mss.min(usize::from(t.peer_mss)).max(1);
+            if !in_order || ack_delay.is_zero() || t.unacked_bytes >= full_sized {
+                t.ack_pending = true;
+            } else {
+                t.ack_due.get_or_insert(now + ack_delay);
+            }
         }
     }
 
@@ -1213,6 +1375,7 @@ impl<M: Machine> Connection<M> {
         let timer = |d: Option<Instant>, event: Event| d.filter(|_| self.would_handle(event));
         [
             t.rto_deadline,
+            t.ack_due,
             timer(t.time_wait_deadline, Event::TimeWaitTimeout),
             timer(self.user_deadline(t), Event::UserTimeout),
             timer(self.linger_deadline(t), Event::LingerTimeout),
@@ -1226,10 +1389,17 @@ impl<M: Machine> Connection<M> {
     pub fn on_timeout(&mut self, env: &Env<'_>) {
         let now = env.now;
         let max_retransmissions = self.config.max_retransmissions;
+        let due = |d: Option<Instant>| d.is_some_and(|d| d <= now);
+        let Some(t) = self.tcb.as_mut() else {
+            return;
+        };
+        if due(t.ack_due) {
+            t.ack_due = None;
+            t.ack_pending = true;
+        }
         let Some(t) = self.tcb.as_ref() else {
             return;
         };
-        let due = |d: Option<Instant>| d.is_some_and(|d| d <= now);
         let (time_wait, user, linger) = (
             due(t.time_wait_deadline),
             due(self.user_deadline(t)),
@@ -1268,6 +1438,10 @@ impl<M: Machine> Connection<M> {
                 self.fire(env, Event::UserTimeout, Cause::default());
                 return;
             }
+            // A timeout with data outstanding and the peer's window open is
+            // a loss for the congestion machine (not a zero-window probe).
+            let loss = (t.snd_wnd != 0 && t.flight_size() > 0)
+                .then(|| t.facts(&self.config, t.snd_una, 0));
             t.retransmissions += 1;
             t.rtt.back_off();
             t.rtt_probe = None; // Karn: no samples from retransmitted data
@@ -1280,6 +1454,9 @@ impl<M: Machine> Connection<M> {
             if t.snd_wnd == 0 && t.in_flight() == 0 {
                 // Zero-window probe: one byte past the window.
                 t.resend_una = true;
+            }
+            if let Some(facts) = loss {
+                self.fire_cc(env, cc::Event::Rto, facts);
             }
         }
     }
@@ -1310,7 +1487,7 @@ impl<M: Machine> Connection<M> {
                 config.window_scaling
             };
             if ack.is_some() {
-                t.ack_pending = false;
+                t.acked_now();
             }
             return Some(Segment::Data(Outgoing {
                 dst,
@@ -1336,7 +1513,7 @@ impl<M: Machine> Connection<M> {
             }
         }
         if t.ack_pending && t.irs.is_some() {
-            t.ack_pending = false;
+            t.acked_now();
             t.rcv_adv = t.rcv_nxt + t.rcv_wnd() as usize;
             return Some(Segment::Data(Outgoing {
                 dst,
@@ -1446,7 +1623,9 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
             if t.snd_wnd == 0 { 1 } else { mss },
         )
     } else {
-        let window_end = t.snd_una + t.snd_wnd as usize;
+        // At most min(cwnd, the peer's window) in flight.
+        let cwnd = t.cc.cwnd(mss as u32);
+        let window_end = t.snd_una + t.snd_wnd.min(cwnd) as usize;
         (
             t.snd_nxt,
             (window_end.distance(t.snd_nxt).max(0) as usize).min(mss),
@@ -1472,7 +1651,7 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
     }
     t.snd_max = t.snd_max.max(end);
     arm_rto(t, now, fresh);
-    t.ack_pending = false;
+    t.acked_now();
     t.rcv_adv = t.rcv_nxt + t.rcv_wnd() as usize;
     Some(Outgoing {
         dst,
@@ -1509,6 +1688,8 @@ mod tests {
     mod no_linger {
         crate::machine!("tests/specs/no_linger.fsm");
     }
+
+    mod congestion;
 
     const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
     const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 49152);

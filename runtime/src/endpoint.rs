@@ -14,7 +14,9 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::cc::CcWords;
 use crate::config::Config;
+use crate::conn::CongestionView;
 use crate::conn::ConnError;
 use crate::fault::{FaultConfig, FaultInjector, FaultStats};
 use crate::host::{ConnId, Counters, Host, HostError, Status};
@@ -33,6 +35,10 @@ pub type TraceSink = Box<dyn FnMut(&TraceEntry) + Send>;
 /// [`Config::record_steps`] on).
 pub type StepSink = Box<dyn FnMut(&StepRecord) + Send>;
 
+/// A callback that sees every event raised on every connection's
+/// congestion machine.
+pub type CcStepSink = Box<dyn FnMut(&StepRecord<CcWords>) + Send>;
+
 /// How to set up an [`Endpoint`].
 #[derive(Default)]
 pub struct Options {
@@ -49,6 +55,11 @@ pub struct Options {
     /// Called with every event raised, in order; setting it turns on
     /// [`Config::record_steps`].
     pub on_step: Option<StepSink>,
+    /// Called with every transition of the congestion machines, in order.
+    pub on_cc_transition: Option<TraceSink>,
+    /// Called with every event raised on the congestion machines, in
+    /// order; setting it turns on [`Config::record_steps`].
+    pub on_cc_step: Option<CcStepSink>,
     /// A fixed ISN key (for reproducible runs); random by default.
     pub isn_key: Option<[u8; 16]>,
 }
@@ -69,6 +80,8 @@ struct Io<M: Machine> {
     pcap: Option<PcapWriter<io::BufWriter<std::fs::File>>>,
     on_transition: Option<TraceSink>,
     on_step: Option<StepSink>,
+    on_cc_transition: Option<TraceSink>,
+    on_cc_step: Option<CcStepSink>,
     /// Until when the I/O thread sleeps (`None`: no deadline).
     sleeping_until: Option<Instant>,
     buf: Vec<u8>,
@@ -198,6 +211,18 @@ impl<M: Machine> Io<M> {
                 f(&step);
             }
         }
+        let sink = &mut self.on_cc_transition;
+        for entry in self.host.drain_cc_trace() {
+            if let Some(f) = sink.as_mut() {
+                f(&entry);
+            }
+        }
+        let sink = &mut self.on_cc_step;
+        for step in self.host.drain_cc_steps() {
+            if let Some(f) = sink.as_mut() {
+                f(&step);
+            }
+        }
     }
 
     fn send(&mut self, socket: &Socket, peer: SocketAddr, datagram: &[u8]) {
@@ -288,7 +313,7 @@ impl<M: Machine> Endpoint<M> {
             None => IsnGenerator::random(),
         };
         let mut config = options.config;
-        config.record_steps |= options.on_step.is_some();
+        config.record_steps |= options.on_step.is_some() || options.on_cc_step.is_some();
         let mut host = Host::with_machine(machine, inner, config, isn, Instant::now());
         host.prefer_port(local.port());
         let shared = Arc::new(Shared {
@@ -298,6 +323,8 @@ impl<M: Machine> Endpoint<M> {
                 pcap,
                 on_transition: options.on_transition,
                 on_step: options.on_step,
+                on_cc_transition: options.on_cc_transition,
+                on_cc_step: options.on_cc_step,
                 sleeping_until: None,
                 buf: vec![0; MAX_DATAGRAM],
                 outbox: Outbox::default(),
@@ -653,6 +680,22 @@ impl<M: Machine> Stream<M> {
             .connection(self.id)
             .map(|c| c.trace().to_vec())
             .unwrap_or_default()
+    }
+
+    /// The transitions this connection's congestion machine took (empty if
+    /// the config does not keep traces).
+    pub fn cc_trace(&self) -> Vec<TraceEntry> {
+        let io = self.endpoint.shared().lock();
+        io.host
+            .connection(self.id)
+            .map(|c| c.cc_trace().to_vec())
+            .unwrap_or_default()
+    }
+
+    /// This connection's congestion window, while it has a TCB.
+    pub fn congestion(&self) -> Option<CongestionView> {
+        let io = self.endpoint.shared().lock();
+        io.host.connection(self.id).and_then(|c| c.congestion())
     }
 
     /// Our inner address.

@@ -11,6 +11,7 @@ use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::cc::CcWords;
 use crate::config::Config;
 use crate::conn::{CallRefused, ConnError, Connection, Control, Env, Segment};
 use crate::isn::IsnGenerator;
@@ -175,8 +176,7 @@ pub struct Host<M: Machine> {
     /// Segments from machines that did not outlive the segment they
     /// answered: (UDP peer, local port, segment).
     replies: VecDeque<(SocketAddr, u16, Control)>,
-    trace: Vec<TraceEntry>,
-    steps: Vec<StepRecord>,
+    records: Records,
     counters: Counters,
     scratch: Vec<u8>,
     next_port: u16,
@@ -185,6 +185,15 @@ pub struct Host<M: Machine> {
 }
 
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
+
+/// What the connections recorded and the host has not yet handed on.
+#[derive(Default)]
+struct Records {
+    trace: Vec<TraceEntry>,
+    steps: Vec<StepRecord>,
+    cc_trace: Vec<TraceEntry>,
+    cc_steps: Vec<StepRecord<CcWords>>,
+}
 
 impl<M: Machine + Default> Host<M> {
     /// A host at `local_ip` for the machine compiled in as `M`, starting
@@ -217,8 +226,7 @@ impl<M: Machine> Host<M> {
             dirty: VecDeque::new(),
             timers: BinaryHeap::new(),
             replies: VecDeque::new(),
-            trace: Vec::new(),
-            steps: Vec::new(),
+            records: Records::default(),
             counters: Counters::default(),
             scratch: Vec::new(),
             next_port: *EPHEMERAL.start(),
@@ -275,19 +283,32 @@ impl<M: Machine> Host<M> {
 
     /// Moves out the transitions taken since the last call, in order.
     pub fn drain_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
-        self.trace.drain(..)
+        self.records.trace.drain(..)
     }
 
     /// Moves out the events raised since the last call, in order (when
     /// [`Config::record_steps`] is on).
     pub fn drain_steps(&mut self) -> std::vec::Drain<'_, StepRecord> {
-        self.steps.drain(..)
+        self.records.steps.drain(..)
     }
 
-    /// Collects what a connection recorded: its trace and its steps.
-    fn collect(trace: &mut Vec<TraceEntry>, steps: &mut Vec<StepRecord>, conn: &mut Connection<M>) {
-        trace.extend(conn.take_fresh_trace());
-        steps.extend(conn.take_steps());
+    /// Moves out the congestion machines' transitions since the last call.
+    pub fn drain_cc_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
+        self.records.cc_trace.drain(..)
+    }
+
+    /// Moves out the congestion machines' events since the last call (when
+    /// [`Config::record_steps`] is on).
+    pub fn drain_cc_steps(&mut self) -> std::vec::Drain<'_, StepRecord<CcWords>> {
+        self.records.cc_steps.drain(..)
+    }
+
+    /// Collects what a connection recorded: its traces and its steps.
+    fn collect(records: &mut Records, conn: &mut Connection<M>) {
+        records.trace.extend(conn.take_fresh_trace());
+        records.steps.extend(conn.take_steps());
+        records.cc_trace.extend(conn.take_fresh_cc_trace());
+        records.cc_steps.extend(conn.take_cc_steps());
     }
 
     fn env(&self, now: Instant) -> Env<'_> {
@@ -368,7 +389,7 @@ impl<M: Machine> Host<M> {
         else {
             return;
         };
-        Self::collect(&mut self.trace, &mut self.steps, &mut e.conn);
+        Self::collect(&mut self.records, &mut e.conn);
         if !e.dirty {
             e.dirty = true;
             self.dirty.push_back(id);
@@ -530,7 +551,7 @@ impl<M: Machine> Host<M> {
 
     /// Collects what a short-lived machine did: its trace and its replies.
     fn absorb_transient(&mut self, conn: &mut Connection<M>, udp_peer: SocketAddr, now: Instant) {
-        Self::collect(&mut self.trace, &mut self.steps, conn);
+        Self::collect(&mut self.records, conn);
         let port = conn.local().port();
         while let Some(seg) = conn.poll_transmit(now) {
             if let Segment::Control(c) = seg {
@@ -676,7 +697,7 @@ impl<M: Machine> Host<M> {
         template
             .open_passive(&self.env(now), None)
             .map_err(HostError::Refused)?;
-        Self::collect(&mut self.trace, &mut self.steps, &mut template);
+        Self::collect(&mut self.records, &mut template);
         self.listeners.insert(
             port,
             Listener {
@@ -697,7 +718,7 @@ impl<M: Machine> Host<M> {
             .remove(&port)
             .ok_or(HostError::NotListening(port))?;
         let _ = l.template.close(&self.env(now));
-        Self::collect(&mut self.trace, &mut self.steps, &mut l.template);
+        Self::collect(&mut self.records, &mut l.template);
         let children: Vec<ConnId> = self
             .slots
             .iter()

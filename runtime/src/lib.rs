@@ -4,6 +4,7 @@
 #![deny(unsafe_code)]
 
 pub mod buffer;
+pub mod cc;
 pub mod config;
 pub mod conn;
 pub mod endpoint;

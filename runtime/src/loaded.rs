@@ -27,7 +27,8 @@
 //! `&'static str` as for a compiled-in machine): loading the same spec
 //! again, or a variant of it, adds only what is new.
 
-use std::collections::HashSet;
+use std::any::{Any, TypeId};
+use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::hash::Hash;
 use std::path::Path;
@@ -38,124 +39,89 @@ use fsm_codegen::rust::{DispatchTable, Vocabulary};
 use fsm_codegen::{LoadError, Rejected};
 
 use crate::trace::StepMark;
-use crate::vocab::{Action, Event, Fired, Group, Guard, Machine, TransitionInfo};
+use crate::vocab::{
+    Action, Event, Fired, Group, Guard, Machine, StateRef, TcpWords, TransitionInfo, Word, Words,
+};
 
 /// A state of a [`Loaded`] machine: its index in the spec and its name.
-#[derive(Clone, Copy, PartialEq, Eq, Hash)]
-pub struct LoadedState {
-    index: u32,
-    name: &'static str,
-}
-
-impl LoadedState {
-    /// Its index among the spec's states, in declaration order.
-    pub fn index(self) -> usize {
-        self.index as usize
-    }
-
-    /// Its name, as the spec writes it.
-    pub fn name(self) -> &'static str {
-        self.name
-    }
-}
-
-impl fmt::Debug for LoadedState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name)
-    }
-}
-
-impl fmt::Display for LoadedState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name)
-    }
-}
+pub type LoadedState = StateRef;
 
 /// A spec loaded at run time and bound to the runtime. Cheap to clone
 /// (one reference count).
 #[derive(Clone)]
-pub struct Loaded(Arc<Inner>);
+pub struct Loaded(Arc<Bound<TcpWords>>);
 
-struct Inner {
-    name: &'static str,
-    file_name: String,
+/// A spec checked against the vocabulary `W`, with its dispatch table and
+/// everything traces need, interned.
+pub(crate) struct Bound<W: Words> {
+    pub(crate) name: &'static str,
+    pub(crate) file_name: String,
     spec: fsm_codegen::Spec,
-    states: Vec<LoadedState>,
-    initial: LoadedState,
+    pub(crate) states: Vec<LoadedState>,
+    pub(crate) initial: LoadedState,
     table: DispatchTable,
-    /// The spec's event for each vocabulary event, by `Event as usize`.
+    /// The spec's event for each vocabulary event, by [`Word::index`].
     events: Vec<Option<EventId>>,
     /// The vocabulary guard for each of the spec's guards.
-    guards: Vec<Guard>,
+    guards: Vec<W::Guard>,
     /// Membership of each state in each vocabulary group.
     groups: Vec<Vec<bool>>,
     /// Per (transition, source state) pair: actions, description, steps.
-    actions: Vec<&'static [Action]>,
-    transitions: Vec<TransitionInfo>,
+    actions: Vec<&'static [W::Action]>,
+    pub(crate) transitions: Vec<TransitionInfo>,
     steps: Vec<Vec<StepMark>>,
     state_steps: Vec<Vec<StepMark>>,
 }
 
-/// The runtime's vocabulary, as [`machine!`](crate::machine) gives it to
-/// the generator.
-pub fn vocabulary() -> Vocabulary {
-    let names = |words: &[&'static str]| words.to_vec();
-    let events: Vec<&str> = Event::ALL.iter().map(|e| e.name()).collect();
-    let guards: Vec<&str> = Guard::ALL.iter().map(|g| g.name()).collect();
-    let actions: Vec<&str> = Action::ALL.iter().map(|a| a.name()).collect();
-    let groups: Vec<&str> = Group::ALL.iter().map(|g| g.name()).collect();
+/// The vocabulary `W`, as [`machine!`](crate::machine) (or, for the
+/// congestion machine, [`congestion_machine!`](crate::congestion_machine))
+/// gives it to the generator.
+pub fn vocabulary_of<W: Words>() -> Vocabulary {
+    fn names<T: Word>() -> Vec<&'static str> {
+        T::ALL.iter().map(|w| w.name()).collect()
+    }
     Vocabulary::new(
-        "fsm_runtime::vocab",
-        names(&events),
-        names(&guards),
-        names(&actions),
+        W::PATH,
+        names::<W::Event>(),
+        names::<W::Guard>(),
+        names::<W::Action>(),
     )
-    .and_then(|v| v.with_groups(groups))
+    .and_then(|v| v.with_groups(names::<W::Group>()))
     .unwrap_or_else(|e| unreachable!("the vocabulary's words are identifiers: {e}"))
 }
 
-impl Loaded {
-    /// Reads, checks and binds the spec at `path`; diagnostics call it by
-    /// `path` as given.
-    pub fn load(path: impl AsRef<Path>) -> Result<Loaded, LoadError> {
-        let spec = fsm_codegen::load(path)?;
-        Loaded::from_spec(spec).map_err(LoadError::Rejected)
-    }
+/// The connection machine's vocabulary, as [`machine!`](crate::machine)
+/// gives it to the generator.
+pub fn vocabulary() -> Vocabulary {
+    vocabulary_of::<TcpWords>()
+}
 
-    /// Checks and binds a spec given as text; `file_name` is what
-    /// diagnostics call it.
-    pub fn compile(file_name: &str, source: &str) -> Result<Loaded, Rejected> {
-        Loaded::from_spec(fsm_codegen::compile(file_name, source)?)
-    }
-
-    /// Binds a spec the generator accepted: fails, with `machine!`'s
+impl<W: Words> Bound<W> {
+    /// Binds a spec the generator accepted: fails, with the macro's
     /// messages, where it does not fit the vocabulary.
-    pub fn from_spec(spec: fsm_codegen::Spec) -> Result<Loaded, Rejected> {
-        vocabulary().check(&spec)?;
+    pub(crate) fn bind(spec: fsm_codegen::Spec) -> Result<Bound<W>, Rejected> {
+        vocabulary_of::<W>().check(&spec)?;
         let model = &spec.model;
         let table = DispatchTable::build(model);
         let states: Vec<LoadedState> = model
             .states
             .iter()
             .enumerate()
-            .map(|(i, s)| LoadedState {
-                index: u32::try_from(i).unwrap_or(u32::MAX),
-                name: intern(&s.name.text),
-            })
+            .map(|(i, s)| StateRef::of(i, intern(&s.name.text)))
             .collect();
         let initial = states[model.initial().index()];
-        let events = Event::ALL.iter().map(|e| model.event(e.name())).collect();
+        let events = W::Event::ALL
+            .iter()
+            .map(|e| model.event(e.name()))
+            .collect();
         let guards = model
             .guards
             .iter()
-            .map(|g| word(Guard::ALL, &g.name.text, Guard::name))
+            .map(|g| word::<W::Guard>(&g.name.text))
             .collect();
-        let groups = model
-            .states
-            .iter()
-            .enumerate()
-            .map(|(i, _)| {
-                Group::ALL
+        let groups = (0..model.states.len())
+            .map(|i| {
+                W::Group::ALL
                     .iter()
                     .map(|g| {
                         model
@@ -185,18 +151,12 @@ impl Loaded {
         let mut steps = Vec::new();
         for (index, e) in model.edges().enumerate() {
             let t = &model.transitions[e.transition.index()];
-            let words: Vec<Action> = t
+            let words: Vec<W::Action> = t
                 .actions
                 .iter()
-                .map(|a| {
-                    word(
-                        Action::ALL,
-                        &model.actions[a.index()].name.text,
-                        Action::name,
-                    )
-                })
+                .map(|a| word::<W::Action>(&model.actions[a.index()].name.text))
                 .collect();
-            actions.push(intern_actions(&words));
+            actions.push(intern_list(&words));
             let guard = t.guard.as_ref().map(|g| {
                 let mut s = String::new();
                 g.write(&mut s, &|id: &GuardId| {
@@ -208,8 +168,8 @@ impl Loaded {
                 index: u32::try_from(index).unwrap_or(u32::MAX),
                 decl: u32::try_from(e.transition.index()).unwrap_or(u32::MAX),
                 line: u32::try_from(t.line).unwrap_or(u32::MAX),
-                from: states[e.from.index()].name,
-                to: states[e.to.index()].name,
+                from: states[e.from.index()].name(),
+                to: states[e.to.index()].name(),
                 event: intern(&model.events[t.event.index()].name.text),
                 guard,
                 label: intern(&model.transition_label(t, "en")),
@@ -218,7 +178,7 @@ impl Loaded {
             steps.push(marks(&t.steps));
         }
         let state_steps = model.states.iter().map(|s| marks(&s.steps)).collect();
-        Ok(Loaded(Arc::new(Inner {
+        Ok(Bound {
             name: intern(&model.name.text),
             file_name: spec.file_name.clone(),
             states,
@@ -232,7 +192,79 @@ impl Loaded {
             steps,
             state_steps,
             spec,
-        })))
+        })
+    }
+
+    /// The transition for `event` in `state`: the target, the actions and
+    /// the pair's index; `None` when the spec has none.
+    pub(crate) fn step(
+        &self,
+        state: LoadedState,
+        event: W::Event,
+        guards: &dyn Fn(W::Guard) -> bool,
+    ) -> Option<(LoadedState, &'static [W::Action], u32)> {
+        let event = (*self.events.get(event.index())?)?;
+        let from = StateId(state.index());
+        if self.states.get(from.index()) != Some(&state) {
+            return None;
+        }
+        let entry = self
+            .table
+            .choose(from, event, &mut |g| guards(self.guards[g.index()]))
+            .ok()?;
+        Some((
+            self.states[entry.to.index()],
+            self.actions[entry.edge],
+            u32::try_from(entry.edge).unwrap_or(u32::MAX),
+        ))
+    }
+
+    pub(crate) fn in_group(&self, state: LoadedState, group: W::Group) -> bool {
+        self.groups
+            .get(state.index())
+            .is_some_and(|g| g[group.index()])
+    }
+
+    pub(crate) fn transition_steps(&self, index: u32) -> &[StepMark] {
+        self.steps.get(index as usize).map_or(&[], Vec::as_slice)
+    }
+
+    pub(crate) fn state_steps(&self, state: LoadedState) -> &[StepMark] {
+        self.state_steps
+            .get(state.index())
+            .map_or(&[], Vec::as_slice)
+    }
+}
+
+impl<W: Words> fmt::Debug for Bound<W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Loaded")
+            .field("name", &self.name)
+            .field("spec", &self.file_name)
+            .field("states", &self.states.len())
+            .field("pairs", &self.transitions.len())
+            .finish()
+    }
+}
+
+impl Loaded {
+    /// Reads, checks and binds the spec at `path`; diagnostics call it by
+    /// `path` as given.
+    pub fn load(path: impl AsRef<Path>) -> Result<Loaded, LoadError> {
+        let spec = fsm_codegen::load(path)?;
+        Loaded::from_spec(spec).map_err(LoadError::Rejected)
+    }
+
+    /// Checks and binds a spec given as text; `file_name` is what
+    /// diagnostics call it.
+    pub fn compile(file_name: &str, source: &str) -> Result<Loaded, Rejected> {
+        Loaded::from_spec(fsm_codegen::compile(file_name, source)?)
+    }
+
+    /// Binds a spec the generator accepted: fails, with `machine!`'s
+    /// messages, where it does not fit the vocabulary.
+    pub fn from_spec(spec: fsm_codegen::Spec) -> Result<Loaded, Rejected> {
+        Bound::bind(spec).map(|b| Loaded(Arc::new(b)))
     }
 
     /// The spec as the generator read it: source, model, warnings.
@@ -247,18 +279,13 @@ impl Loaded {
 
     /// The state called `name`, if the spec has one.
     pub fn state(&self, name: &str) -> Option<LoadedState> {
-        self.0.states.iter().copied().find(|s| s.name == name)
+        self.0.states.iter().copied().find(|s| s.name() == name)
     }
 }
 
 impl fmt::Debug for Loaded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Loaded")
-            .field("name", &self.0.name)
-            .field("spec", &self.0.file_name)
-            .field("states", &self.0.states.len())
-            .field("pairs", &self.0.transitions.len())
-            .finish()
+        self.0.fmt(f)
     }
 }
 
@@ -292,20 +319,11 @@ impl Machine for Loaded {
         event: Event,
         guards: &dyn Fn(Guard) -> bool,
     ) -> Option<Fired<Self>> {
-        let inner = &*self.0;
-        let event = inner.events[event as usize]?;
-        let from = StateId(state.index());
-        if inner.states.get(from.index()) != Some(&state) {
-            return None;
-        }
-        let entry = inner
-            .table
-            .choose(from, event, &mut |g| guards(inner.guards[g.index()]))
-            .ok()?;
+        let (to, actions, transition) = self.0.step(state, event, guards)?;
         Some(Fired {
-            to: inner.states[entry.to.index()],
-            actions: inner.actions[entry.edge],
-            transition: u32::try_from(entry.edge).unwrap_or(u32::MAX),
+            to,
+            actions,
+            transition,
         })
     }
 
@@ -318,37 +336,26 @@ impl Machine for Loaded {
     }
 
     fn state_name(&self, state: LoadedState) -> &'static str {
-        state.name
+        state.name()
     }
 
     fn in_group(&self, state: LoadedState, group: Group) -> bool {
-        self.0
-            .groups
-            .get(state.index())
-            .is_some_and(|g| g[group as usize])
+        self.0.in_group(state, group)
     }
 
     fn transition_steps(&self, index: u32) -> impl Iterator<Item = StepMark> + '_ {
-        self.0.steps[index as usize].iter().cloned()
+        self.0.transition_steps(index).iter().cloned()
     }
 
     fn state_steps(&self, state: LoadedState) -> impl Iterator<Item = StepMark> + '_ {
-        self.0
-            .state_steps
-            .get(state.index())
-            .into_iter()
-            .flatten()
-            .cloned()
+        self.0.state_steps(state).iter().cloned()
     }
 }
 
 /// The vocabulary word called `name`; the vocabulary check made sure
 /// there is one.
-fn word<W: Copy>(all: &[W], name: &str, word_name: fn(W) -> &'static str) -> W {
-    all.iter()
-        .copied()
-        .find(|&w| word_name(w) == name)
-        .unwrap_or_else(|| unreachable!("`{name}` passed the vocabulary check"))
+fn word<T: Word>(name: &str) -> T {
+    T::named(name).unwrap_or_else(|| unreachable!("`{name}` passed the vocabulary check"))
 }
 
 /// `s`, for the rest of the process; each distinct text is kept once.
@@ -357,10 +364,26 @@ fn intern(s: &str) -> &'static str {
     keep(&TEXTS, s, |s| Box::leak(s.into()))
 }
 
-/// `actions`, for the rest of the process; each distinct list kept once.
-fn intern_actions(actions: &[Action]) -> &'static [Action] {
-    static LISTS: Interned<[Action]> = OnceLock::new();
-    keep(&LISTS, actions, |a| Box::leak(a.into()))
+/// `list`, for the rest of the process; each distinct list kept once (per
+/// word type).
+fn intern_list<T: Word>(list: &[T]) -> &'static [T] {
+    type Sets = HashMap<TypeId, Box<dyn Any + Send>>;
+    static LISTS: OnceLock<Mutex<Sets>> = OnceLock::new();
+    let mut sets = LISTS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let set = sets
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| Box::new(HashSet::<&'static [T]>::new()))
+        .downcast_mut::<HashSet<&'static [T]>>()
+        .unwrap_or_else(|| unreachable!("one set per type"));
+    if let Some(&kept) = set.get(list) {
+        return kept;
+    }
+    let kept: &'static [T] = Box::leak(list.into());
+    set.insert(kept);
+    kept
 }
 
 /// Values kept for the rest of the process, each once.

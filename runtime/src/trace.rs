@@ -5,7 +5,7 @@ use std::fmt;
 use std::net::SocketAddrV4;
 use std::time::Duration;
 
-use crate::vocab::{Action, Event, Guard, Machine, TransitionInfo};
+use crate::vocab::{Machine, TcpWords, TransitionInfo, Word, Words};
 pub use crate::vocab::{StepMark, circled};
 
 /// One fired transition.
@@ -49,9 +49,11 @@ impl TraceEntry {
 /// One event raised on a connection and what the spec made of it, refused
 /// events and repeated self-loops included (recorded when
 /// [`Config::record_steps`](crate::Config::record_steps) is on). An oracle
-/// holds these against the spec.
+/// holds these against the spec. `W` is the machine's vocabulary: the
+/// connection machine's by default, [`CcWords`](crate::cc::CcWords) for the
+/// congestion machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct StepRecord {
+pub struct StepRecord<W: Words = TcpWords> {
     /// Time since the endpoint started.
     pub at: Duration,
     /// Our address (inner).
@@ -59,9 +61,9 @@ pub struct StepRecord {
     /// The peer's address (inner), once known.
     pub remote: Option<SocketAddrV4>,
     /// The event raised.
-    pub event: Event,
+    pub event: W::Event,
     /// Every guard of the vocabulary, as it held when the event was raised.
-    pub guards: Vec<(Guard, bool)>,
+    pub guards: Vec<(W::Guard, bool)>,
     /// The state the event found.
     pub from: &'static str,
     /// The state after it (`from` when refused).
@@ -69,17 +71,17 @@ pub struct StepRecord {
     /// The pair that fired; `None` when the spec had no transition.
     pub transition: Option<TransitionInfo>,
     /// The actions carried out, in order.
-    pub actions: Vec<Action>,
+    pub actions: Vec<W::Action>,
 }
 
-impl StepRecord {
+impl<W: Words> StepRecord<W> {
     /// The value `guard` had.
-    pub fn guard(&self, guard: Guard) -> bool {
+    pub fn guard(&self, guard: W::Guard) -> bool {
         self.guards.iter().any(|&(g, v)| g == guard && v)
     }
 }
 
-impl fmt::Display for StepRecord {
+impl<W: Words> fmt::Display for StepRecord<W> {
     /// `ESTABLISHED --rcv_fin [fin_acked=false]--> CLOSE_WAIT / send_ack`
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let guards: Vec<String> = self

@@ -90,12 +90,73 @@ macro_rules! vocabulary {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl ::std::fmt::Display for $name {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
                 f.write_str(self.name())
             }
         }
+
+        impl $crate::vocab::Word for $name {
+            const ALL: &'static [$name] = $name::ALL;
+
+            fn name(self) -> &'static str {
+                $name::name(self)
+            }
+
+            fn index(self) -> usize {
+                self as usize
+            }
+        }
     };
+}
+
+// The congestion machine's vocabulary (`cc.rs`) is written the same way.
+pub(crate) use vocabulary;
+
+/// A word of a vocabulary: an event, a guard, an action or a group.
+pub trait Word:
+    Copy + Eq + std::hash::Hash + fmt::Debug + fmt::Display + Send + Sync + 'static
+{
+    /// Every word, in declaration order.
+    const ALL: &'static [Self];
+    /// The word as a spec writes it.
+    fn name(self) -> &'static str;
+    /// Its position in [`Self::ALL`].
+    fn index(self) -> usize;
+
+    /// The word a spec calls `name`, if any.
+    fn named(name: &str) -> Option<Self> {
+        Self::ALL.iter().copied().find(|w| w.name() == name)
+    }
+}
+
+/// A vocabulary: the words a runtime offers the specs bound to it. The
+/// runtime has two: [`TcpWords`] for the connection machine (this module)
+/// and [`CcWords`](crate::cc::CcWords) for the congestion machine.
+pub trait Words: 'static {
+    /// What happened.
+    type Event: Word;
+    /// Conditions the runtime evaluates.
+    type Guard: Word;
+    /// What the runtime does.
+    type Action: Word;
+    /// Sets of states the runtime reads.
+    type Group: Word;
+    /// The vocabulary's path, as messages name it (`fsm_runtime::vocab`).
+    const PATH: &'static str;
+}
+
+/// The connection machine's vocabulary: [`Event`], [`Guard`], [`Action`],
+/// [`Group`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TcpWords {}
+
+impl Words for TcpWords {
+    type Event = Event;
+    type Guard = Guard;
+    type Action = Action;
+    type Group = Group;
+    const PATH: &'static str = "fsm_runtime::vocab";
 }
 
 vocabulary! {
@@ -215,6 +276,46 @@ vocabulary! {
         ReportRefused = "report_refused",
         /// Tell the application "connection aborted due to user timeout".
         ReportTimeout = "report_timeout",
+    }
+}
+
+/// A state of a machine known by index and name: a state of a spec
+/// loaded at run time, or of a congestion machine.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StateRef {
+    index: u32,
+    name: &'static str,
+}
+
+impl StateRef {
+    /// The state `index` of a spec (in declaration order), called `name`.
+    pub fn of(index: usize, name: &'static str) -> Self {
+        StateRef {
+            index: u32::try_from(index).unwrap_or(u32::MAX),
+            name,
+        }
+    }
+
+    /// Its index among the spec's states, in declaration order.
+    pub fn index(self) -> usize {
+        self.index as usize
+    }
+
+    /// Its name, as the spec writes it.
+    pub fn name(self) -> &'static str {
+        self.name
+    }
+}
+
+impl fmt::Debug for StateRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl fmt::Display for StateRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
     }
 }
 
@@ -468,18 +569,7 @@ macro_rules! machine {
             }
 
             fn transition(&self, index: u32) -> $crate::vocab::TransitionInfo {
-                let t = &TRANSITIONS[index as usize];
-                $crate::vocab::TransitionInfo {
-                    index,
-                    decl: t.decl,
-                    line: t.line,
-                    from: t.from.name(),
-                    to: t.to.name(),
-                    event: t.event.name(),
-                    guard: t.guard,
-                    label: t.label,
-                    rfc: t.rfc,
-                }
+                $crate::__transition_info!(index)
             }
 
             fn state_name(&self, state: State) -> &'static str {
@@ -495,26 +585,51 @@ macro_rules! machine {
                 &self,
                 index: u32,
             ) -> impl Iterator<Item = $crate::vocab::StepMark> + '_ {
-                TRANSITIONS[index as usize]
-                    .steps
-                    .iter()
-                    .map(|s| $crate::vocab::StepMark {
-                        path: s.path.name(),
-                        step: s.step,
-                        circled: s.path.circled(),
-                    })
+                $crate::__step_marks!(TRANSITIONS[index as usize].steps)
             }
 
             fn state_steps(
                 &self,
                 state: State,
             ) -> impl Iterator<Item = $crate::vocab::StepMark> + '_ {
-                state.steps().iter().map(|s| $crate::vocab::StepMark {
-                    path: s.path.name(),
-                    step: s.step,
-                    circled: s.path.circled(),
-                })
+                $crate::__step_marks!(state.steps())
             }
         }
+    };
+}
+
+/// Describes row `index` of the generated `TRANSITIONS` in scope (for
+/// [`machine!`](crate::machine) and
+/// [`congestion_machine!`](crate::congestion_machine)).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __transition_info {
+    ($index:expr) => {{
+        let index: u32 = $index;
+        let t = &TRANSITIONS[index as usize];
+        $crate::vocab::TransitionInfo {
+            index,
+            decl: t.decl,
+            line: t.line,
+            from: t.from.name(),
+            to: t.to.name(),
+            event: t.event.name(),
+            guard: t.guard,
+            label: t.label,
+            rfc: t.rfc,
+        }
+    }};
+}
+
+/// The generated path steps `steps`, as [`StepMark`]s.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __step_marks {
+    ($steps:expr) => {
+        $steps.iter().map(|s| $crate::vocab::StepMark {
+            path: s.path.name(),
+            step: s.step,
+            circled: s.path.circled(),
+        })
     };
 }

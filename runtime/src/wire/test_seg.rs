@@ -25,6 +25,9 @@ pub fn config() -> Config {
         recv_buffer: usize::from(WIN),
         send_buffer: 4000,
         window_scaling: false,
+        // Each segment's ACK at once, so tests see it; delayed ACKs have
+        // tests of their own.
+        ack_delay: Duration::ZERO,
         ..Config::default()
     }
 }

@@ -1,0 +1,232 @@
+//! The congestion machine (NewReno from `congestion.fsm` unless a test
+//! binds another) and delayed ACKs, segment by segment. Segments are
+//! [`MSS`] = 100 bytes; the peer opens its window wide so that only cwnd
+//! limits what we send.
+
+use super::*;
+use crate::cc::Congestion;
+
+/// The peer's window in these tests: wider than any cwnd they reach.
+const WIDE: u16 = 4000;
+
+fn connection(config: Config) -> TestConn {
+    let mut t = TestConn::<Spec>::new(config).connect().establish();
+    let una = t.iss + 1;
+    // Open the peer's window wide.
+    t.segment(seg(NXT).ack(una).win(WIDE));
+    assert_eq!(t.outputs(), []);
+    t
+}
+
+/// An established connection whose initial window is `segments`.
+fn with_initial_window(segments: u32) -> TestConn {
+    connection(Config {
+        initial_window: Some(segments),
+        ..config()
+    })
+}
+
+/// (sequence number relative to ISS, payload length) of each segment out.
+fn sent(t: &mut TestConn) -> Vec<(i32, usize)> {
+    let iss = t.iss;
+    t.outputs()
+        .iter()
+        .map(|s| (s.seq.distance(iss), s.payload.len()))
+        .collect()
+}
+
+fn ack(t: &mut TestConn, through: usize) {
+    let a = t.iss + 1 + through;
+    t.segment(seg(NXT).ack(a).win(WIDE));
+}
+
+fn window(t: &TestConn) -> (&'static str, u32, u32) {
+    let v = t.conn.congestion().expect("a TCB");
+    (v.state, v.cwnd, v.ssthresh)
+}
+
+#[test]
+fn the_initial_window_follows_rfc_6928_or_the_config() {
+    // min(10 * 100, max(2 * 100, 14600)) = 1000 bytes: ten segments.
+    let mut t = connection(config());
+    t.send(&[7; 2000]);
+    assert_eq!(sent(&mut t).len(), 10);
+    assert_eq!(window(&t), ("SLOW_START", 1000, u32::MAX));
+    let mut t = with_initial_window(2);
+    t.send(&[7; 2000]);
+    assert_eq!(sent(&mut t), [(1, 100), (101, 100)]);
+}
+
+#[test]
+fn slow_start_grows_one_segment_per_segment_acknowledged() {
+    let mut t = with_initial_window(2);
+    t.send(&[7; 2000]);
+    assert_eq!(sent(&mut t).len(), 2);
+    ack(&mut t, 100);
+    // cwnd 300, 100 in flight: two more.
+    assert_eq!(window(&t).1, 300);
+    assert_eq!(sent(&mut t), [(201, 100), (301, 100)]);
+    ack(&mut t, 400);
+    assert_eq!(window(&t).1, 400);
+    assert_eq!(sent(&mut t).len(), 4);
+}
+
+/// Ten segments out; the first acknowledged, then three duplicate ACKs
+/// for the second.
+fn after_three_duplicate_acks() -> TestConn {
+    let mut t = connection(config());
+    t.send(&[7; 1000]);
+    assert_eq!(sent(&mut t).len(), 10);
+    ack(&mut t, 100);
+    assert_eq!(window(&t), ("SLOW_START", 1100, u32::MAX));
+    for _ in 0..2 {
+        ack(&mut t, 100);
+        assert_eq!(sent(&mut t), [], "no retransmission before the third");
+    }
+    ack(&mut t, 100);
+    t
+}
+
+#[test]
+fn the_third_duplicate_ack_retransmits_and_enters_fast_recovery() {
+    let mut t = after_three_duplicate_acks();
+    // ssthresh = FlightSize / 2 = 900 / 2; cwnd = ssthresh + 3 * SMSS.
+    assert_eq!(window(&t), ("FAST_RECOVERY", 750, 450));
+    assert_eq!(sent(&mut t), [(101, 100)]);
+    // Each further duplicate ACK inflates cwnd by one segment.
+    ack(&mut t, 100);
+    assert_eq!(window(&t), ("FAST_RECOVERY", 850, 450));
+}
+
+#[test]
+fn a_partial_ack_retransmits_the_next_hole_and_a_full_ack_ends_recovery() {
+    let mut t = after_three_duplicate_acks();
+    assert_eq!(sent(&mut t).len(), 1);
+    // A partial ACK (recover is ISS + 1001): the next hole goes out.
+    ack(&mut t, 300);
+    assert_eq!(window(&t).0, "FAST_RECOVERY");
+    // cwnd = 750 - 200 + 100.
+    assert_eq!(window(&t).1, 650);
+    assert_eq!(sent(&mut t), [(301, 100)]);
+    // A full ACK: cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
+    ack(&mut t, 1000);
+    assert_eq!(window(&t), ("CONGESTION_AVOIDANCE", 200, 450));
+}
+
+#[test]
+fn a_timeout_restarts_slow_start_from_one_segment_and_backs_off_once() {
+    let mut t = connection(config());
+    t.send(&[7; 1000]);
+    assert_eq!(sent(&mut t).len(), 10);
+    t.fire_deadline();
+    assert_eq!(window(&t), ("SLOW_START", 100, 500));
+    // Go back to SND.UNA, one segment at a time.
+    assert_eq!(sent(&mut t), [(1, 100)]);
+    t.fire_deadline();
+    assert_eq!(window(&t), ("SLOW_START", 100, 500), "ssthresh kept");
+    assert_eq!(sent(&mut t), [(1, 100)]);
+    // Duplicate ACKs that do not cover the recovery point (the data sent
+    // before the timeout) do not start a fast retransmit.
+    ack(&mut t, 100);
+    for _ in 0..3 {
+        ack(&mut t, 100);
+    }
+    assert_eq!(window(&t).0, "SLOW_START");
+    assert_eq!(sent(&mut t), [(101, 100), (201, 100)]);
+}
+
+/// NewReno without fast retransmit: a loss waits for the timer.
+const NO_FAST_RETRANSMIT: &str = r#"machine Slow "slow start and timeouts only"
+state SLOW_START initial "grow"
+event new_ack segment "new ACK"
+event rto timer "timeout"
+action grow_slow_start "cwnd += SMSS"
+action loss_window "cwnd = SMSS"
+SLOW_START -> same on new_ack / grow_slow_start
+SLOW_START -> same on rto / loss_window
+"#;
+
+#[test]
+fn a_spec_without_retransmit_leaves_losses_to_the_timer() {
+    let slow = Congestion::compile("slow.fsm", NO_FAST_RETRANSMIT).expect("a congestion spec");
+    let mut t = connection(Config {
+        congestion: slow,
+        ..config()
+    });
+    t.send(&[7; 1000]);
+    assert_eq!(sent(&mut t).len(), 10);
+    for _ in 0..4 {
+        ack(&mut t, 100);
+    }
+    // One new segment for the new ACK, no retransmission for the rest.
+    assert_eq!(sent(&mut t), []);
+    assert_eq!(window(&t), ("SLOW_START", 1100, u32::MAX));
+}
+
+#[test]
+fn a_tcp_spec_is_not_a_congestion_spec() {
+    let tcp = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../tcp.fsm"))
+        .expect("tcp.fsm");
+    let text = Congestion::compile("tcp.fsm", &tcp).unwrap_err().render();
+    assert!(
+        text.contains("is not in the vocabulary `fsm_runtime::cc`"),
+        "{text}"
+    );
+}
+
+// -- delayed ACKs -------------------------------------------------------------
+
+fn delayed() -> TestConn {
+    connection(Config {
+        ack_delay: ms(200),
+        ..config()
+    })
+}
+
+#[test]
+fn one_segment_is_acknowledged_after_the_delay() {
+    let mut t = delayed();
+    let una = t.iss + 1;
+    let start = t.now;
+    t.segment(seg(NXT).ack(una).data(&[1; 100]));
+    assert_eq!(t.outputs(), []);
+    assert_eq!(t.fire_deadline(), start + ms(200));
+    assert_eq!(t.outputs(), [seg(una).ack(NXT + 100).win(WIN - 100)]);
+    assert_eq!(t.deadline(), None);
+}
+
+#[test]
+fn every_second_full_sized_segment_is_acknowledged_at_once() {
+    let mut t = delayed();
+    let una = t.iss + 1;
+    t.segment(seg(NXT).ack(una).data(&[1; 100]));
+    assert_eq!(t.outputs(), []);
+    t.segment(seg(NXT + 100).ack(una).data(&[2; 100]));
+    assert_eq!(t.outputs(), [seg(una).ack(NXT + 200).win(WIN - 200)]);
+    assert_eq!(t.deadline(), None, "nothing owed");
+}
+
+#[test]
+fn out_of_order_data_and_the_segment_filling_the_hole_are_acknowledged_at_once() {
+    let mut t = delayed();
+    let una = t.iss + 1;
+    t.segment(seg(NXT + 100).ack(una).data(&[2; 100]));
+    assert_eq!(t.outputs(), [seg(una).ack(NXT).win(WIN)], "a duplicate ACK");
+    t.segment(seg(NXT).ack(una).data(&[1; 100]));
+    assert_eq!(t.outputs(), [seg(una).ack(NXT + 200).win(WIN - 200)]);
+}
+
+#[test]
+fn a_delayed_ack_rides_on_data() {
+    let mut t = delayed();
+    let una = t.iss + 1;
+    t.segment(seg(NXT).ack(una).data(&[1; 50]));
+    assert_eq!(t.outputs(), []);
+    t.send(b"reply");
+    assert_eq!(
+        t.outputs(),
+        [seg(una).ack(NXT + 50).win(WIN - 50).psh().data(b"reply")]
+    );
+    // Only the retransmission timer of the reply is left.
+    assert_eq!(t.deadline(), Some(t.now + secs(1)));
+}
