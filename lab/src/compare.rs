@@ -489,7 +489,7 @@ pub fn compare(subjects: &[Subject], options: &Options) -> Report {
         tallies,
         divergences,
         seeds: options.seeds,
-        setup: options.setup,
+        setup: options.setup.clone(),
         elapsed: started.elapsed(),
         names,
     }

@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use fsm_lab::compare::{Options, Subject, compare, write_heat_maps};
 use fsm_lab::sim::{Faults, Mode, Network, Setup};
+use fsm_runtime::cc::Congestion;
 
 #[derive(Parser)]
 #[command(
@@ -80,6 +81,10 @@ struct CompareArgs {
     /// Writes per-spec heat-map data (pairs fired, states reached) here.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// The congestion spec every run uses (default: congestion.fsm,
+    /// NewReno, compiled in), e.g. examples/specs/congestion/tahoe.fsm.
+    #[arg(long, value_name = "FILE")]
+    cc_spec: Option<PathBuf>,
 }
 
 fn probability(s: &str) -> Result<f64, String> {
@@ -90,21 +95,29 @@ fn probability(s: &str) -> Result<f64, String> {
     }
 }
 
+/// Prints why a spec was refused (its diagnostics, file:line:col).
+fn refused(e: impl std::fmt::Display) -> ExitCode {
+    let text = e.to_string();
+    eprint!("{text}");
+    if !text.ends_with('\n') {
+        eprintln!();
+    }
+    ExitCode::FAILURE
+}
+
 fn main() -> ExitCode {
     let Command::Compare(args) = Cli::parse().command;
     let mut subjects = Vec::new();
     for path in &args.specs {
         match Subject::load(path) {
             Ok(s) => subjects.push(s),
-            Err(e) => {
-                eprint!("{e}");
-                if !e.to_string().ends_with('\n') {
-                    eprintln!();
-                }
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return refused(e),
         }
     }
+    let congestion = match args.cc_spec.as_deref().map(Congestion::load).transpose() {
+        Ok(c) => c,
+        Err(e) => return refused(e),
+    };
     let options = Options {
         seeds: args.seeds,
         setup: Setup {
@@ -123,6 +136,7 @@ fn main() -> ExitCode {
             }),
             bytes: Some(args.bytes),
             whole: false,
+            congestion,
         },
         threads: args
             .threads

@@ -16,7 +16,7 @@ use std::net::SocketAddrV4;
 use fsm_codegen::Model;
 use fsm_codegen::syntax::EventKind;
 use fsm_runtime::trace::StepRecord;
-use fsm_runtime::vocab::Guard;
+use fsm_runtime::vocab::{Word, Words};
 
 /// What the spec says an event does.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -133,14 +133,10 @@ impl Oracle {
             })
     }
 
-    /// Holds one record against the spec.
-    pub fn check_step(&self, r: &StepRecord) -> Result<(), String> {
-        let guard = |name: &str| {
-            Guard::ALL
-                .iter()
-                .find(|g| g.name() == name)
-                .is_some_and(|&g| r.guard(g))
-        };
+    /// Holds one record against the spec: of the connection machine, or
+    /// of the congestion machine (`W` is the record's vocabulary).
+    pub fn check_step<W: Words>(&self, r: &StepRecord<W>) -> Result<(), String> {
+        let guard = |name: &str| W::Guard::named(name).is_some_and(|g| r.guard(g));
         let expected = self.expect(r.from, r.event.name(), &guard);
         let actions: Vec<String> = r.actions.iter().map(|a| a.name().to_owned()).collect();
         match (&expected, &r.transition) {
@@ -199,7 +195,7 @@ impl<'a> Checker<'a> {
     }
 
     /// Holds one more record against the spec.
-    pub fn check(&mut self, r: &StepRecord) -> Result<(), String> {
+    pub fn check<W: Words>(&mut self, r: &StepRecord<W>) -> Result<(), String> {
         self.oracle.check_step(r)?;
         self.events += 1;
         let event = r.event.name().to_owned();
@@ -240,9 +236,9 @@ impl<'a> Checker<'a> {
     }
 
     /// Holds every record against the spec, failing at the first wrong one.
-    pub fn check_all<'r>(
+    pub fn check_all<'r, W: Words>(
         &mut self,
-        records: impl IntoIterator<Item = &'r StepRecord>,
+        records: impl IntoIterator<Item = &'r StepRecord<W>>,
     ) -> Result<(), String> {
         for r in records {
             self.check(r)?;

@@ -24,6 +24,7 @@ use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::{Duration, Instant};
 
+use fsm_runtime::cc::{CcWords, Congestion};
 use fsm_runtime::config::Config;
 use fsm_runtime::conn::ConnError;
 use fsm_runtime::fault::SplitMix64;
@@ -100,7 +101,7 @@ pub enum Faults {
 }
 
 /// What a run does: the applications, the network, the data.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub struct Setup {
     /// What the applications do.
     pub mode: Mode,
@@ -114,6 +115,9 @@ pub struct Setup {
     /// as one that closes on the peer's FIN does; without `whole`, only
     /// what the peer's application handed over counts).
     pub whole: bool,
+    /// The congestion machine both hosts run; `None`: the runtime's
+    /// default (NewReno, `congestion.fsm`).
+    pub congestion: Option<Congestion>,
 }
 
 impl Setup {
@@ -125,6 +129,7 @@ impl Setup {
             faults: Faults::Random,
             bytes: None,
             whole,
+            congestion: None,
         }
     }
 }
@@ -291,6 +296,12 @@ pub trait Observer {
         let _ = (side, record);
     }
 
+    /// An event `side`'s congestion machine heard, already held against
+    /// its spec.
+    fn cc_step(&mut self, side: usize, record: &StepRecord<CcWords>) {
+        let _ = (side, record);
+    }
+
     /// A datagram `side` sent at virtual time `at`.
     fn datagram(&mut self, side: usize, at: Duration, datagram: &Datagram) {
         let _ = (side, at, datagram);
@@ -332,6 +343,8 @@ pub struct Outcome {
     pub events: u64,
     /// Events the spec refused.
     pub refused: u64,
+    /// Events the congestion machines heard, held against their spec.
+    pub cc_events: u64,
     /// Transitions that fired, as (from, event, to).
     pub fired: HashSet<(String, String, String)>,
     /// (state, event) the spec refused.
@@ -384,11 +397,18 @@ struct Watch {
 fn check_steps<M: Machine, O: Observer + ?Sized>(
     side: usize,
     host: &mut Host<M>,
-    checker: &mut Checker<'_>,
+    checkers: &mut [Checker<'_>; 2],
     oracle: &Oracle,
     watch: &mut Watch,
     observer: &mut O,
 ) -> Result<(), String> {
+    let [checker, cc_checker] = checkers;
+    for r in host.drain_cc_steps() {
+        cc_checker
+            .check(&r)
+            .map_err(|e| format!("{} (congestion machine): {e}", name(side)))?;
+        observer.cc_step(side, &r);
+    }
     let steps: Vec<StepRecord> = host.drain_steps().collect();
     for r in &steps {
         checker
@@ -440,6 +460,20 @@ impl From<String> for Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(&self.message)
+    }
+}
+
+/// The oracle of a congestion machine: read afresh from its spec file by
+/// the generator library (a compiled-in spec's path is relative to the
+/// runtime's directory, a sibling of this crate's).
+pub fn congestion_oracle(machine: &dyn fsm_runtime::cc::CongestionMachine) -> Oracle {
+    match machine.source() {
+        Some(spec) => Oracle::from_spec(spec),
+        None => {
+            let path = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), machine.spec());
+            let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+            Oracle::from_source(machine.spec(), &source)
+        }
     }
 }
 
@@ -500,6 +534,9 @@ pub fn run_with<M: Machine, O: Observer + ?Sized>(
             ];
             let mut c = config();
             c.record_steps = true;
+            if let Some(cc) = &setup.congestion {
+                c.congestion = cc.clone();
+            }
             Host::with_machine(machine.clone(), ip(side), c, IsnGenerator::new(key), base)
         })
         .collect();
@@ -517,7 +554,11 @@ pub fn run_with<M: Machine, O: Observer + ?Sized>(
         }
     }
     let sent: [Vec<u8>; 2] = [apps[CLIENT].to_send.clone(), apps[SERVER].to_send.clone()];
-    let mut checkers = [Checker::new(oracle), Checker::new(oracle)];
+    let cc_oracle = congestion_oracle(hosts[CLIENT].config().congestion.machine());
+    let mut checkers = [
+        [Checker::new(oracle), Checker::new(&cc_oracle)],
+        [Checker::new(oracle), Checker::new(&cc_oracle)],
+    ];
     let mut watch = [Watch::default(), Watch::default()];
     let mut sequence = Sequence::default();
     let mut flights: BinaryHeap<Flight> = BinaryHeap::new();
@@ -743,15 +784,16 @@ pub fn run_with<M: Machine, O: Observer + ?Sized>(
             Mode::SlowReaders => sent[CLIENT].len() + sent[SERVER].len(),
         },
         malformed: hosts.iter().map(|h| h.counters().malformed.total()).sum(),
-        events: checkers.iter().map(|c| c.events).sum(),
-        refused: checkers.iter().map(|c| c.refused).sum(),
+        events: checkers.iter().map(|[c, _]| c.events).sum(),
+        refused: checkers.iter().map(|[c, _]| c.refused).sum(),
+        cc_events: checkers.iter().map(|[_, c]| c.events).sum(),
         fired: checkers
             .iter()
-            .flat_map(|c| c.fired.iter().cloned())
+            .flat_map(|[c, _]| c.fired.iter().cloned())
             .collect(),
         refused_events: checkers
             .iter()
-            .flat_map(|c| c.refused_events.iter().cloned())
+            .flat_map(|[c, _]| c.refused_events.iter().cloned())
             .collect(),
         ..tally
     })

@@ -31,6 +31,7 @@ fn run(specs: &[&str]) -> Report {
             }),
             bytes: Some(20_000),
             whole: false,
+            congestion: None,
         },
         threads: 2,
         progress: false,

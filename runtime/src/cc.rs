@@ -171,6 +171,13 @@ pub trait CongestionMachine: fmt::Debug + Send + Sync + 'static {
     fn transition(&self, index: u32) -> TransitionInfo;
     /// Typical-path steps of pair `index`.
     fn transition_steps(&self, index: u32) -> Vec<StepMark>;
+    /// The spec as the generator read it, for a machine loaded at run
+    /// time; `None` for one compiled in (its file is [`Self::spec`],
+    /// relative to the crate that bound it).
+    #[cfg(feature = "load")]
+    fn source(&self) -> Option<&fsm_codegen::Spec> {
+        None
+    }
 }
 
 /// The congestion machine of an endpoint's connections. Cheap to clone.
@@ -266,6 +273,10 @@ impl CongestionMachine for crate::loaded::Bound<CcWords> {
 
     fn transition_steps(&self, index: u32) -> Vec<StepMark> {
         crate::loaded::Bound::transition_steps(self, index).to_vec()
+    }
+
+    fn source(&self) -> Option<&fsm_codegen::Spec> {
+        Some(self.source())
     }
 }
 

@@ -853,7 +853,7 @@ impl<M: Machine> Connection<M> {
                 {
                     self.control.push_back(Control {
                         dst,
-                        seq: t.snd_nxt,
+                        seq: t.snd_max,
                         ack: Some(t.rcv_nxt),
                         flags: Flags::empty(),
                         window: t.window_field(false),
@@ -949,7 +949,7 @@ impl<M: Machine> Connection<M> {
                     t.challenge.1 += 1;
                     self.control.push_back(Control {
                         dst,
-                        seq: t.snd_nxt,
+                        seq: t.snd_max,
                         ack: Some(t.rcv_nxt),
                         flags: Flags::empty(),
                         window: t.window_field(false),
@@ -1515,9 +1515,13 @@ impl<M: Machine> Connection<M> {
         if t.ack_pending && t.irs.is_some() {
             t.acked_now();
             t.rcv_adv = t.rcv_nxt + t.rcv_wnd() as usize;
+            // An ACK alone carries the first sequence number never sent,
+            // not SND.NXT: after a timeout SND.NXT goes back to SND.UNA,
+            // and an ACK from there lies before the peer's RCV.NXT, which
+            // a peer with a closed window answers with an ACK of its own.
             return Some(Segment::Data(Outgoing {
                 dst,
-                seq: t.snd_nxt,
+                seq: t.snd_max,
                 ack: Some(t.rcv_nxt),
                 flags: Flags::empty(),
                 window: t.window_field(false),

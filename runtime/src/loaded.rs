@@ -219,6 +219,10 @@ impl<W: Words> Bound<W> {
         ))
     }
 
+    pub(crate) fn source(&self) -> &fsm_codegen::Spec {
+        &self.spec
+    }
+
     pub(crate) fn in_group(&self, state: LoadedState, group: W::Group) -> bool {
         self.groups
             .get(state.index())
