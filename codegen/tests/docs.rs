@@ -19,32 +19,39 @@ fn repo_root() -> PathBuf {
         .to_owned()
 }
 
-/// Each generated file, relative to the repository root, with its text.
-fn generated() -> Vec<(&'static str, String)> {
+/// Each generated file, relative to the repository root, with its text:
+/// the diagrams of tcp.fsm (the connection machine) and congestion.fsm
+/// (the congestion machine).
+fn generated() -> Vec<(String, String)> {
     let root = repo_root();
-    let spec = match fsm_codegen::load(root.join("tcp.fsm")) {
-        Ok(spec) => spec,
-        Err(e) => panic!("{e}"),
-    };
-    let model = &spec.model;
-    let provenance = Provenance {
-        source: "tcp.fsm".to_owned(),
-        command: COMMAND.to_owned(),
-    };
     let en = DrawOptions::default();
     let zh = DrawOptions {
         lang: "zh".to_owned(),
         ..DrawOptions::default()
     };
-    vec![
-        ("docs/tcp.dot", dot::render_with(model, &en, &provenance)),
-        ("docs/tcp.svg", svg::render_with(model, &en, &provenance)),
-        ("docs/tcp.zh.svg", svg::render_with(model, &zh, &provenance)),
-        (
-            "docs/tcp.mmd",
-            mermaid::render_with(model, &en, &provenance),
-        ),
-    ]
+    let mut files = Vec::new();
+    for name in ["tcp", "congestion"] {
+        let source = format!("{name}.fsm");
+        let spec = match fsm_codegen::load(root.join(&source)) {
+            Ok(spec) => spec,
+            Err(e) => panic!("{e}"),
+        };
+        let model = &spec.model;
+        let provenance = Provenance {
+            source,
+            command: COMMAND.to_owned(),
+        };
+        files.extend([
+            (format!("docs/{name}.dot"), dot::render_with(model, &en, &provenance)),
+            (format!("docs/{name}.svg"), svg::render_with(model, &en, &provenance)),
+            (format!("docs/{name}.zh.svg"), svg::render_with(model, &zh, &provenance)),
+            (
+                format!("docs/{name}.mmd"),
+                mermaid::render_with(model, &en, &provenance),
+            ),
+        ]);
+    }
+    files
 }
 
 #[test]
@@ -53,7 +60,7 @@ fn docs_diagrams_are_up_to_date() {
     let update = std::env::var_os("UPDATE_DOCS").is_some_and(|v| v != "0");
     let mut stale = Vec::new();
     for (file, text) in generated() {
-        let path = root.join(file);
+        let path = root.join(&file);
         // A checkout that turned line ends into CRLF is not stale.
         let current = std::fs::read_to_string(&path)
             .ok()
@@ -73,7 +80,7 @@ fn docs_diagrams_are_up_to_date() {
     }
     assert!(
         stale.is_empty(),
-        "stale generated diagram{}: {} (they no longer match tcp.fsm and the renderers)\n\
+        "stale generated diagram{}: {} (they no longer match the specs and the renderers)\n\
          regenerate them with:\n\n    {COMMAND}\n",
         if stale.len() == 1 { "" } else { "s" },
         stale.join(", ")
@@ -84,7 +91,7 @@ fn docs_diagrams_are_up_to_date() {
 fn every_generated_file_names_the_command_that_regenerates_it() {
     for (file, text) in generated() {
         let head: String = text.lines().take(8).collect::<Vec<_>>().join("\n");
-        assert!(head.contains("Generated from tcp.fsm"), "{file}: {head}");
+        assert!(head.contains("Generated from "), "{file}: {head}");
         assert!(text.contains(COMMAND), "{file} does not name `{COMMAND}`");
     }
 }
