@@ -478,3 +478,99 @@ fn to_lsp(uri: &Uri, text: &str, lines: &LineMap, d: &Diagnostic) -> lsp_types::
         ..lsp_types::Diagnostic::default()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lsp_types::{
+        PartialResultParams, ReferenceContext, TextDocumentIdentifier, WorkDoneProgressParams,
+    };
+
+    const TCP: &str = include_str!("../../../tcp.fsm");
+
+    fn position_params(uri: &Uri, position: Position) -> TextDocumentPositionParams {
+        TextDocumentPositionParams {
+            text_document: TextDocumentIdentifier { uri: uri.clone() },
+            position,
+        }
+    }
+
+    /// Every request at every position of `text`, through the handlers
+    /// themselves: a panic fails the test instead of becoming an error
+    /// response.
+    fn ask_everywhere(server: &Server, uri: &Uri, text: &str) {
+        let lines: Vec<&str> = text.split('\n').collect();
+        for (line, content) in lines.iter().enumerate().chain([(lines.len() + 3, &"")]) {
+            for character in 0..=content.encode_utf16().count() + 2 {
+                let at = position_params(uri, Position::new(line as u32, character as u32));
+                let work = WorkDoneProgressParams::default();
+                let partial = PartialResultParams::default();
+                server
+                    .hover(HoverParams {
+                        text_document_position_params: at.clone(),
+                        work_done_progress_params: work.clone(),
+                    })
+                    .unwrap();
+                server
+                    .definition(GotoDefinitionParams {
+                        text_document_position_params: at.clone(),
+                        work_done_progress_params: work.clone(),
+                        partial_result_params: partial.clone(),
+                    })
+                    .unwrap();
+                server
+                    .references(ReferenceParams {
+                        text_document_position: at.clone(),
+                        work_done_progress_params: work.clone(),
+                        partial_result_params: partial.clone(),
+                        context: ReferenceContext {
+                            include_declaration: true,
+                        },
+                    })
+                    .unwrap();
+                server.prepare_rename(at.clone()).unwrap();
+                let _ = server.rename(RenameParams {
+                    text_document_position: at.clone(),
+                    new_name: "renamed".to_owned(),
+                    work_done_progress_params: work.clone(),
+                });
+                server
+                    .completion(CompletionParams {
+                        text_document_position: at,
+                        work_done_progress_params: work,
+                        partial_result_params: partial,
+                        context: None,
+                    })
+                    .unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn no_position_of_good_broken_or_strange_text_panics_a_handler() {
+        let uri: Uri = "file:///t.fsm".parse().unwrap();
+        let mut server = Server::default();
+        let head = &TCP[..TCP.find("// ---- Guards").unwrap()];
+        let texts = [
+            TCP.to_owned(),
+            // Parsed once, then cut mid-statement: answers come from the
+            // last text that parsed, at positions the new text lacks.
+            format!("{head}CLOSED -> "),
+            "machine M \"m\"\r\nstate A initial \"不\" zh \"𝄞①\" A -> A on e\r\n".to_owned(),
+            "\"unterminated 不".to_owned(),
+            String::new(),
+        ];
+        for text in &texts {
+            server.set_text(uri.clone(), text.clone());
+            ask_everywhere(&server, &uri, text);
+            let _ = diagnostics(&uri, text);
+            server
+                .symbols(DocumentSymbolParams {
+                    text_document: TextDocumentIdentifier { uri: uri.clone() },
+                    work_done_progress_params: WorkDoneProgressParams::default(),
+                    partial_result_params: PartialResultParams::default(),
+                })
+                .unwrap();
+        }
+    }
+}
