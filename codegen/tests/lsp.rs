@@ -25,6 +25,7 @@ struct Client {
     unread: VecDeque<Value>,
     next_id: i64,
     capabilities: Value,
+    server_info: Value,
 }
 
 impl Client {
@@ -55,12 +56,14 @@ impl Client {
             unread: VecDeque::new(),
             next_id: 1,
             capabilities: Value::Null,
+            server_info: Value::Null,
         };
         let answer = client.request(
             "initialize",
             json!({ "processId": null, "rootUri": null, "capabilities": {} }),
         );
         client.capabilities = answer["result"]["capabilities"].clone();
+        client.server_info = answer["result"]["serverInfo"].clone();
         client.notify("initialized", json!({}));
         client
     }
@@ -240,6 +243,7 @@ fn start_of(range: &Value) -> (usize, usize) {
 #[test]
 fn initialize_advertises_what_the_server_answers() {
     let client = Client::start();
+    assert_eq!(client.server_info["name"], "fsm");
     let caps = &client.capabilities;
     assert_eq!(caps["textDocumentSync"], 1, "full text sync: {caps}");
     for provider in [
@@ -301,15 +305,23 @@ fn diagnostics_follow_the_text_and_clear_when_it_is_fixed() {
     client.shut_down();
 }
 
+/// The Markdown of a hover on the `nth` use of `word` in tcp.fsm.
+fn hover_text(client: &mut Client, word: &str, nth: usize) -> String {
+    let hover = client.result(
+        "textDocument/hover",
+        at(TCP_URI, position_of(TCP, word, nth)),
+    );
+    hover["contents"]["value"]
+        .as_str()
+        .expect("markdown")
+        .to_owned()
+}
+
 #[test]
 fn hover_on_a_state_lists_its_transitions() {
     let mut client = Client::start();
     client.open(TCP_URI, TCP);
-    let hover = client.result(
-        "textDocument/hover",
-        at(TCP_URI, position_of(TCP, "SYN_SENT", 0)),
-    );
-    let text = hover["contents"]["value"].as_str().expect("markdown");
+    let text = hover_text(&mut client, "SYN_SENT", 0);
     assert!(text.contains("**state** `SYN_SENT`"), "{text}");
     assert!(text.contains("已发送连接请求"), "the zh text: {text}");
     assert!(
@@ -326,13 +338,13 @@ fn hover_on_a_state_lists_its_transitions() {
         .unwrap();
     assert!(text.contains(&format!("line {}:", line + 1)), "{text}");
 
-    let hover = client.result(
-        "textDocument/hover",
-        at(TCP_URI, position_of(TCP, "rcv_syn_ack", 1)),
-    );
-    let text = hover["contents"]["value"].as_str().expect("markdown");
+    let text = hover_text(&mut client, "rcv_syn_ack", 1);
     assert!(text.contains("**event** `rcv_syn_ack` (segment)"), "{text}");
     assert!(text.contains("SYN+ACK"), "{text}");
+
+    let text = hover_text(&mut client, "client", 0);
+    assert!(text.contains("**path** `client`"), "{text}");
+    assert!(text.contains("steps (7):"), "{text}");
     client.shut_down();
 }
 

@@ -26,10 +26,18 @@ pub fn hover(tree: &SyntaxTree, source: &str, occurrence: &Occurrence) -> Option
         Decl::State {
             initial,
             text: description,
+            steps,
             ..
         } => {
             heading(&mut out, "state", name, initial.as_ref().map(|_| "initial"));
             text(&mut out, description);
+            if !steps.is_empty() {
+                let steps: Vec<String> = steps
+                    .iter()
+                    .map(|s| format!("{} {}", s.path.text, s.step))
+                    .collect();
+                let _ = writeln!(out, "\npath steps: {}", steps.join(", "));
+            }
             state_details(&mut out, tree, source, name);
         }
         Decl::Event { kind, text: t, .. } => {
@@ -49,6 +57,7 @@ pub fn hover(tree: &SyntaxTree, source: &str, occurrence: &Occurrence) -> Option
         Decl::Path { text: t, .. } => {
             heading(&mut out, "path", name, None);
             text(&mut out, t);
+            path_steps(&mut out, tree, source, name);
         }
         Decl::Group { members, .. } => {
             heading(&mut out, "group", name, None);
@@ -144,6 +153,27 @@ fn state_details(out: &mut String, tree: &SyntaxTree, source: &str, state: &str)
             let line = lines.line(t.span.start);
             let _ = writeln!(out, "- line {line}: `{}`", transition_text(t, source));
         }
+    }
+}
+
+/// A path's steps in order: where each is written, with its line.
+fn path_steps(out: &mut String, tree: &SyntaxTree, source: &str, path: &str) {
+    let lines = LineIndex::new(source);
+    let mut steps: Vec<(u32, usize, String)> = Vec::new();
+    for d in &tree.decls {
+        let (written, what) = match d {
+            Decl::State { name, steps, .. } => (steps, format!("state {}", name.text)),
+            Decl::Transition(t) => (&t.steps, transition_text(t, source)),
+            _ => continue,
+        };
+        for s in written.iter().filter(|s| s.path.text == path) {
+            steps.push((s.step, lines.line(s.path.span.start), what.clone()));
+        }
+    }
+    steps.sort();
+    let _ = writeln!(out, "\nsteps ({}):", steps.len());
+    for (step, line, what) in steps {
+        let _ = writeln!(out, "- {step}, line {line}: `{what}`");
     }
 }
 

@@ -1,7 +1,7 @@
 //! `fsm lsp`: a language server for `.fsm` files over standard input and
 //! output. Everything it answers comes from the library's own pipeline:
 //! diagnostics from [`crate::compile`] (the spans `fsm check` reports),
-//! names from the syntax tree ([`index::Index`]).
+//! names from the syntax tree (`index.rs`).
 //!
 //! While a document does not parse, requests are answered from its last
 //! text that did (positions may then be off by the edit since), or not
@@ -30,10 +30,10 @@ use lsp_types::{
     CompletionItem, CompletionItemKind, CompletionOptions, CompletionParams, CompletionResponse,
     DiagnosticRelatedInformation, DiagnosticSeverity, DocumentSymbolParams, DocumentSymbolResponse,
     GotoDefinitionParams, GotoDefinitionResponse, Hover, HoverContents, HoverParams,
-    HoverProviderCapability, Location, MarkupContent, MarkupKind, OneOf, Position,
-    PrepareRenameResponse, PublishDiagnosticsParams, ReferenceParams, RenameOptions, RenameParams,
-    ServerCapabilities, TextDocumentPositionParams, TextDocumentSyncCapability,
-    TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
+    HoverProviderCapability, InitializeResult, Location, MarkupContent, MarkupKind, OneOf,
+    Position, PrepareRenameResponse, PublishDiagnosticsParams, ReferenceParams, RenameOptions,
+    RenameParams, ServerCapabilities, ServerInfo, TextDocumentPositionParams,
+    TextDocumentSyncCapability, TextDocumentSyncKind, TextEdit, Uri, WorkspaceEdit,
 };
 
 use crate::diagnostic::{Diagnostic, Severity};
@@ -53,9 +53,22 @@ pub fn run_stdio() -> Result<(), String> {
 /// Serves one client over `connection`: the `initialize` handshake, then
 /// requests and notifications until `shutdown` and `exit`.
 pub fn serve(connection: &Connection) -> Result<(), String> {
-    let capabilities = serde_json::to_value(capabilities()).map_err(|e| format!("lsp: {e}"))?;
+    // The answer to `initialize` is sent here rather than by
+    // `Connection::initialize`, which would stop at any message that comes
+    // before `initialized`; the loop below ignores that notification.
+    let (id, _params) = connection
+        .initialize_start()
+        .map_err(|e| format!("lsp: {e}"))?;
+    let result = InitializeResult {
+        capabilities: capabilities(),
+        server_info: Some(ServerInfo {
+            name: "fsm".to_owned(),
+            version: Some(env!("CARGO_PKG_VERSION").to_owned()),
+        }),
+    };
     connection
-        .initialize(capabilities)
+        .sender
+        .send(Response::new_ok(id, result).into())
         .map_err(|e| format!("lsp: {e}"))?;
     let mut server = Server::default();
     for message in &connection.receiver {
