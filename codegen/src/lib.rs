@@ -33,7 +33,9 @@
 //! drawings and the Rust generator, and compiles neither clap nor
 //! prettyplease nor syn's full syntax tree.
 //!
-//! - `cli`: the `fsm` binary (clap); takes `pretty`.
+//! - `cli`: the `fsm` binary (clap); takes `pretty` and `lsp`.
+//! - `lsp`: [`lsp`], the language server behind `fsm lsp` (lsp-server,
+//!   lsp-types, serde_json).
 //! - `pretty`: Rust formatted as a file (prettyplease):
 //!   [`rust::format`], [`rust::generate_file`], [`rust::generate_file_with`]
 //!   and [`rust::Builder`] for build scripts. [`rust::generate`] and the
@@ -47,6 +49,8 @@ pub mod dot;
 pub mod figure;
 pub mod fmt;
 pub mod guard;
+#[cfg(feature = "lsp")]
+pub mod lsp;
 pub mod mermaid;
 pub mod model;
 pub mod rust;

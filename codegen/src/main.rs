@@ -57,6 +57,10 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Serve the Language Server Protocol over standard input and output,
+    /// for editors: diagnostics, hover, go to definition, references,
+    /// rename, completion and the outline of .fsm files.
+    Lsp,
 }
 
 #[derive(Args)]
@@ -114,6 +118,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Fmt { check, files } => fmt(check, &files),
+        Command::Lsp => fsm_codegen::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
         Command::Rust { file, output } => {
             let spec = load(&file)?;
             let code = fsm_codegen::rust::generate_file(&spec).map_err(|r| r.render())?;

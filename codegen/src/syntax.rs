@@ -503,7 +503,7 @@ fn fold(pair: Pair<'_, Rule>, make: Combine) -> GuardExpr<Name> {
 }
 
 /// The language's reserved words, which cannot be names.
-const KEYWORDS: &[&str] = &[
+pub(crate) const KEYWORDS: &[&str] = &[
     "machine", "state", "event", "guard", "action", "path", "group", "initial", "on", "any",
     "same", "rfc", "label",
 ];

@@ -1,14 +1,22 @@
 //! A crate that uses `fsm!` compiles the language, the checks and the Rust
-//! generator, and nothing of the CLI or the formatter: fsm-macros takes
-//! fsm-codegen without its default features (`cli`, `pretty`). This test
+//! generator, and nothing of the CLI, the language server or the
+//! formatter: fsm-macros takes fsm-codegen without its default features
+//! (`cli`, `lsp`, `pretty`). This test
 //! reads fsm-macros' tree from Cargo (offline, from the lock file) and
 //! fails, naming the culprits, if any of them creeps back in.
 
 use std::process::Command;
 
 /// What the macro must not compile: the CLI's argument parser, the
-/// formatter, a layout engine nothing uses.
-const BANNED: &[&str] = &["clap", "prettyplease", "layout-rs"];
+/// language server's protocol crates, the formatter, a layout engine
+/// nothing uses.
+const BANNED: &[&str] = &[
+    "clap",
+    "lsp-server",
+    "lsp-types",
+    "prettyplease",
+    "layout-rs",
+];
 
 /// `cargo tree` for fsm-macros alone (its features resolved as a crate
 /// that uses the macro would resolve them), one package or feature a line.
@@ -43,8 +51,8 @@ fn the_macro_compiles_no_cli_and_no_formatter() {
         .collect();
     assert!(
         found.is_empty(),
-        "fsm-macros depends on {found:?}; fsm-codegen's features `cli` and `pretty` \
-         must stay off for it:\n{tree}"
+        "fsm-macros depends on {found:?}; fsm-codegen's features `cli`, `lsp` and \
+         `pretty` must stay off for it:\n{tree}"
     );
 }
 
