@@ -24,6 +24,7 @@ use std::time::{Duration, Instant};
 use clap::{ArgGroup, Parser};
 use fsm_examples::trace_json::TraceJson;
 use fsm_examples::{parse_ip, parse_v4};
+use fsm_runtime::cc::Congestion;
 use fsm_runtime::fault::FaultConfig;
 use fsm_runtime::vocab::Machine;
 use fsm_runtime::{Config, Endpoint, Options, Stream};
@@ -72,6 +73,14 @@ struct Args {
     /// Run the machine of this spec file instead of tcp.fsm compiled in.
     #[arg(long, value_name = "FILE")]
     spec: Option<PathBuf>,
+    /// Run the congestion machine of this spec file instead of
+    /// congestion.fsm (NewReno) compiled in, e.g.
+    /// examples/specs/congestion/tahoe.fsm.
+    #[arg(long, value_name = "FILE")]
+    cc_spec: Option<PathBuf>,
+    /// The congestion machine: `--cc-spec`'s, or NewReno.
+    #[arg(skip)]
+    congestion: Congestion,
     /// Write every event raised to this file, one JSON object a line
     /// (docs/trace-json.md).
     #[arg(long, value_name = "FILE")]
@@ -79,7 +88,13 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(path) = &args.cc_spec {
+        match fsm_examples::spec::congestion("echo", path) {
+            Some(c) => args.congestion = c,
+            None => return ExitCode::FAILURE,
+        }
+    }
     match &args.spec {
         None => run(&args, fsm_runtime::tcp::Spec),
         Some(path) => match fsm_examples::spec::load("echo", path) {
@@ -118,12 +133,17 @@ fn options<M: Machine>(
     side: &str,
     print_transitions: bool,
 ) -> Options {
-    let mut o = Options::with_config(Config::loopback(Duration::from_millis(args.msl_ms)));
+    let mut o = Options::with_config(Config {
+        congestion: args.congestion.clone(),
+        ..Config::loopback(Duration::from_millis(args.msl_ms))
+    });
     o.inner_addr = args.inner_addr;
     o.pcap = args.pcap.clone();
     o.faults = args.faults.unwrap_or_default();
     if print_transitions {
+        // Both machines' transitions, the congestion machine's marked.
         o.on_transition = Some(Box::new(|e| println!("{e}")));
+        o.on_cc_transition = Some(Box::new(|e| println!("{e}  [congestion]")));
     }
     o.on_step = trace.map(|t| t.sink(machine, side));
     o

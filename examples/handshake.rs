@@ -25,6 +25,7 @@ use clap::Parser;
 use fsm_examples::Timeline;
 use fsm_examples::paths::{self, Progress};
 use fsm_examples::trace_json::TraceJson;
+use fsm_runtime::cc::Congestion;
 use fsm_runtime::vocab::Machine;
 use fsm_runtime::{Config, Endpoint, Options, Stream};
 
@@ -46,6 +47,13 @@ struct Args {
     /// object a line (docs/trace-json.md).
     #[arg(long, value_name = "FILE")]
     trace_json: Option<PathBuf>,
+    /// Run the congestion machine of this spec file instead of
+    /// congestion.fsm (NewReno) compiled in.
+    #[arg(long, value_name = "FILE")]
+    cc_spec: Option<PathBuf>,
+    /// The congestion machine: `--cc-spec`'s, or NewReno.
+    #[arg(skip)]
+    congestion: Congestion,
 }
 
 const MESSAGE: &[u8] = b"hello over a spec-driven TCP\n";
@@ -54,7 +62,13 @@ const MESSAGE: &[u8] = b"hello over a spec-driven TCP\n";
 const WAIT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let mut args = Args::parse();
+    if let Some(path) = &args.cc_spec {
+        match fsm_examples::spec::congestion("handshake", path) {
+            Some(c) => args.congestion = c,
+            None => return ExitCode::FAILURE,
+        }
+    }
     match &args.spec {
         None => run(&args, fsm_runtime::tcp::Spec),
         Some(path) => match fsm_examples::spec::load("handshake", path) {
@@ -166,7 +180,10 @@ fn exchange<M: Machine>(
     ));
     let msl = Duration::from_millis(args.msl_ms);
     let endpoint = |column: usize, pcap: Option<PathBuf>| {
-        let mut options = Options::with_config(Config::loopback(msl));
+        let mut options = Options::with_config(Config {
+            congestion: args.congestion.clone(),
+            ..Config::loopback(msl)
+        });
         options.pcap = pcap;
         let timeline = timeline.clone();
         options.on_transition = Some(Box::new(move |e| {

@@ -28,6 +28,7 @@
 use std::path::Path;
 
 use fsm_codegen::LoadError;
+use fsm_runtime::cc::Congestion;
 use fsm_runtime::loaded::Loaded;
 
 /// Reads, checks and binds the spec at `path`. Its warnings go to stderr.
@@ -36,11 +37,28 @@ use fsm_runtime::loaded::Loaded;
 /// line `PROGRAM: FILE: N errors found`; the answer is then `None`, and
 /// the program should exit with failure.
 pub fn load(program: &str, path: &Path) -> Option<Loaded> {
-    match Loaded::load(path) {
+    accept(program, Loaded::load(path), |m| Some(m.source()))
+}
+
+/// Reads, checks and binds the congestion spec at `path` (`--cc-spec
+/// FILE`), reporting as [`load`] does.
+pub fn congestion(program: &str, path: &Path) -> Option<Congestion> {
+    accept(program, Congestion::load(path), |c| c.machine().source())
+}
+
+/// What `loaded` gives, the spec's warnings printed; or its diagnostics
+/// printed and `None`.
+fn accept<T>(
+    program: &str,
+    loaded: Result<T, LoadError>,
+    spec: impl Fn(&T) -> Option<&fsm_codegen::Spec>,
+) -> Option<T> {
+    match loaded {
         Ok(machine) => {
-            let spec = machine.source();
-            for w in &spec.warnings {
-                w.eprint(&spec.file_name, &spec.source);
+            if let Some(spec) = spec(&machine) {
+                for w in &spec.warnings {
+                    w.eprint(&spec.file_name, &spec.source);
+                }
             }
             Some(machine)
         }

@@ -42,9 +42,18 @@ fn generated() -> Vec<(String, String)> {
             command: COMMAND.to_owned(),
         };
         files.extend([
-            (format!("docs/{name}.dot"), dot::render_with(model, &en, &provenance)),
-            (format!("docs/{name}.svg"), svg::render_with(model, &en, &provenance)),
-            (format!("docs/{name}.zh.svg"), svg::render_with(model, &zh, &provenance)),
+            (
+                format!("docs/{name}.dot"),
+                dot::render_with(model, &en, &provenance),
+            ),
+            (
+                format!("docs/{name}.svg"),
+                svg::render_with(model, &en, &provenance),
+            ),
+            (
+                format!("docs/{name}.zh.svg"),
+                svg::render_with(model, &zh, &provenance),
+            ),
             (
                 format!("docs/{name}.mmd"),
                 mermaid::render_with(model, &en, &provenance),

@@ -230,3 +230,41 @@ fn a_delayed_ack_rides_on_data() {
     // Only the retransmission timer of the reply is left.
     assert_eq!(t.deadline(), Some(t.now + secs(1)));
 }
+
+#[test]
+fn duplicate_acks_below_the_recovery_point_do_not_retransmit_in_avoidance() {
+    let mut t = connection(Config {
+        record_steps: true,
+        ..config()
+    });
+    t.send(&[7; 1000]);
+    assert_eq!(sent(&mut t).len(), 10);
+    // A timeout: ssthresh 500, recover ISS + 1001, one segment at a time.
+    t.fire_deadline();
+    assert_eq!(sent(&mut t), [(1, 100)]);
+    for (through, more) in [(100, 2), (300, 3), (600, 4), (700, 0)] {
+        ack(&mut t, through);
+        assert_eq!(sent(&mut t).len(), more, "after the ACK of {through}");
+    }
+    assert_eq!(window(&t), ("SLOW_START", 500, 500));
+    ack(&mut t, 800);
+    assert_eq!(window(&t).0, "CONGESTION_AVOIDANCE");
+    // Three duplicate ACKs of 800, below the recovery point: data sent
+    // before the timeout, not a new loss.
+    for _ in 0..3 {
+        ack(&mut t, 800);
+    }
+    assert_eq!(window(&t).0, "CONGESTION_AVOIDANCE");
+    assert_eq!(sent(&mut t), [], "no fast retransmit");
+    let last = t.conn.take_cc_steps().next_back().expect("recorded");
+    // The pair `CONGESTION_AVOIDANCE -> same on third_dup_ack
+    // [!covers_recovery]`, which tests/congestion.rs counts as taken here.
+    assert_eq!(
+        last.transition.map(|p| (p.from, p.event, p.guard)),
+        Some((
+            "CONGESTION_AVOIDANCE",
+            "third_dup_ack",
+            Some("!covers_recovery")
+        ))
+    );
+}
