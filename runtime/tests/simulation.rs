@@ -44,6 +44,7 @@ fn run_all(mode: Mode, default: u64) -> (usize, Outcome) {
                 total.malformed += o.malformed;
                 total.events += o.events;
                 total.refused += o.refused;
+                total.cc_events += o.cc_events;
             }
             Err(e) => panic!(
                 "{mode:?} seed {seed}: {e}\nreplay: SIM_SEED={seed} cargo test -p fsm-runtime --test simulation -- --nocapture"
@@ -52,13 +53,15 @@ fn run_all(mode: Mode, default: u64) -> (usize, Outcome) {
     }
     println!(
         "{mode:?}: {} seeds in {:.1}s ({:.0}s of virtual time): {completed} completed, {} ended \
-         in an error the application saw; {} events held against tcp.fsm ({} refused)",
+         in an error the application saw; {} events held against tcp.fsm ({} refused), \
+         {} against congestion.fsm",
         seeds.len(),
         started.elapsed().as_secs_f64(),
         total.virtual_time.as_secs_f64(),
         seeds.len() - completed,
         total.events,
-        total.refused
+        total.refused,
+        total.cc_events
     );
     println!(
         "link faults: {} datagrams lost, {} duplicated, {} corrupted; {} dropped by the hosts as malformed",
