@@ -16,7 +16,7 @@
 //! than its peer.
 
 use std::io::{Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4};
+use std::net::{Ipv4Addr, Shutdown, SocketAddrV4};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -162,23 +162,19 @@ fn serve<M: Machine>(
     )?;
     let listener = endpoint.listen(addr.port(), 128)?;
     println!(
-        "echo: listening on udp {} (inner {}:{}); spec {}",
-        endpoint.local_addr(),
-        endpoint.inner_addr(),
-        addr.port(),
+        "echo: listening on udp {} (inner {}); spec {}",
+        endpoint.local_addr()?,
+        listener.local_addr()?,
         fsm_examples::spec::name(args.spec.as_deref())
     );
     let mut served = 0;
     std::thread::scope(|scope| -> std::io::Result<()> {
         while args.clients.is_none_or(|n| served < n) {
-            let stream = listener.accept()?;
+            let (stream, peer) = listener.accept()?;
             served += 1;
-            scope.spawn(move || {
-                let peer = stream.peer_addr();
-                match echo_one(stream) {
-                    Ok(n) => println!("echo: {n} bytes echoed to {peer:?}"),
-                    Err(e) => println!("echo: client {peer:?}: {e}"),
-                }
+            scope.spawn(move || match echo_one(stream) {
+                Ok(n) => println!("echo: {n} bytes echoed to {peer}"),
+                Err(e) => println!("echo: client {peer}: {e}"),
             });
         }
         Ok(())
@@ -232,7 +228,7 @@ fn client<M: Machine>(
     )?;
     let started = Instant::now();
     let timeout = Duration::from_secs(args.timeout);
-    let stream = endpoint.connect_via(remote, SocketAddr::V4(udp_peer), timeout)?;
+    let stream = endpoint.connect_via(remote.into(), udp_peer.into(), timeout)?;
     // Write and read at once, or both sides' buffers fill and stall.
     let echoed = std::thread::scope(|scope| {
         let writer = scope.spawn(|| -> std::io::Result<()> {

@@ -203,20 +203,21 @@ fn exchange<M: Machine>(
     let client = endpoint(0, None)?;
     println!(
         "client {} and server {} exchange IPv4 packets in UDP datagrams; TIME_WAIT = 2*MSL = {} ms; spec {}\n",
-        client.local_addr(),
-        server.local_addr(),
+        client.local_addr()?,
+        server.local_addr()?,
         2 * args.msl_ms,
         fsm_examples::spec::name(args.spec.as_deref())
     );
     // Long enough for TIME_WAIT and a few retransmissions.
     let closing = msl * 4 + WAIT;
 
-    let listener = server.listen(server.local_addr().port(), 1)?;
+    let listener = server.listen(server.local_addr()?.port(), 1)?;
     let serving = std::thread::spawn(move || -> Side<M> {
-        let mut conn = listener
+        let (mut conn, _) = listener
             .accept_timeout(WAIT)
             .map_err(|e| format!("accept: {e}"))?;
-        conn.set_read_timeout(Some(WAIT));
+        conn.set_read_timeout(Some(WAIT))
+            .map_err(|e| format!("read timeout: {e}"))?;
         let mut line = Vec::new();
         conn.read_to_end(&mut line) // until the client's FIN
             .map_err(|e| format!("read: {e} (in {})", state_of(&conn)))?;
@@ -228,9 +229,10 @@ fn exchange<M: Machine>(
 
     let talk = || -> Side<M> {
         let mut conn = client
-            .connect(server.local_addr(), WAIT)
+            .connect(server.local_addr().map_err(|e| e.to_string())?, WAIT)
             .map_err(|e| format!("connect: {e}"))?;
-        conn.set_read_timeout(Some(WAIT));
+        conn.set_read_timeout(Some(WAIT))
+            .map_err(|e| format!("read timeout: {e}"))?;
         conn.write_all(MESSAGE)
             .map_err(|e| format!("write: {e} (in {})", state_of(&conn)))?;
         let mut answer = Vec::new();

@@ -9,7 +9,7 @@ pub mod spec;
 pub mod trace_json;
 
 use std::fmt::Write as _;
-use std::net::{Ipv4Addr, SocketAddrV4};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Instant;
 
 use fsm_runtime::trace::TraceEntry;
@@ -133,7 +133,7 @@ pub fn simultaneous<M: Machine>(
     trace: Option<&trace_json::TraceJson>,
 ) -> std::io::Result<SimultaneousRun<M>> {
     use std::io::{Read, Write};
-    use std::net::{Shutdown, SocketAddr};
+    use std::net::Shutdown;
     use std::sync::{Arc, Mutex};
     use std::time::Duration;
 
@@ -163,20 +163,20 @@ pub fn simultaneous<M: Machine>(
     };
     let (a, b) = (bind(0)?, bind(1)?);
     let lifetime = open_timeout + msl * 8 + Duration::from_secs(5);
-    let relay = DelayRelay::start(a.local_addr(), b.local_addr(), delay, lifetime)?;
+    let relay = DelayRelay::start(a.local_addr()?, b.local_addr()?, delay, lifetime)?;
     let (a_inner, b_inner) = (
         SocketAddrV4::new(a.inner_addr(), 5000),
         SocketAddrV4::new(b.inner_addr(), 6000),
     );
     // Both connects start within microseconds; each SYN spends `delay` in
     // the relay, so both sides are in SYN_SENT when the other's SYN lands.
-    let sa = a.start_connect(Some(5000), b_inner, relay.toward_b, open_timeout)?;
-    let sb = b.start_connect(Some(6000), a_inner, relay.toward_a, open_timeout)?;
-    let _ = SocketAddr::V4(a_inner);
+    let sa = a.start_connect(Some(5000), b_inner.into(), relay.toward_b, open_timeout)?;
+    let sb = b.start_connect(Some(6000), a_inner.into(), relay.toward_a, open_timeout)?;
     let deadline = Instant::now() + open_timeout + Duration::from_millis(500);
+    let left = || deadline.saturating_duration_since(Instant::now());
     let opened = [
-        sa.wait_open(deadline).map_err(|e| e.to_string()),
-        sb.wait_open(deadline).map_err(|e| e.to_string()),
+        sa.wait_open(left()).map_err(|e| e.to_string()),
+        sb.wait_open(left()).map_err(|e| e.to_string()),
     ];
     let mut received = [Vec::new(), Vec::new()];
     if opened.iter().all(Result::is_ok) {
@@ -236,8 +236,8 @@ pub struct DelayRelay {
 impl DelayRelay {
     /// Relays between the UDP sockets at `a` and `b` with `delay` each way.
     pub fn start(
-        a: SocketAddrV4,
-        b: SocketAddrV4,
+        a: SocketAddr,
+        b: SocketAddr,
         delay: std::time::Duration,
         lifetime: std::time::Duration,
     ) -> std::io::Result<DelayRelay> {

@@ -246,13 +246,13 @@ fn bulk_config(buffer: Option<usize>) -> Config {
 pub fn ours(bytes: usize, limit: Duration, buffer: Option<usize>) -> std::io::Result<Xfer> {
     let server = Endpoint::bind_with(localhost(), Options::with_config(bulk_config(buffer)))?;
     let client = Endpoint::bind_with(localhost(), Options::with_config(bulk_config(buffer)))?;
-    let listener = server.listen(server.local_addr().port(), 1)?;
-    let c = client.connect(server.local_addr(), Duration::from_secs(5))?;
-    let mut s = listener.accept_timeout(Duration::from_secs(5))?;
+    let listener = server.listen(server.local_addr()?.port(), 1)?;
+    let c = client.connect(server.local_addr()?, Duration::from_secs(5))?;
+    let (mut s, _) = listener.accept_timeout(Duration::from_secs(5))?;
     let (c0, s0) = (client.counters(), server.counters());
     let start = Instant::now();
     let reader = std::thread::spawn(move || {
-        s.set_read_timeout(Some(Duration::from_secs(2)));
+        let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
         let mut buf = vec![0u8; 256 << 10];
         let (mut got, mut last, mut err) = (0u64, Instant::now(), None);
         loop {

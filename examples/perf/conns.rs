@@ -115,15 +115,15 @@ fn drive(
 fn ours_rate(clients: usize, total: usize, limit: Duration) -> io::Result<Rate> {
     let server = Endpoint::bind_with(localhost(), Options::with_config(short_msl()))?;
     let client = Endpoint::bind_with(localhost(), Options::with_config(short_msl()))?;
-    let listener = server.listen(server.local_addr().port(), 256)?;
+    let listener = server.listen(server.local_addr()?.port(), 256)?;
     let stop = AtomicBool::new(false);
-    let to = server.local_addr();
+    let to = server.local_addr()?;
     let rate = std::thread::scope(|scope| {
         for _ in 0..clients {
             scope.spawn(|| {
                 while !stop.load(Ordering::SeqCst) {
-                    if let Ok(mut s) = listener.accept_timeout(Duration::from_millis(100)) {
-                        s.set_read_timeout(Some(Duration::from_secs(5)));
+                    if let Ok((s, _)) = listener.accept_timeout(Duration::from_millis(100)) {
+                        let _ = s.set_read_timeout(Some(Duration::from_secs(5)));
                         // Dropping the stream sends our FIN.
                         let _ = server_exchange(&s);
                     }
@@ -131,8 +131,8 @@ fn ours_rate(clients: usize, total: usize, limit: Duration) -> io::Result<Rate> 
             });
         }
         let rate = drive(clients, total, limit, &|| {
-            let mut c = client.connect(to, Duration::from_secs(5))?;
-            c.set_read_timeout(Some(Duration::from_secs(5)));
+            let c = client.connect(to, Duration::from_secs(5))?;
+            c.set_read_timeout(Some(Duration::from_secs(5)))?;
             client_exchange(&c, || c.shutdown(Shutdown::Write))
         });
         stop.store(true, Ordering::SeqCst);
@@ -364,17 +364,17 @@ fn measure_scale(n: usize, limit: Duration) -> io::Result<ScaleRun> {
     };
     let server = Endpoint::bind_with(localhost(), Options::with_config(config.clone()))?;
     let client = Endpoint::bind_with(localhost(), Options::with_config(config))?;
-    let listener = server.listen(server.local_addr().port(), n)?;
-    let to = server.local_addr();
+    let listener = server.listen(server.local_addr()?.port(), n)?;
+    let to = server.local_addr()?;
     let mut clients: Vec<Stream> = Vec::with_capacity(n);
     let mut pending = std::collections::VecDeque::with_capacity(512);
     // Warm up the threads and the allocator, then take the baseline.
     {
         let c = client.connect(to, Duration::from_secs(5))?;
-        let s = listener.accept_timeout(Duration::from_secs(5))?;
+        let (s, _) = listener.accept_timeout(Duration::from_secs(5))?;
         drop((c, s));
         let deadline = Instant::now() + Duration::from_secs(5);
-        while (server.memory().0 > 0 || client.memory().0 > 0) && Instant::now() < deadline {
+        while connections(&server, &client) > 0 && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
     }
@@ -387,7 +387,7 @@ fn measure_scale(n: usize, limit: Duration) -> io::Result<ScaleRun> {
         let acceptor = scope.spawn(|| {
             let mut v = Vec::with_capacity(n);
             while v.len() < n && Instant::now() < deadline && !stop.load(Ordering::SeqCst) {
-                if let Ok(s) = listener.accept_timeout(Duration::from_millis(200)) {
+                if let Ok((s, _)) = listener.accept_timeout(Duration::from_millis(200)) {
                     v.push(s);
                 }
             }
@@ -399,7 +399,7 @@ fn measure_scale(n: usize, limit: Duration) -> io::Result<ScaleRun> {
         let mut started = 0;
         while clients.len() < n && Instant::now() < deadline {
             while started < n && pending.len() < 256 {
-                match client.start_connect(None, to, to.into(), Duration::from_secs(10)) {
+                match client.start_connect(None, to, to, Duration::from_secs(10)) {
                     Ok(s) => {
                         pending.push_back(s);
                         started += 1;
@@ -411,7 +411,7 @@ fn measure_scale(n: usize, limit: Duration) -> io::Result<ScaleRun> {
                 }
             }
             let Some(s) = pending.pop_front() else { break };
-            match s.wait_open(deadline) {
+            match s.wait_open(deadline.saturating_duration_since(Instant::now())) {
                 Ok(()) => clients.push(s),
                 Err(e) => {
                     err.get_or_insert(e.to_string());
@@ -437,8 +437,7 @@ fn measure_scale(n: usize, limit: Duration) -> io::Result<ScaleRun> {
     // Idle: let the last ACKs land.
     std::thread::sleep(Duration::from_millis(200));
     let rss_after = rss();
-    let (sc, sb) = server.memory();
-    let (cc, cb) = client.memory();
+    let (sm, cm) = (server.memory(), client.memory());
     let (opened, accepted) = (clients.len(), servers.len());
 
     // Close them all: the clients first, then the servers.
@@ -447,11 +446,11 @@ fn measure_scale(n: usize, limit: Duration) -> io::Result<ScaleRun> {
     drop(clients);
     drop(servers);
     let close_deadline = Instant::now() + Duration::from_secs(60);
-    while (server.memory().0 > 0 || client.memory().0 > 0) && Instant::now() < close_deadline {
+    while connections(&server, &client) > 0 && Instant::now() < close_deadline {
         std::thread::sleep(Duration::from_millis(2));
     }
     let close_secs = t.elapsed().as_secs_f64();
-    let left = server.memory().0 + client.memory().0;
+    let left = connections(&server, &client);
     eprintln!("  closed in {close_secs:.2} s, {left} left");
     Ok(ScaleRun {
         open_secs,
@@ -459,12 +458,17 @@ fn measure_scale(n: usize, limit: Duration) -> io::Result<ScaleRun> {
         accepted,
         rss_before,
         rss_after,
-        buffers: sb + cb,
-        ends: sc + cc,
+        buffers: sm.buffered + cm.buffered,
+        ends: sm.connections + cm.connections,
         close_secs,
         left,
         error: error.map(|e| e.replace('\n', " ")),
     })
+}
+
+/// Connections the two endpoints hold.
+fn connections(server: &Endpoint, client: &Endpoint) -> usize {
+    server.memory().connections + client.memory().connections
 }
 
 /// The child of section 5: one scale run in a fresh process (so that the

@@ -88,7 +88,7 @@ fn an_echo_server_serves_concurrent_clients_and_its_capture_decodes() {
     assert!(log.contains("LAST_ACK -> CLOSED"), "{log}");
     assert_eq!(log.matches("bytes echoed to").count(), clients, "{log}");
 
-    match fsm_runtime::pcap::check_with_tshark(&pcap) {
+    match fsm_runtime::testing::check_with_tshark(&pcap) {
         Ok(None) => fsm_runtime::testing::skip("the capture check: tshark not found"),
         Ok(Some(n)) => {
             assert!(n > 100, "{n} packets");

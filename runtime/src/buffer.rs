@@ -226,6 +226,7 @@ impl Assembler {
     }
 
     /// The ranges held (offsets from the in-order end).
+    #[cfg(test)]
     pub fn ranges(&self) -> &[Range<usize>] {
         &self.ranges
     }

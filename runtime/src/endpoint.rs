@@ -1,13 +1,27 @@
 //! The driver: a [`Host`] on one UDP socket, with a thread for arrivals and
-//! timers, and blocking handles for applications ([`Listener`], [`Stream`]
-//! with `std::io::Read` and `Write`).
+//! timers, and blocking handles for applications shaped like `std::net`'s
+//! ([`Listener`] like `TcpListener`, [`Stream`] like `TcpStream`, with
+//! `std::io::Read` and `Write`).
 //!
-//! Every datagram carries one IPv4 packet. By default the inner addresses
-//! are the outer UDP ones; an endpoint given another inner address (to be
-//! bridged to a TUN device, say) keeps its UDP socket where it is.
+//! Every datagram carries one IPv4 packet. There are two kinds of address:
+//! the *UDP* address of the endpoint's socket ([`Endpoint::local_addr`]),
+//! where datagrams come and go, and the *inner* addresses in the IPv4 and
+//! TCP headers those datagrams carry ([`Endpoint::inner_addr`],
+//! [`Listener::local_addr`], [`Stream::local_addr`], [`Stream::peer_addr`]).
+//! By default the inner address is the UDP one, and a listener's inner port
+//! is whatever port the application picks (the examples use the UDP port);
+//! an endpoint given another inner address (to be bridged to a TUN device,
+//! say) keeps its UDP socket where it is.
+//!
+//! Every wait takes a [`Duration`]: the `timeout` of [`Endpoint::connect`],
+//! [`Listener::accept_timeout`], [`Stream::wait_open`], [`Stream::close`]
+//! and [`Stream::wait_finished`] fails with [`io::ErrorKind::TimedOut`];
+//! a read or write timeout ([`Stream::set_read_timeout`],
+//! [`Stream::set_write_timeout`]) fails with [`io::ErrorKind::WouldBlock`],
+//! as `std::net::TcpStream`'s do on Linux.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, UdpSocket};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
@@ -121,8 +135,68 @@ impl<M: Machine> Drop for Owner<M> {
 }
 
 /// A TCP endpoint on one UDP socket, serving many connections.
+///
+/// Binding starts a thread that handles arrivals and timers; it stops when
+/// the endpoint and every [`Listener`] and [`Stream`] made from it are
+/// gone. Clones share the socket and the connections.
+///
+/// # Examples
+///
+/// A server and a client on loopback, each on its own UDP socket:
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::time::Duration;
+/// use fsm_runtime::{Config, Endpoint, Options};
+///
+/// # fn main() -> std::io::Result<()> {
+/// const WAIT: Duration = Duration::from_secs(5);
+/// // A short MSL, so that TIME_WAIT does not hold the connection long.
+/// let options = || Options::with_config(Config::loopback(Duration::from_millis(50)));
+/// let server = Endpoint::bind_with("127.0.0.1:0", options())?;
+/// let client = Endpoint::bind_with("127.0.0.1:0", options())?;
+///
+/// // By default the inner address is the UDP one; listen on its port too.
+/// let addr = server.local_addr()?;
+/// assert_eq!(addr.ip(), server.inner_addr());
+/// let listener = server.listen(addr.port(), 8)?;
+///
+/// let echo = std::thread::spawn(move || -> std::io::Result<()> {
+///     let (mut stream, _peer) = listener.accept_timeout(WAIT)?;
+///     stream.set_read_timeout(Some(WAIT))?;
+///     let mut request = Vec::new();
+///     stream.read_to_end(&mut request)?;
+///     stream.write_all(&request)?;
+///     stream.close(WAIT)?;
+///     Ok(())
+/// });
+///
+/// let mut stream = client.connect(addr, WAIT)?;
+/// stream.set_read_timeout(Some(WAIT))?;
+/// stream.write_all(b"hello")?;
+/// stream.shutdown(std::net::Shutdown::Write)?;
+/// let mut reply = Vec::new();
+/// stream.read_to_end(&mut reply)?;
+/// assert_eq!(reply, b"hello");
+/// echo.join().unwrap()?;
+/// assert_eq!(stream.wait_finished(WAIT)?.to_string(), "CLOSED");
+/// // A finished connection is released with its stream.
+/// drop(stream);
+/// assert_eq!(client.memory().connections, 0);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Endpoint<M: Machine = crate::tcp::Spec> {
     owner: Arc<Owner<M>>,
+}
+
+impl<M: Machine> std::fmt::Debug for Endpoint<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Endpoint")
+            .field("local_addr", &self.shared().local)
+            .field("inner_addr", &self.shared().inner)
+            .finish_non_exhaustive()
+    }
 }
 
 impl<M: Machine> Clone for Endpoint<M> {
@@ -258,14 +332,14 @@ const MAX_DATAGRAM: usize = 65_536;
 const MAX_BATCHES: usize = 8;
 
 impl Endpoint {
-    /// An endpoint for `tcp.fsm` on a UDP socket bound to `addr`, with
-    /// default options.
-    pub fn bind(addr: SocketAddrV4) -> io::Result<Self> {
+    /// An endpoint for `tcp.fsm` on a UDP socket bound to `addr` (an IPv4
+    /// address; port 0 picks a free one), with default options.
+    pub fn bind(addr: impl ToSocketAddrs) -> io::Result<Self> {
         Self::bind_with(addr, Options::default())
     }
 
     /// An endpoint for `tcp.fsm` on a UDP socket bound to `addr`.
-    pub fn bind_with(addr: SocketAddrV4, options: Options) -> io::Result<Self> {
+    pub fn bind_with(addr: impl ToSocketAddrs, options: Options) -> io::Result<Self> {
         Self::bind_machine(addr, options)
     }
 }
@@ -273,21 +347,21 @@ impl Endpoint {
 impl<M: Machine + Default> Endpoint<M> {
     /// An endpoint driven by the spec compiled in as `M` (see
     /// [`machine!`](crate::machine)) on a UDP socket bound to `addr`.
-    pub fn bind_machine(addr: SocketAddrV4, options: Options) -> io::Result<Self> {
+    pub fn bind_machine(addr: impl ToSocketAddrs, options: Options) -> io::Result<Self> {
         Self::bind_spec(M::default(), addr, options)
     }
 }
 
 impl<M: Machine> Endpoint<M> {
-    /// An endpoint driven by `machine` (compiled in, or
-    /// [loaded](crate::loaded::Loaded) from a spec file) on a UDP socket
-    /// bound to `addr`.
-    pub fn bind_spec(machine: M, addr: SocketAddrV4, options: Options) -> io::Result<Self> {
+    /// An endpoint driven by `machine` (compiled in, or loaded from a spec
+    /// file with the `load` feature) on a UDP socket bound to `addr`, the
+    /// first IPv4 address it resolves to.
+    pub fn bind_spec(machine: M, addr: impl ToSocketAddrs, options: Options) -> io::Result<Self> {
         options
             .faults
             .validate()
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let socket = UdpSocket::bind(addr)?;
+        let socket = UdpSocket::bind(SocketAddr::V4(first_v4(addr)?))?;
         let local = match socket.local_addr()? {
             SocketAddr::V4(a) => a,
             SocketAddr::V6(_) => return Err(io::Error::other("bound to an IPv6 address")),
@@ -366,12 +440,17 @@ impl<M: Machine> Endpoint<M> {
         r.map_err(host_error)
     }
 
-    /// The UDP socket's address.
-    pub fn local_addr(&self) -> SocketAddrV4 {
-        self.shared().local
+    /// The UDP socket's address: where datagrams for this endpoint go,
+    /// and the address to [`connect`](Self::connect) to when the inner
+    /// address is the UDP one (the default). Always IPv4.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::V4(self.shared().local))
     }
 
-    /// The inner IPv4 address connections use.
+    /// The inner IPv4 address: the one in the IPv4 headers of this
+    /// endpoint's packets, which its connections' [`Stream::local_addr`]
+    /// and [`Listener::local_addr`] carry. The UDP socket's address unless
+    /// [`Options::inner_addr`] says otherwise.
     pub fn inner_addr(&self) -> Ipv4Addr {
         self.shared().inner
     }
@@ -386,13 +465,18 @@ impl<M: Machine> Endpoint<M> {
         *self.shared().lock().faults.stats()
     }
 
-    /// Connections the host holds, and bytes their buffers hold.
-    pub fn memory(&self) -> (usize, usize) {
+    /// How many connections the host holds and how much their buffers
+    /// take.
+    pub fn memory(&self) -> Memory {
         let io = self.shared().lock();
-        (io.host.connections(), io.host.buffer_memory())
+        Memory {
+            connections: io.host.connections(),
+            buffered: io.host.buffer_memory(),
+        }
     }
 
-    /// Listens on inner port `port`.
+    /// Listens on inner port `port`, keeping at most `backlog` opened
+    /// connections not yet accepted.
     pub fn listen(&self, port: u16, backlog: usize) -> io::Result<Listener<M>> {
         self.call(|host, now| host.listen(now, port, backlog))?;
         Ok(Listener {
@@ -401,57 +485,99 @@ impl<M: Machine> Endpoint<M> {
         })
     }
 
-    /// Connects to `remote` (an inner address that is also the UDP peer),
-    /// waiting at most `timeout` for the handshake.
-    pub fn connect(&self, remote: SocketAddrV4, timeout: Duration) -> io::Result<Stream<M>> {
-        self.connect_via(remote, SocketAddr::V4(remote), timeout)
+    /// Connects to `addr` (its first IPv4 address: an inner address that
+    /// is also the UDP peer's, as another endpoint's
+    /// [`local_addr`](Self::local_addr) is by default), waiting at most
+    /// `timeout` for the handshake. `timeout` is also the spec's user
+    /// timeout for the handshake; running out fails with
+    /// [`io::ErrorKind::TimedOut`].
+    pub fn connect(&self, addr: impl ToSocketAddrs, timeout: Duration) -> io::Result<Stream<M>> {
+        let remote = SocketAddr::V4(first_v4(addr)?);
+        self.connect_via(remote, remote, timeout)
     }
 
-    /// Connects to inner address `remote`, sending the datagrams to
-    /// `udp_peer` (a bridge to a TUN device, say).
+    /// Connects to inner address `remote` (IPv4), sending the datagrams to
+    /// `udp_peer` (a bridge to a TUN device, say); otherwise as
+    /// [`connect`](Self::connect).
     pub fn connect_via(
         &self,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         udp_peer: SocketAddr,
         timeout: Duration,
     ) -> io::Result<Stream<M>> {
         let stream = self.start_connect(None, remote, udp_peer, timeout)?;
-        stream.wait_open(Instant::now() + timeout + Duration::from_millis(100))?;
+        stream.wait_open(timeout + Duration::from_millis(100))?;
         Ok(stream)
     }
 
     /// Starts connecting and returns at once; the stream's calls wait for
-    /// the handshake as they need. `local_port` picks our inner port
-    /// (`None`: a free ephemeral one), as a simultaneous open needs.
+    /// the handshake as they need (or [`Stream::wait_open`] does).
+    /// `local_port` picks our inner port (`None`: a free ephemeral one), as
+    /// a simultaneous open needs; `timeout` is the handshake's user
+    /// timeout.
     pub fn start_connect(
         &self,
         local_port: Option<u16>,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         udp_peer: SocketAddr,
         timeout: Duration,
     ) -> io::Result<Stream<M>> {
+        let remote = inner_v4(remote)?;
         let id =
             self.call(|host, now| host.connect(now, local_port, remote, udp_peer, Some(timeout)))?;
         Ok(Stream::new(self.clone(), id))
     }
 
-    /// A passive open for one remote socket: the stream waits in LISTEN for
-    /// that peer; writing to it first turns it into an active open.
+    /// A passive open for one remote socket: the stream waits in LISTEN on
+    /// inner port `port` for inner address `remote` (IPv4), whose
+    /// datagrams come from `udp_peer`; writing to it first turns it into an
+    /// active open.
     pub fn listen_for(
         &self,
         port: u16,
-        remote: SocketAddrV4,
+        remote: SocketAddr,
         udp_peer: SocketAddr,
     ) -> io::Result<Stream<M>> {
+        let remote = inner_v4(remote)?;
         let id = self.call(|host, now| host.listen_for(now, port, remote, udp_peer))?;
         Ok(Stream::new(self.clone(), id))
     }
+}
 
-    /// Sends one raw datagram from this endpoint's socket (tests use it to
-    /// play a hostile or broken peer).
-    pub fn send_raw(&self, datagram: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.shared().socket.send_to(datagram, to)
+/// An inner address, which is IPv4.
+fn inner_v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
+    match addr {
+        SocketAddr::V4(a) => Ok(a),
+        SocketAddr::V6(_) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "an IPv6 address: the runtime speaks IPv4 only",
+        )),
     }
+}
+
+/// The first IPv4 address `addr` resolves to.
+fn first_v4(addr: impl ToSocketAddrs) -> io::Result<SocketAddrV4> {
+    addr.to_socket_addrs()?
+        .find_map(|a| match a {
+            SocketAddr::V4(a) => Some(a),
+            SocketAddr::V6(_) => None,
+        })
+        .ok_or_else(|| {
+            io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "no IPv4 address: the runtime speaks IPv4 only",
+            )
+        })
+}
+
+/// What an endpoint's connections hold, from [`Endpoint::memory`].
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Memory {
+    /// Connections the host holds: open, closing, in TIME_WAIT, or opened
+    /// by a listener and not yet accepted.
+    pub connections: usize,
+    /// Bytes allocated by those connections' send and receive buffers.
+    pub buffered: usize,
 }
 
 const SOCKET: Token = Token(0);
@@ -542,7 +668,56 @@ fn conn_error(e: ConnError) -> io::Error {
     io::Error::new(kind, text)
 }
 
-/// A listening port.
+/// A listening port, from [`Endpoint::listen`]; like
+/// `std::net::TcpListener`. Dropping it stops listening.
+///
+/// # Examples
+///
+/// Serving two clients one after the other, then waiting in vain for a
+/// third:
+///
+/// ```
+/// use std::io::{ErrorKind, Read, Write};
+/// use std::time::Duration;
+/// use fsm_runtime::{Config, Endpoint, Options};
+///
+/// # fn main() -> std::io::Result<()> {
+/// const WAIT: Duration = Duration::from_secs(5);
+/// let options = || Options::with_config(Config::loopback(Duration::from_millis(50)));
+/// let server = Endpoint::bind_with("127.0.0.1:0", options())?;
+/// // On the UDP socket's port, the listener's inner address is the
+/// // socket's address too, which `connect` sends to.
+/// let listener = server.listen(server.local_addr()?.port(), 8)?;
+/// let addr = listener.local_addr()?;
+/// assert_eq!(addr, server.local_addr()?);
+///
+/// let clients = std::thread::spawn(move || -> std::io::Result<()> {
+///     let client = Endpoint::bind_with("127.0.0.1:0", options())?;
+///     for name in ["ada", "bob"] {
+///         let mut s = client.connect(addr, WAIT)?;
+///         s.write_all(name.as_bytes())?;
+///         s.close(WAIT)?;
+///     }
+///     Ok(())
+/// });
+///
+/// let mut names = Vec::new();
+/// for _ in 0..2 {
+///     let (mut stream, peer) = listener.accept_timeout(WAIT)?;
+///     assert_eq!(stream.peer_addr()?, peer);
+///     stream.set_read_timeout(Some(WAIT))?;
+///     let mut name = String::new();
+///     stream.read_to_string(&mut name)?; // until the client's FIN
+///     names.push(name);
+/// }
+/// clients.join().unwrap()?;
+/// assert_eq!(names, ["ada", "bob"]);
+///
+/// let none = listener.accept_timeout(Duration::from_millis(20));
+/// assert_eq!(none.unwrap_err().kind(), ErrorKind::TimedOut);
+/// # Ok(())
+/// # }
+/// ```
 pub struct Listener<M: Machine = crate::tcp::Spec> {
     endpoint: Endpoint<M>,
     port: u16,
@@ -554,26 +729,50 @@ impl<M: Machine> Listener<M> {
         self.port
     }
 
-    /// Waits for an open connection.
-    pub fn accept(&self) -> io::Result<Stream<M>> {
+    /// The inner address listened on: the endpoint's
+    /// [inner address](Endpoint::inner_addr) and this port.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        Ok(SocketAddr::V4(SocketAddrV4::new(
+            self.endpoint.inner_addr(),
+            self.port,
+        )))
+    }
+
+    /// Waits for an open connection; returns it with the peer's inner
+    /// address.
+    pub fn accept(&self) -> io::Result<(Stream<M>, SocketAddr)> {
         self.accept_until(None)
     }
 
-    /// Waits at most `timeout` for an open connection.
-    pub fn accept_timeout(&self, timeout: Duration) -> io::Result<Stream<M>> {
+    /// Waits at most `timeout` for an open connection; fails with
+    /// [`io::ErrorKind::TimedOut`] if none comes.
+    pub fn accept_timeout(&self, timeout: Duration) -> io::Result<(Stream<M>, SocketAddr)> {
         self.accept_until(Some(Instant::now() + timeout))
     }
 
-    fn accept_until(&self, deadline: Option<Instant>) -> io::Result<Stream<M>> {
+    fn accept_until(&self, deadline: Option<Instant>) -> io::Result<(Stream<M>, SocketAddr)> {
         let shared = self.endpoint.shared();
         let mut io = shared.lock();
         loop {
             if let Some(id) = io.host.accept(self.port).map_err(host_error)? {
+                let peer = io.host.connection(id).and_then(|c| c.remote());
                 drop(io);
-                return Ok(Stream::new(self.endpoint.clone(), id));
+                let stream = Stream::new(self.endpoint.clone(), id);
+                let peer = peer.ok_or_else(|| {
+                    io::Error::new(io::ErrorKind::NotConnected, "accepted without a peer")
+                })?;
+                return Ok((stream, SocketAddr::V4(peer)));
             }
-            io = wait(shared, io, deadline)?;
+            io = wait(shared, io, deadline, io::ErrorKind::TimedOut)?;
         }
+    }
+}
+
+impl<M: Machine> std::fmt::Debug for Listener<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Listener")
+            .field("local_addr", &self.local_addr().ok())
+            .finish_non_exhaustive()
     }
 }
 
@@ -585,18 +784,25 @@ impl<M: Machine> Drop for Listener<M> {
     }
 }
 
-/// Waits for a change, at most until `deadline`.
+/// Waits for a change, at most until `deadline`; past it, fails with
+/// `expired` (`TimedOut` for the waits of this module, `WouldBlock` for
+/// read and write timeouts, as `std::net` on Linux).
 fn wait<'a, M: Machine>(
     shared: &'a Shared<M>,
     mut io: MutexGuard<'a, Io<M>>,
     deadline: Option<Instant>,
+    expired: io::ErrorKind,
 ) -> io::Result<MutexGuard<'a, Io<M>>> {
     let left = match deadline {
         None => None,
         Some(d) => {
             let left = d.saturating_duration_since(Instant::now());
             if left.is_zero() {
-                return Err(io::Error::new(io::ErrorKind::TimedOut, "timed out"));
+                let text = match expired {
+                    io::ErrorKind::WouldBlock => "the stream's timeout ran out",
+                    _ => "timed out",
+                };
+                return Err(io::Error::new(expired, text));
             }
             Some(left)
         }
@@ -616,15 +822,92 @@ fn wait<'a, M: Machine>(
     Ok(io)
 }
 
-/// One connection, as a byte stream.
+/// One connection, as a byte stream; like `std::net::TcpStream`.
 ///
 /// `&Stream` reads and writes too, so one thread can read while another
-/// writes (as with `std::net::TcpStream`).
+/// writes. `flush` waits until the peer acknowledged everything written.
+/// Dropping a stream closes it like a socket's `close`: our FIN goes out
+/// (if it has not), and the connection finishes in the background.
+///
+/// # Examples
+///
+/// One thread writes while another reads the same stream; the read and
+/// write timeouts bound every wait:
+///
+/// ```
+/// use std::io::{Read, Write};
+/// use std::net::Shutdown;
+/// use std::time::Duration;
+/// use fsm_runtime::{Config, Endpoint, Options};
+///
+/// # fn main() -> std::io::Result<()> {
+/// const WAIT: Duration = Duration::from_secs(5);
+/// let options = || Options::with_config(Config::loopback(Duration::from_millis(50)));
+/// let server = Endpoint::bind_with("127.0.0.1:0", options())?;
+/// let client = Endpoint::bind_with("127.0.0.1:0", options())?;
+/// let listener = server.listen(server.local_addr()?.port(), 1)?;
+/// let stream = client.connect(server.local_addr()?, WAIT)?;
+/// let (peer, _) = listener.accept_timeout(WAIT)?;
+/// assert_eq!(stream.peer_addr()?, peer.local_addr()?);
+/// assert_eq!(stream.local_addr()?, peer.peer_addr()?);
+///
+/// for s in [&stream, &peer] {
+///     s.set_read_timeout(Some(WAIT))?;
+///     s.set_write_timeout(Some(WAIT))?;
+/// }
+/// assert_eq!(stream.read_timeout()?, Some(WAIT));
+///
+/// // A read with nothing to read waits out its timeout, then fails with
+/// // `WouldBlock`, as `std::net::TcpStream`'s does on Linux.
+/// stream.set_read_timeout(Some(Duration::from_millis(20)))?;
+/// let err = (&stream).read(&mut [0; 16]).unwrap_err();
+/// assert_eq!(err.kind(), std::io::ErrorKind::WouldBlock);
+/// stream.set_read_timeout(Some(WAIT))?;
+///
+/// std::thread::scope(|scope| -> std::io::Result<()> {
+///     let writer = scope.spawn(|| -> std::io::Result<()> {
+///         let mut w = &stream;
+///         for _ in 0..100 {
+///             w.write_all(&[7; 1000])?;
+///         }
+///         w.flush()?; // every byte acknowledged
+///         stream.shutdown(Shutdown::Write)
+///     });
+///     let mut received = Vec::new();
+///     (&peer).read_to_end(&mut received)?;
+///     assert_eq!(received.len(), 100_000);
+///     writer.join().unwrap()
+/// })?;
+///
+/// // The peer closes last: LAST_ACK, then CLOSED; we wait out TIME_WAIT.
+/// assert_eq!(peer.close(WAIT)?.to_string(), "CLOSED");
+/// assert_eq!(stream.wait_finished(WAIT)?.to_string(), "CLOSED");
+/// # Ok(())
+/// # }
+/// ```
 pub struct Stream<M: Machine = crate::tcp::Spec> {
     endpoint: Endpoint<M>,
     id: ConnId,
-    read_timeout: Option<Duration>,
+    timeouts: Mutex<Timeouts>,
     write_closed: AtomicBool,
+}
+
+/// A stream's read and write timeouts (`None`: wait as long as it takes).
+#[derive(Clone, Copy, Default)]
+struct Timeouts {
+    read: Option<Duration>,
+    write: Option<Duration>,
+}
+
+/// A timeout as `std::net::TcpStream` takes it: zero is refused.
+fn check_timeout(timeout: Option<Duration>) -> io::Result<Option<Duration>> {
+    if timeout == Some(Duration::ZERO) {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "cannot set a 0 duration timeout",
+        ));
+    }
+    Ok(timeout)
 }
 
 impl<M: Machine> Stream<M> {
@@ -632,9 +915,18 @@ impl<M: Machine> Stream<M> {
         Stream {
             endpoint,
             id,
-            read_timeout: None,
+            timeouts: Mutex::new(Timeouts::default()),
             write_closed: AtomicBool::new(false),
         }
+    }
+
+    fn timeouts(&self) -> Timeouts {
+        *self.timeouts.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Until when a read (or write) that starts now may wait.
+    fn deadline(timeout: Option<Duration>) -> Option<Instant> {
+        timeout.map(|t| Instant::now() + t)
     }
 
     fn status(&self, io: &Io<M>) -> io::Result<Status> {
@@ -643,10 +935,13 @@ impl<M: Machine> Stream<M> {
             .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection released"))
     }
 
-    /// Waits until the connection opens (enters a state of the spec's
-    /// group `open`), or fails with the error the spec reported.
-    pub fn wait_open(&self, deadline: Instant) -> io::Result<()> {
+    /// Waits, at most `timeout`, until the connection opens (enters a
+    /// state of the spec's group `open`), or fails with the error the spec
+    /// reported. For a stream from [`Endpoint::start_connect`] or
+    /// [`Endpoint::listen_for`]; other streams are open already.
+    pub fn wait_open(&self, timeout: Duration) -> io::Result<()> {
         let shared = self.endpoint.shared();
+        let deadline = Instant::now() + timeout;
         let mut io = shared.lock();
         loop {
             let st = self.status(&io)?;
@@ -662,7 +957,7 @@ impl<M: Machine> Stream<M> {
                     "connection closed before it opened (the spec reported no error)",
                 ));
             }
-            io = wait(shared, io, Some(deadline))?;
+            io = wait(shared, io, Some(deadline), io::ErrorKind::TimedOut)?;
         }
     }
 
@@ -698,21 +993,65 @@ impl<M: Machine> Stream<M> {
         io.host.connection(self.id).and_then(|c| c.congestion())
     }
 
-    /// Our inner address.
-    pub fn local_addr(&self) -> Option<SocketAddrV4> {
+    /// Our inner address (the endpoint's [inner
+    /// address](Endpoint::inner_addr) and our port).
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let io = self.endpoint.shared().lock();
-        io.host.connection(self.id).map(|c| c.local())
+        self.connection_addr(&io, |c| Some(c.local()))
     }
 
-    /// The peer's inner address.
-    pub fn peer_addr(&self) -> Option<SocketAddrV4> {
+    /// The peer's inner address; [`io::ErrorKind::NotConnected`] if there
+    /// is none (a stream from [`Endpoint::listen_for`] before its peer
+    /// came).
+    pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         let io = self.endpoint.shared().lock();
-        io.host.connection(self.id).and_then(|c| c.remote())
+        self.connection_addr(&io, |c| c.remote())
     }
 
-    /// Bounds how long `read` waits (`None`: forever).
-    pub fn set_read_timeout(&mut self, timeout: Option<Duration>) {
-        self.read_timeout = timeout;
+    fn connection_addr(
+        &self,
+        io: &Io<M>,
+        addr: impl FnOnce(&crate::conn::Connection<M>) -> Option<SocketAddrV4>,
+    ) -> io::Result<SocketAddr> {
+        io.host
+            .connection(self.id)
+            .and_then(addr)
+            .map(SocketAddr::V4)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no such address"))
+    }
+
+    /// Bounds how long a read waits for data (`None`: as long as it
+    /// takes); when it runs out the read fails with
+    /// [`io::ErrorKind::WouldBlock`]. A zero `Duration` is refused with
+    /// [`io::ErrorKind::InvalidInput`], as by `std::net::TcpStream`.
+    pub fn set_read_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = check_timeout(timeout)?;
+        self.timeouts.lock().unwrap_or_else(|e| e.into_inner()).read = timeout;
+        Ok(())
+    }
+
+    /// Bounds how long a write waits for room in the send buffer, and how
+    /// long `flush` waits for the peer's acknowledgments (`None`: as long
+    /// as it takes); when it runs out the call fails with
+    /// [`io::ErrorKind::WouldBlock`]. A zero `Duration` is refused with
+    /// [`io::ErrorKind::InvalidInput`].
+    pub fn set_write_timeout(&self, timeout: Option<Duration>) -> io::Result<()> {
+        let timeout = check_timeout(timeout)?;
+        self.timeouts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .write = timeout;
+        Ok(())
+    }
+
+    /// The read timeout ([`set_read_timeout`](Self::set_read_timeout)).
+    pub fn read_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.timeouts().read)
+    }
+
+    /// The write timeout ([`set_write_timeout`](Self::set_write_timeout)).
+    pub fn write_timeout(&self) -> io::Result<Option<Duration>> {
+        Ok(self.timeouts().write)
     }
 
     /// Half-closes: `Write` (or `Both`) sends our FIN; `Read` does nothing
@@ -726,7 +1065,8 @@ impl<M: Machine> Stream<M> {
 
     /// Closes our side and waits, at most `timeout`, until the connection
     /// is gone (after TIME_WAIT, if we end there). Returns the final
-    /// state.
+    /// state; running out of time fails with [`io::ErrorKind::TimedOut`]
+    /// and leaves the connection to finish in the background.
     pub fn close(self, timeout: Duration) -> io::Result<M::State> {
         self.shutdown(Shutdown::Write)?;
         self.wait_finished(timeout)
@@ -744,7 +1084,7 @@ impl<M: Machine> Stream<M> {
                 let state = io.host.connection(self.id).map(|c| c.state());
                 return state.ok_or_else(|| io::Error::other("connection released"));
             }
-            io = wait(shared, io, Some(deadline))?;
+            io = wait(shared, io, Some(deadline), io::ErrorKind::TimedOut)?;
         }
     }
 
@@ -761,6 +1101,15 @@ impl<M: Machine> Stream<M> {
             .status(self.id)
             .and_then(|s| s.error)
             .map(conn_error)
+    }
+}
+
+impl<M: Machine> std::fmt::Debug for Stream<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Stream")
+            .field("local_addr", &self.local_addr().ok())
+            .field("peer_addr", &self.peer_addr().ok())
+            .finish_non_exhaustive()
     }
 }
 
@@ -786,7 +1135,7 @@ impl<M: Machine> Read for &Stream<M> {
             return Ok(0);
         }
         let shared = self.endpoint.shared();
-        let deadline = self.read_timeout.map(|t| Instant::now() + t);
+        let deadline = Stream::<M>::deadline(self.timeouts().read);
         let mut io = shared.lock();
         loop {
             let st = self.status(&io)?;
@@ -810,7 +1159,7 @@ impl<M: Machine> Read for &Stream<M> {
                     "connection closed without the peer's FIN (the spec reported no error)",
                 ));
             }
-            io = wait(shared, io, deadline)?;
+            io = wait(shared, io, deadline, io::ErrorKind::WouldBlock)?;
         }
     }
 }
@@ -821,6 +1170,7 @@ impl<M: Machine> Write for &Stream<M> {
             return Ok(0);
         }
         let shared = self.endpoint.shared();
+        let deadline = Stream::<M>::deadline(self.timeouts().write);
         let mut io = shared.lock();
         loop {
             let st = self.status(&io)?;
@@ -841,13 +1191,15 @@ impl<M: Machine> Write for &Stream<M> {
                 shared.after_call(io);
                 return Ok(n);
             }
-            io = wait(shared, io, None)?;
+            io = wait(shared, io, deadline, io::ErrorKind::WouldBlock)?;
         }
     }
 
-    /// Waits until everything written is acknowledged.
+    /// Waits until everything written is acknowledged, at most the write
+    /// timeout.
     fn flush(&mut self) -> io::Result<()> {
         let shared = self.endpoint.shared();
+        let deadline = Stream::<M>::deadline(self.timeouts().write);
         let mut io = shared.lock();
         loop {
             let st = self.status(&io)?;
@@ -857,7 +1209,7 @@ impl<M: Machine> Write for &Stream<M> {
             if st.all_acked || st.finished {
                 return Ok(());
             }
-            io = wait(shared, io, None)?;
+            io = wait(shared, io, deadline, io::ErrorKind::WouldBlock)?;
         }
     }
 }

@@ -1,9 +1,17 @@
 //! A TCP whose every state change is decided by the state machine generated
 //! from `tcp.fsm`, carried as IPv4 packets in UDP datagrams.
+//!
+//! Applications use [`Endpoint`] (one UDP socket, many connections), with
+//! [`Listener`] and [`Stream`] shaped like `std::net`'s `TcpListener` and
+//! `TcpStream`; [`Endpoint`]'s documentation has an example to start from.
+//! Under them is a sans-IO layer, public for simulations and tests that
+//! bring their own clock and network: [`host::Host`] (many connections on
+//! one address), [`conn::Connection`] (one TCB), [`wire`] (the packet
+//! formats), [`vocab`] (what a spec compiles to) and [`trace`].
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
-pub mod buffer;
+mod buffer;
 pub mod cc;
 pub mod config;
 pub mod conn;
@@ -14,9 +22,9 @@ pub mod isn;
 #[cfg(feature = "load")]
 pub mod loaded;
 pub mod pcap;
-pub mod rtt;
+mod rtt;
 pub mod trace;
-pub mod udp;
+mod udp;
 pub mod vocab;
 pub mod wire;
 
@@ -24,7 +32,7 @@ pub mod wire;
 extern crate self as fsm_runtime;
 
 pub use config::Config;
-pub use endpoint::{Endpoint, Listener, Options, Stream};
+pub use endpoint::{Endpoint, Listener, Memory, Options, Stream};
 
 /// The TCP machine generated from `tcp.fsm`, bound to this runtime.
 pub mod tcp {
@@ -58,5 +66,13 @@ pub mod testing {
             );
         }
         println!("skipped: {why}");
+    }
+
+    /// Reads a capture back with tshark, if it is installed: `Ok(None)`
+    /// when it is not, `Ok(Some(n))` when all `n` packets decode as TCP
+    /// over IPv4 with good checksums, else an error naming the first that
+    /// does not.
+    pub fn check_with_tshark(path: &std::path::Path) -> Result<Option<usize>, String> {
+        crate::pcap::check_with_tshark(path)
     }
 }

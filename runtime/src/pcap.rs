@@ -112,8 +112,9 @@ fn into_io(err: PcapError) -> io::Error {
 /// Reads a capture back with tshark, checksum validation on, if tshark is
 /// installed: `Ok(None)` when it is not, `Ok(Some(n))` when every one of
 /// the `n` packets decodes as TCP over IPv4 with good IP and TCP
-/// checksums, and an error naming the first packet that does not.
-pub fn check_with_tshark(path: &std::path::Path) -> Result<Option<usize>, String> {
+/// checksums, and an error naming the first packet that does not. Tests
+/// reach it as `testing::check_with_tshark`.
+pub(crate) fn check_with_tshark(path: &std::path::Path) -> Result<Option<usize>, String> {
     use std::process::Command;
     if Command::new("tshark").arg("--version").output().is_err() {
         return Ok(None);

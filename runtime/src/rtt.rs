@@ -79,6 +79,7 @@ impl RttEstimator {
     }
 
     /// Expiries since the last sample.
+    #[cfg(test)]
     pub fn backoffs(&self) -> u32 {
         self.backoff
     }

@@ -45,16 +45,6 @@ impl Socket {
         self.io.as_raw_fd()
     }
 
-    /// The bound address.
-    pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.io.local_addr()
-    }
-
-    /// Sends one datagram, not batched (for tests playing a raw peer).
-    pub fn send_to(&self, datagram: &[u8], to: SocketAddr) -> io::Result<usize> {
-        self.io.send_to(datagram, to)
-    }
-
     /// Datagrams one GSO send may carry.
     pub fn max_segments(&self) -> usize {
         self.state.max_gso_segments().max(1)

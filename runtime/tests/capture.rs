@@ -27,9 +27,9 @@ fn tshark_decodes_every_captured_packet_with_good_checksums() {
         Options::with_config(common::config()),
     )
     .unwrap();
-    let listener = server.listen(server.local_addr().port(), 4).unwrap();
+    let listener = server.listen(common::udp_addr(&server).port(), 4).unwrap();
     let t = std::thread::spawn(move || {
-        let mut s = listener.accept().unwrap();
+        let mut s = listener.accept().unwrap().0;
         let mut got = Vec::new();
         s.read_to_end(&mut got).unwrap();
         s.write_all(&got).unwrap();
@@ -37,7 +37,7 @@ fn tshark_decodes_every_captured_packet_with_good_checksums() {
     });
     let data = common::pattern(100_000, 9);
     let mut c = client
-        .connect(server.local_addr(), Duration::from_secs(2))
+        .connect(common::udp_addr(&server), Duration::from_secs(2))
         .unwrap();
     c.write_all(&data).unwrap();
     c.shutdown(Shutdown::Write).unwrap();
@@ -46,7 +46,7 @@ fn tshark_decodes_every_captured_packet_with_good_checksums() {
     assert_eq!(back, data);
     t.join().unwrap();
     drop(server); // flushes the capture
-    let packets = fsm_runtime::pcap::check_with_tshark(&file)
+    let packets = fsm_runtime::testing::check_with_tshark(&file)
         .unwrap_or_else(|e| panic!("{e}"))
         .expect("tshark was found above");
     assert!(

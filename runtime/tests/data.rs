@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::net::Shutdown;
 use std::time::Duration;
 
-use common::{Seen, config, endpoint_with, hash, pattern};
+use common::{Seen, config, endpoint_with, hash, pattern, udp_addr};
 use fsm_runtime::fault::FaultConfig;
 use fsm_runtime::{Config, Endpoint, Options, Stream};
 
@@ -65,16 +65,16 @@ fn transfer(server: Endpoint, client: Endpoint, closer: Closer, seed: u64) {
     let to_server = pattern(MIB, seed);
     let to_client = pattern(MIB, seed ^ 0xffff);
     let (hs, hc) = (hash(&to_server), hash(&to_client));
-    let listener = server.listen(server.local_addr().port(), 4).unwrap();
+    let listener = server.listen(udp_addr(&server).port(), 4).unwrap();
     let long = Duration::from_secs(60);
     let server_side = std::thread::spawn(move || {
-        let s = listener.accept().unwrap();
+        let s = listener.accept().unwrap().0;
         let got = exchange(&s, &to_client, closer == Closer::Server);
         let fin = s.wait_finished(long).unwrap().to_string();
         (hash(&got), got.len(), fin, through_time_wait(&s))
     });
     let c = client
-        .connect(server.local_addr(), Duration::from_secs(5))
+        .connect(udp_addr(&server), Duration::from_secs(5))
         .unwrap();
     let got = exchange(&c, &to_server, closer == Closer::Client);
     assert_eq!(

@@ -83,6 +83,14 @@ where
     })
 }
 
+/// Our side's inner address (IPv4, as every address of the runtime).
+fn inner_addr(s: &Stream) -> SocketAddrV4 {
+    match s.local_addr().expect("our address") {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(a) => panic!("an IPv6 address: {a}"),
+    }
+}
+
 fn shutdown_ours(s: &Stream) {
     s.shutdown(Shutdown::Write).expect("shutdown ours");
 }
@@ -117,8 +125,8 @@ fn kernel_side(s: TcpStream, out: &[u8], closer: Closer) -> Side {
 
 /// Our side of the transfer; waits until our connection is finished and
 /// returns its final state and whether it passed TIME_WAIT.
-fn our_side(mut s: Stream, out: &[u8], closer: Closer) -> (Side, String, bool) {
-    s.set_read_timeout(Some(STEP));
+fn our_side(s: Stream, out: &[u8], closer: Closer) -> (Side, String, bool) {
+    s.set_read_timeout(Some(STEP)).expect("read timeout");
     let got = exchange(&s, out, closer == Closer::Ours, shutdown_ours);
     let done = Instant::now();
     let fin = s
@@ -285,14 +293,10 @@ fn kernel_client_to_our_server(lab: &Lab, closer: Closer, seed: u64) {
             assert_eq!(*local.ip(), KERNEL_IP);
             (kernel_side(s, &to_ours, closer), local)
         });
-        let s = listener
+        let (s, peer) = listener
             .accept_timeout(Duration::from_secs(10))
             .expect("accept the kernel's connection");
-        println!(
-            "accepted {:?} after {:.2?}",
-            s.peer_addr(),
-            started.elapsed()
-        );
+        println!("accepted {peer} after {:.2?}", started.elapsed());
         let ours = our_side(s, &to_kernel, closer);
         let (kernel, kernel_addr) = kernel.join().expect("kernel side");
         (kernel, kernel_addr, ours)
@@ -338,12 +342,12 @@ fn our_client_to_kernel_server(lab: &Lab, closer: Closer, seed: u64) {
         let s = lab
             .endpoint
             .connect_via(
-                kernel_addr,
+                kernel_addr.into(),
                 SocketAddr::V4(lab.bridge.addr()),
                 Duration::from_secs(5),
             )
             .expect("we connect to the kernel's server");
-        let our_addr = s.local_addr().expect("our address");
+        let our_addr = inner_addr(&s);
         println!(
             "connected {our_addr} -> {kernel_addr} after {:.2?}",
             started.elapsed()
@@ -443,15 +447,15 @@ fn kernel_listener(rcvbuf: Option<usize>) -> (TcpListener, SocketAddrV4) {
 
 /// Our client, through the bridge.
 fn our_connect(lab: &Lab, kernel: SocketAddrV4) -> Stream {
-    let mut s = lab
+    let s = lab
         .endpoint
         .connect_via(
-            kernel,
+            kernel.into(),
             SocketAddr::V4(lab.bridge.addr()),
             Duration::from_secs(5),
         )
         .expect("we connect to the kernel's server");
-    s.set_read_timeout(Some(STEP));
+    s.set_read_timeout(Some(STEP)).expect("read timeout");
     s
 }
 
@@ -532,7 +536,7 @@ fn we_probe_the_kernels_zero_window() {
                 hash(&got)
             });
             let s = our_connect(lab, kernel_addr);
-            let ours = s.local_addr().expect("our address");
+            let ours = inner_addr(&s);
             (&s).write_all(&data).expect("write");
             s.shutdown(Shutdown::Write).expect("shutdown");
             let of_conn = |c: &Carried, to_kernel: bool| {
@@ -618,10 +622,10 @@ fn kernel_probes_our_zero_window() {
                     (&s).read_to_end(&mut rest).expect("the kernel reads");
                     rest.len()
                 });
-                let mut s = listener
+                let (s, _) = listener
                     .accept_timeout(Duration::from_secs(10))
                     .expect("accept");
-                s.set_read_timeout(Some(STEP));
+                s.set_read_timeout(Some(STEP)).expect("read timeout");
                 std::thread::sleep(Duration::from_millis(700));
                 let mut got = Vec::new();
                 (&s).read_to_end(&mut got).expect("read");
@@ -665,10 +669,11 @@ fn kernel_abort_resets_ours() {
     in_namespace("kernel_abort_resets_ours", "rst-k", |lab| {
         let listener = lab.endpoint.listen(OUR_PORT, 4).expect("listen");
         let k = kernel_connect(OUR_PORT);
-        let mut s = listener
+        let (s, _) = listener
             .accept_timeout(Duration::from_secs(5))
             .expect("accept");
-        s.set_read_timeout(Some(Duration::from_secs(5)));
+        s.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("read timeout");
         socket2::SockRef::from(&k)
             .set_linger(Some(Duration::ZERO))
             .expect("SO_LINGER");
@@ -705,7 +710,7 @@ fn our_abort_resets_the_kernel() {
             r.map_err(|e| e.kind()),
             Err(std::io::ErrorKind::ConnectionReset)
         );
-        let ours = s.local_addr().expect("our address");
+        let ours = inner_addr(&s);
         assert_eq!(kernel_view(kernel_addr, ours), Vec::<&str>::new());
     });
 }
@@ -724,7 +729,7 @@ fn closed_ports_refuse_both_ways() {
             "the kernel's SYN to our closed port"
         );
         let r = lab.endpoint.connect_via(
-            SocketAddrV4::new(KERNEL_IP, 9),
+            SocketAddrV4::new(KERNEL_IP, 9).into(),
             SocketAddr::V4(lab.bridge.addr()),
             Duration::from_secs(5),
         );

@@ -211,7 +211,7 @@ fn a_loaded_variant_talks_to_a_compiled_in_server() {
     let listener = server.listen(7000, 4).unwrap();
     let data = common::pattern(50_000, 9);
     let echo = thread::spawn(move || {
-        let s = listener.accept_timeout(Duration::from_secs(3)).unwrap();
+        let s = listener.accept_timeout(Duration::from_secs(3)).unwrap().0;
         let mut got = Vec::new();
         (&s).read_to_end(&mut got).unwrap();
         (&s).write_all(&got).unwrap();
@@ -219,7 +219,11 @@ fn a_loaded_variant_talks_to_a_compiled_in_server() {
     });
     let to = SocketAddrV4::new(server.inner_addr(), 7000);
     let s = client
-        .connect_via(to, server.local_addr().into(), Duration::from_secs(3))
+        .connect_via(
+            to.into(),
+            server.local_addr().unwrap(),
+            Duration::from_secs(3),
+        )
         .unwrap();
     (&s).write_all(&data).unwrap();
     s.shutdown(Shutdown::Write).unwrap();

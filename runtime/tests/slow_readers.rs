@@ -18,7 +18,7 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddrV4};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use common::pattern;
+use common::{pattern, udp_addr};
 use fsm_runtime::vocab::Machine;
 use fsm_runtime::{Config, Endpoint, Options, Stream};
 
@@ -70,9 +70,9 @@ fn connect<M: Machine + Default, T: Send + 'static>(
     server: impl FnOnce(Stream<M>) -> T + Send + 'static,
 ) -> (Stream<M>, std::thread::JoinHandle<T>, [Endpoint<M>; 2]) {
     let (se, ce) = (endpoint::<M>(), endpoint::<M>());
-    let listener = se.listen(se.local_addr().port(), 1).expect("listen");
-    let t = std::thread::spawn(move || server(listener.accept_timeout(WAIT).expect("accept")));
-    let client = ce.connect(se.local_addr(), WAIT).expect("connect");
+    let listener = se.listen(udp_addr(&se).port(), 1).expect("listen");
+    let t = std::thread::spawn(move || server(listener.accept_timeout(WAIT).expect("accept").0));
+    let client = ce.connect(udp_addr(&se), WAIT).expect("connect");
     (client, t, [se, ce])
 }
 
@@ -117,7 +117,7 @@ fn wait_finished<M: Machine + Default>(s: &Stream<M>) {
 /// Reads until the end of the stream or an error: what came, and how it
 /// ended.
 fn read_all<M: Machine + Default>(s: &mut Stream<M>) -> (Vec<u8>, std::io::Result<()>) {
-    s.set_read_timeout(Some(WAIT));
+    s.set_read_timeout(Some(WAIT)).unwrap();
     let mut got = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
@@ -137,7 +137,7 @@ fn client_closes_first<M: Machine + Default>(client_path: &'static [&'static str
     let data = pattern(N, 1);
     let echo = data.clone();
     let (mut c, server, _endpoints) = connect::<M, _>(move |mut s| {
-        s.set_read_timeout(Some(WAIT));
+        s.set_read_timeout(Some(WAIT)).unwrap();
         let mut got = Vec::new();
         s.read_to_end(&mut got).expect("server reads");
         assert!(got == echo, "the server got the client's bytes intact");
@@ -157,7 +157,7 @@ fn client_closes_first<M: Machine + Default>(client_path: &'static [&'static str
     );
 
     let mut got = Vec::new();
-    c.set_read_timeout(Some(WAIT));
+    c.set_read_timeout(Some(WAIT)).unwrap();
     c.read_to_end(&mut got)
         .expect("read after the connection finished");
     assert_eq!(got.len(), N, "every echoed byte is still readable");
@@ -200,7 +200,7 @@ fn server_closes_first<M: Machine + Default>(server_tail: &'static [&'static str
     );
 
     let mut got = Vec::new();
-    c.set_read_timeout(Some(WAIT));
+    c.set_read_timeout(Some(WAIT)).unwrap();
     c.read_to_end(&mut got)
         .expect("read after the connection finished");
     assert_eq!(got.len(), N, "every byte the server sent is still readable");

@@ -15,7 +15,7 @@ use std::net::{Ipv4Addr, Shutdown, SocketAddrV4};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant};
 
-use common::{hash, pattern};
+use common::{hash, pattern, udp_addr};
 use fsm_runtime::{Config, Endpoint, Options, Stream};
 use smoltcp::socket::tcp::State as SmolState;
 use smoltcp_support::SmolPeer;
@@ -65,7 +65,7 @@ fn endpoint() -> Endpoint {
 /// An endpoint of ours and a smoltcp peer talking to it.
 fn pair(seed: u64) -> (Endpoint, SmolPeer) {
     let ep = endpoint();
-    let smol = SmolPeer::new(ep.local_addr(), SMOL_BUFFER, seed, LIFETIME);
+    let smol = SmolPeer::new(udp_addr(&ep), SMOL_BUFFER, seed, LIFETIME);
     (ep, smol)
 }
 
@@ -79,12 +79,13 @@ fn open(pairing: Pairing, ep: &Endpoint, smol: &SmolPeer) -> Stream {
                 .expect("our connect to smoltcp")
         }
         Pairing::OurServer => {
-            let port = ep.local_addr().port();
+            let port = udp_addr(ep).port();
             let listener = ep.listen(port, 1).expect("listen");
             smol.connect(SocketAddrV4::new(ep.inner_addr(), port));
             listener
                 .accept_timeout(SHORT)
                 .expect("accept smoltcp's connection")
+                .0
         }
     };
     let st = smol.wait_state(SHORT, |s| s == SmolState::Established);
@@ -264,8 +265,8 @@ fn transfer(pairing: Pairing, closer: Closer, seed: u64) {
     let (ep, smol) = pair(seed);
     let to_smol = pattern(MIB, seed);
     let to_ours = pattern(MIB, seed ^ 0xffff);
-    let mut stream = open(pairing, &ep, &smol);
-    stream.set_read_timeout(Some(LIMIT));
+    let stream = open(pairing, &ep, &smol);
+    stream.set_read_timeout(Some(LIMIT)).unwrap();
     let stream = Arc::new(stream);
 
     let ours = our_exchange(stream.clone(), to_smol.clone(), closer == Closer::Ours);
@@ -391,8 +392,8 @@ fn some_data(stream: &Stream, smol: &SmolPeer, seed: u64) {
 /// TIME_WAIT -> CLOSED; smoltcp's goes through Closing to TimeWait.
 fn simultaneous_close(pairing: Pairing, seed: u64) {
     let (ep, smol) = pair(seed);
-    let mut stream = open(pairing, &ep, &smol);
-    stream.set_read_timeout(Some(SHORT));
+    let stream = open(pairing, &ep, &smol);
+    stream.set_read_timeout(Some(SHORT)).unwrap();
     some_data(&stream, &smol, seed);
     {
         let mut net = smol.lock();
@@ -451,8 +452,8 @@ fn simultaneous_close_our_server() {
 /// ConnectionReset, and our connection ends CLOSED.
 fn smoltcp_resets(pairing: Pairing, seed: u64) {
     let (ep, smol) = pair(seed);
-    let mut stream = open(pairing, &ep, &smol);
-    stream.set_read_timeout(Some(SHORT));
+    let stream = open(pairing, &ep, &smol);
+    stream.set_read_timeout(Some(SHORT)).unwrap();
     some_data(&stream, &smol, seed);
     let stream = Arc::new(stream);
     let (tx, rx) = mpsc::channel();
@@ -514,8 +515,8 @@ fn smoltcp_abort_resets_our_server() {
 /// timeout), and ours ends CLOSED.
 fn we_reset(pairing: Pairing, seed: u64) {
     let (ep, smol) = pair(seed);
-    let mut stream = open(pairing, &ep, &smol);
-    stream.set_read_timeout(Some(SHORT));
+    let stream = open(pairing, &ep, &smol);
+    stream.set_read_timeout(Some(SHORT)).unwrap();
     some_data(&stream, &smol, seed);
     let began = Instant::now();
     stream.abort().expect("our abort");

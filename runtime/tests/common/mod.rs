@@ -50,6 +50,15 @@ fn endpoint_with_options(seen: &Seen, mut o: Options) -> Endpoint {
     Endpoint::bind_with(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0), o).expect("bind")
 }
 
+/// The endpoint's UDP address, which is also its inner one: where a raw
+/// peer sends, and what it connects to.
+pub fn udp_addr<M: fsm_runtime::vocab::Machine>(ep: &Endpoint<M>) -> SocketAddrV4 {
+    match ep.local_addr().expect("local_addr") {
+        SocketAddr::V4(a) => a,
+        SocketAddr::V6(a) => panic!("an endpoint on IPv6: {a}"),
+    }
+}
+
 /// An endpoint on 127.0.0.1 with short timers, recording into `seen`.
 pub fn endpoint(seen: &Seen) -> Endpoint {
     endpoint_with(seen, config())

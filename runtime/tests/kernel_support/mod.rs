@@ -475,10 +475,13 @@ impl Lab {
         }
         let endpoint =
             Endpoint::bind_with(SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0), options).expect("bind");
-        let bridge = Bridge::start(tun.clone(), endpoint.local_addr());
+        let udp = match endpoint.local_addr().expect("local_addr") {
+            SocketAddr::V4(a) => a,
+            SocketAddr::V6(a) => panic!("an endpoint on IPv6: {a}"),
+        };
+        let bridge = Bridge::start(tun.clone(), udp);
         println!(
-            "[{ns}] {dev}: kernel {KERNEL_IP}/24; ours {OUR_IP} on UDP {}, bridge on UDP {}",
-            endpoint.local_addr(),
+            "[{ns}] {dev}: kernel {KERNEL_IP}/24; ours {OUR_IP} on UDP {udp}, bridge on UDP {}",
             bridge.addr()
         );
         Lab {
