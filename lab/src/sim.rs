@@ -484,9 +484,9 @@ fn stuck<M: Machine>(hosts: &[Host<M>], message: String) -> Failure {
             hosts
                 .iter()
                 .flat_map(|h| {
-                    h.each_connection().map(|(c, unaccepted)| Stuck {
-                        state: c.state().to_string(),
-                        unaccepted,
+                    h.each_connection().map(|held| Stuck {
+                        state: held.conn.state().to_string(),
+                        unaccepted: held.unaccepted,
                     })
                 })
                 .collect(),

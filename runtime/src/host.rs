@@ -913,13 +913,25 @@ impl<M: Machine> Host<M> {
     }
 
     /// Every connection the host holds, each with whether it is a
-    /// listener's child not yet accepted (which no application can act on;
-    /// the listener's queues bound how many there are).
-    pub fn each_connection(&self) -> impl Iterator<Item = (&Connection<M>, bool)> {
-        self.slots
-            .iter()
-            .filter_map(|s| s.entry.as_ref().map(|e| (&e.conn, e.child_of.is_some())))
+    /// listener's child not yet accepted.
+    pub fn each_connection(&self) -> impl Iterator<Item = Held<'_, M>> {
+        self.slots.iter().filter_map(|s| {
+            s.entry.as_ref().map(|e| Held {
+                conn: &e.conn,
+                unaccepted: e.child_of.is_some(),
+            })
+        })
     }
+}
+
+/// A connection a [`Host`] holds, from [`Host::each_connection`].
+pub struct Held<'a, M: Machine> {
+    /// The connection.
+    pub conn: &'a Connection<M>,
+    /// Whether it is a listener's child not yet accepted (which no
+    /// application can act on; the listener's queues bound how many there
+    /// are).
+    pub unaccepted: bool,
 }
 
 /// Emits a control segment from `local` into `buf`.
