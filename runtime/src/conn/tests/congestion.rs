@@ -268,3 +268,20 @@ fn duplicate_acks_below_the_recovery_point_do_not_retransmit_in_avoidance() {
         ))
     );
 }
+
+#[test]
+fn each_out_of_order_segment_of_a_batch_draws_its_own_duplicate_ack() {
+    // Three segments past a hole arrive before we send anything (one
+    // batch of datagrams): three duplicate ACKs, so that the peer can
+    // retransmit fast (RFC 5681 4.2), not one.
+    let mut t = delayed();
+    let una = t.iss + 1;
+    for k in 1..=3 {
+        t.segment(seg(NXT + 100 * k).ack(una).data(&[k as u8; 100]));
+    }
+    let dup = seg(una).ack(NXT).win(WIN);
+    assert_eq!(t.outputs(), [dup.clone(), dup.clone(), dup]);
+    // The segment that fills the hole: one ACK of everything.
+    t.segment(seg(NXT).ack(una).data(&[0; 100]));
+    assert_eq!(t.outputs(), [seg(una).ack(NXT + 400).win(WIN - 400)]);
+}
