@@ -50,6 +50,10 @@ pub(super) struct Node {
     pub(super) right: f64,
     pub(super) h: f64,
     pub(super) x: f64,
+    /// What a crossing of a link to this node costs: more for the nodes of
+    /// path arrows, so that thin arrows keep off the typical paths (a link
+    /// always has a node of an arrow at one end; states weigh 1).
+    pub(super) weight: usize,
 }
 
 pub(super) struct Layout {
@@ -64,6 +68,8 @@ pub(super) struct Layout {
     pub(super) adj: Vec<Vec<(usize, f64)>>,
     pub(super) layer_y: Vec<f64>,
     pub(super) layer_h: Vec<f64>,
+    /// Layers the lines run straight through (see `Layout::straighten`).
+    pub(super) straight: Vec<bool>,
     pub(super) width: f64,
     pub(super) height: f64,
 }
@@ -88,6 +94,7 @@ impl Layout {
                 right: w / 2.0,
                 h: BOX_H,
                 x: 0.0,
+                weight: 1,
             });
         }
         // Each arrow's label goes into an odd layer it crosses: the only one
@@ -155,6 +162,7 @@ impl Layout {
                         right: bu.label.w / 2.0 + 4.0,
                         h: bu.label.h + 8.0,
                         x: 0.0,
+                        weight: crossing_weight(bu.line),
                     });
                     bu.chain = vec![a, id, z];
                     bu.label_node = Some(id);
@@ -174,6 +182,7 @@ impl Layout {
                             },
                             h: if is_label { bu.label.h + 4.0 } else { 0.0 },
                             x: 0.0,
+                            weight: crossing_weight(bu.line),
                         });
                         if is_label {
                             bu.label_node = Some(id);
@@ -216,10 +225,11 @@ impl Layout {
             adj,
             layer_y: Vec::new(),
             layer_h: Vec::new(),
+            straight: Vec::new(),
             width: 0.0,
             height: 0.0,
         };
-        layout.order();
+        layout.order(&path_sides(fig, &layout.bundles, layout.nodes.len()));
         layout.place_ports(n);
         layout.place_x();
         // Labels on the left half go left of their line, so that they push
@@ -238,6 +248,7 @@ impl Layout {
         layout.place_x();
         layout.improve(n);
         layout.place_y();
+        layout.straighten();
         layout
     }
 
@@ -310,32 +321,59 @@ impl Layout {
             .sum()
     }
 
-    /// Crossings between layer `l` and layer `l + 1`.
+    /// Crossings between layer `l` and layer `l + 1`, each weighted by the
+    /// product of its links' weights.
     pub(super) fn crossings_between(&self, l: usize, pos: &[usize]) -> usize {
-        let mut segs: Vec<(usize, usize)> = Vec::new();
+        let mut segs: Vec<(usize, usize, usize)> = Vec::new();
         for &a in &self.layers[l] {
             for &(b, _) in &self.adj[a] {
                 if self.nodes[b].layer == l + 1 {
-                    segs.push((pos[a], pos[b]));
+                    let w = self.nodes[a].weight.max(self.nodes[b].weight);
+                    segs.push((pos[a], pos[b], w));
                 }
             }
         }
         let mut c = 0;
-        for (i, &(a1, b1)) in segs.iter().enumerate() {
-            for &(a2, b2) in &segs[i + 1..] {
+        for (i, &(a1, b1, w1)) in segs.iter().enumerate() {
+            for &(a2, b2, w2) in &segs[i + 1..] {
                 if (a1 < a2 && b1 > b2) || (a1 > a2 && b1 < b2) {
-                    c += 1;
+                    c += w1 * w2;
                 }
             }
         }
         c
     }
 
-    /// Orders each layer: barycenter sweeps, then adjacent swaps; keeps the
-    /// best order seen.
-    pub(super) fn order(&mut self) {
-        let mut best = self.layers.clone();
+    /// Orders each layer: barycenter sweeps, then adjacent swaps, from
+    /// three starts (the nodes in the order they were made, and each typical
+    /// path kept to one side, the first path leftmost or rightmost, see
+    /// [`path_sides`]); keeps the order with the fewest weighted crossings
+    /// seen.
+    pub(super) fn order(&mut self, sides: &[f64]) {
+        let made = self.layers.clone();
+        let mut best = made.clone();
         let mut best_c = self.crossings();
+        for start in 0..3 {
+            self.layers = made.clone();
+            if start > 0 {
+                let flip = if start == 1 { 1.0 } else { -1.0 };
+                for layer in &mut self.layers {
+                    layer.sort_by(|&a, &b| (flip * sides[a]).total_cmp(&(flip * sides[b])));
+                }
+            }
+            let c = self.crossings();
+            if c < best_c {
+                best_c = c;
+                best = self.layers.clone();
+            }
+            self.sweep(&mut best, &mut best_c);
+        }
+        self.layers = best;
+    }
+
+    /// Barycenter sweeps from the current order, each followed by adjacent
+    /// swaps; records any order with fewer crossings than `best_c`.
+    fn sweep(&mut self, best: &mut Vec<Vec<usize>>, best_c: &mut usize) {
         for sweep in 0..16u32 {
             let down = sweep.is_multiple_of(2);
             let ls: Vec<usize> = if down {
@@ -367,12 +405,11 @@ impl Layout {
             }
             self.transpose();
             let c = self.crossings();
-            if c < best_c {
-                best_c = c;
-                best = self.layers.clone();
+            if c < *best_c {
+                *best_c = c;
+                *best = self.layers.clone();
             }
         }
-        self.layers = best;
     }
 
     /// Swaps neighbours in a layer while that removes crossings.
@@ -543,6 +580,30 @@ impl Layout {
         let c = self.cy(s);
         (c - BOX_H / 2.0, c + BOX_H / 2.0)
     }
+}
+
+/// For each node, the typical path it belongs to, as a number to sort
+/// by: a path arrow's nodes are its path's index; a state is the mean
+/// index of the path arrows that meet it; the rest sit in the middle.
+fn path_sides(fig: &Figure, bundles: &[Bundle], nodes: usize) -> Vec<f64> {
+    let middle = (fig.paths.len() as f64 - 1.0).max(0.0) / 2.0;
+    let mut sum = vec![(0.0, 0usize); nodes];
+    for bu in bundles {
+        if let Line::Bold { path, .. } = bu.line {
+            for &id in &bu.chain {
+                sum[id].0 += path as f64;
+                sum[id].1 += 1;
+            }
+        }
+    }
+    sum.into_iter()
+        .map(|(s, k)| if k == 0 { middle } else { s / k as f64 })
+        .collect()
+}
+
+/// What a crossing costs for a link of an arrow drawn with `line`.
+fn crossing_weight(line: Line) -> usize {
+    if line == Line::Thin { 1 } else { 3 }
 }
 
 /// Groups the figure's arrows into drawn arrows: thin arrows with the same
