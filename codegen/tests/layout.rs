@@ -70,17 +70,17 @@ fn tcp_labels_sit_clear_of_other_arrows() {
         // ESTABLISHED, so a line between them crosses one of them (or
         // goes around the whole figure).
         assert!(c.edge_edge <= 1, "{lang}: {:#?}", c.notes);
-        // Thin arrows into CLOSED's top may still run close to the client's
-        // ⑦ as they converge on the box.
-        assert!(c.along_bold <= 2, "{lang}: {:#?}", c.notes);
+        assert_eq!(c.along_bold, 0, "{lang}: {:#?}", c.notes);
     }
 }
 
-/// The most crossings and thin-along-bold runs any variant spec has; the
-/// layout keeps them at 5 and 4 (no_syn_rcvd_established.fsm and
-/// no_time_wait.fsm, where several arrows share ends with a path's).
+/// The most crossings and thin-along-bold runs a variant spec may have:
+/// what the layout achieves, 5 crossings in no_syn_rcvd_established.fsm
+/// (without SYN_RCVD -> ESTABLISHED, the server's path is broken) and 2 runs in no_close_wait.fsm
+/// and no_time_wait.fsm (where thin arrows share both ends' rows with a
+/// path arrow). Labels are never crossed or covered.
 const VARIANT_CROSSINGS: usize = 5;
-const VARIANT_ALONG_BOLD: usize = 4;
+const VARIANT_ALONG_BOLD: usize = 2;
 
 #[test]
 fn variant_specs_keep_labels_clear_and_crossings_few() {

@@ -542,7 +542,8 @@ impl Layout {
     }
 
     /// Layer tops: each gap grows with the sideways travel of the links
-    /// across it, so that curves do not run flat.
+    /// across it (to four times the least gap), so that curves do not run
+    /// flat and lines converging on one box from afar stay apart.
     pub(super) fn place_y(&mut self) {
         let mut y = 0.0;
         for l in 0..self.layers.len() {
@@ -560,7 +561,7 @@ impl Layout {
                     (self.nodes[p].x + self.port(p, q) - self.nodes[q].x - self.port(q, p)).abs()
                 })
                 .fold(0.0, f64::max);
-            y += h + (travel * 0.2).clamp(GAP_Y, 3.0 * GAP_Y);
+            y += h + (travel * 0.3).clamp(GAP_Y, 4.0 * GAP_Y);
         }
         self.height = self
             .layer_y

@@ -23,7 +23,8 @@
 //!    as an isotonic regression so nodes keep their order and spacing; then
 //!    labels in the left half move to the left of their line, and swaps that
 //!    straighten the links without adding crossings are kept;
-//! 5. y positions: each gap grows with the sideways travel across it;
+//! 5. y positions: each gap grows with the sideways travel across it, so
+//!    that lines converging on one box stay apart;
 //! 6. arrows are cubic Hermite curves through their nodes (Catmull-Rom,
 //!    but vertical at the boxes and along the labels), with the arrowhead
 //!    drawn as a triangle; in a layer where a curve would cut another
