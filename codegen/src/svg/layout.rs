@@ -273,23 +273,24 @@ impl Layout {
         let mut cost = self.link_cost();
         for _ in 0..4 {
             let mut improved = false;
+            let mut pos = self.positions();
             for l in 0..self.layers.len() {
                 for i in 0..self.layers[l].len().saturating_sub(1) {
-                    let before = self.crossings_around(l);
+                    if self.swap_gain(l, i, &pos) > 0 {
+                        continue;
+                    }
                     let xs: Vec<f64> = self.nodes.iter().map(|nd| nd.x).collect();
                     let (ports, width) = (self.ports.clone(), self.width);
-                    self.layers[l].swap(i, i + 1);
-                    if self.crossings_around(l) <= before {
-                        self.place_ports(n);
-                        self.place_x();
-                        let c = self.link_cost();
-                        if c < cost * 0.995 {
-                            cost = c;
-                            improved = true;
-                            continue;
-                        }
+                    self.swap(l, i, &mut pos);
+                    self.place_ports(n);
+                    self.place_x();
+                    let c = self.link_cost();
+                    if c < cost * 0.995 {
+                        cost = c;
+                        improved = true;
+                        continue;
                     }
-                    self.layers[l].swap(i, i + 1);
+                    self.swap(l, i, &mut pos);
                     for (nd, x) in self.nodes.iter_mut().zip(xs) {
                         nd.x = x;
                     }
@@ -414,16 +415,14 @@ impl Layout {
 
     /// Swaps neighbours in a layer while that removes crossings.
     pub(super) fn transpose(&mut self) {
+        let mut pos = self.positions();
         for _ in 0..8 {
             let mut improved = false;
             for l in 0..self.layers.len() {
                 for i in 0..self.layers[l].len().saturating_sub(1) {
-                    let before = self.crossings_around(l);
-                    self.layers[l].swap(i, i + 1);
-                    if self.crossings_around(l) < before {
+                    if self.swap_gain(l, i, &pos) < 0 {
+                        self.swap(l, i, &mut pos);
                         improved = true;
-                    } else {
-                        self.layers[l].swap(i, i + 1);
                     }
                 }
             }
@@ -433,19 +432,38 @@ impl Layout {
         }
     }
 
-    pub(super) fn crossings_around(&self, l: usize) -> usize {
-        let pos = self.positions();
-        let above = if l > 0 {
-            self.crossings_between(l - 1, &pos)
-        } else {
-            0
+    /// Swaps the `i`th and next node of layer `l`, keeping `pos` current.
+    fn swap(&mut self, l: usize, i: usize, pos: &mut [usize]) {
+        let layer = &mut self.layers[l];
+        layer.swap(i, i + 1);
+        pos[layer[i]] = i;
+        pos[layer[i + 1]] = i + 1;
+    }
+
+    /// How the weighted crossings change if the `i`th and next node of
+    /// layer `l` swap: only the crossings between their own links do.
+    fn swap_gain(&self, l: usize, i: usize, pos: &[usize]) -> isize {
+        let (u, v) = (self.layers[l][i], self.layers[l][i + 1]);
+        let links = |a: usize| {
+            self.adj[a]
+                .iter()
+                .filter(move |(m, _)| self.nodes[*m].layer != l)
+                .map(move |&(m, _)| {
+                    let w = self.nodes[a].weight.max(self.nodes[m].weight);
+                    (self.nodes[m].layer, pos[m], w as isize)
+                })
         };
-        let below = if l + 1 < self.layers.len() {
-            self.crossings_between(l, &pos)
-        } else {
-            0
-        };
-        above + below
+        let mut gain = 0;
+        for (lu, pu, wu) in links(u) {
+            for (lv, pv, wv) in links(v) {
+                if lu == lv && pu != pv {
+                    // Before: u left of v, so crossing where u's end is
+                    // right of v's; after, the other way round.
+                    gain += if pu > pv { -wu * wv } else { wu * wv };
+                }
+            }
+        }
+        gain
     }
 
     /// Spreads the links of each state's top and bottom sides along the box,
