@@ -1,11 +1,14 @@
 //! The SVG layout, measured: how often labels sit on other arrows' lines,
-//! labels overlap, and lines cross, for tcp.fsm (in both languages) and
-//! every spec in `examples/specs/`. Run with `--nocapture` to see the
+//! labels overlap, and lines cross, for tcp.fsm (in both languages, and as
+//! a heat map) and every spec in `examples/specs/`.
+//!
+//! `cargo test -p fsm-codegen --test layout -- --nocapture` prints the
 //! counts and what collides.
 
 use std::path::{Path, PathBuf};
 
 use fsm_codegen::dot::DrawOptions;
+use fsm_codegen::figure::Heat;
 use fsm_codegen::svg::{self, Collisions};
 
 fn root() -> PathBuf {
@@ -16,17 +19,23 @@ fn root() -> PathBuf {
 }
 
 fn measure(spec: &Path, lang: &str) -> Collisions {
-    let model = match fsm_codegen::load(spec) {
-        Ok(spec) => spec.model,
-        Err(e) => panic!("{e}"),
-    };
     let opts = DrawOptions {
         lang: lang.to_owned(),
         ..DrawOptions::default()
     };
-    let c = svg::collisions(&model, &opts);
+    measure_with(spec, &opts, lang)
+}
+
+/// The collisions in `spec`'s figure drawn with `opts`, printed under
+/// `name`.
+fn measure_with(spec: &Path, opts: &DrawOptions, name: &str) -> Collisions {
+    let model = match fsm_codegen::load(spec) {
+        Ok(spec) => spec.model,
+        Err(e) => panic!("{e}"),
+    };
+    let c = svg::collisions(&model, opts);
     println!(
-        "{} ({lang}): label-edge {}, label-label {}, label-state {}, edge-edge {} \
+        "{} ({name}): label-edge {}, label-label {}, label-state {}, edge-edge {} \
          (with a path arrow: {}), thin along bold {}",
         spec.strip_prefix(root()).unwrap_or(spec).display(),
         c.label_edge,
@@ -57,10 +66,20 @@ fn variants() -> Vec<PathBuf> {
 
 #[test]
 fn tcp_labels_sit_clear_of_other_arrows() {
-    let measured: Vec<(&str, Collisions)> = ["en", "zh"]
-        .into_iter()
-        .map(|lang| (lang, measure(&root().join("tcp.fsm"), lang)))
-        .collect();
+    let tcp = root().join("tcp.fsm");
+    // A heat map's labels are wider (a count after each).
+    let heat = DrawOptions {
+        heat: Some(Heat {
+            fired: vec![12_345; 200],
+            reached: Vec::new(),
+        }),
+        ..DrawOptions::default()
+    };
+    let measured: Vec<(&str, Collisions)> = vec![
+        ("en", measure(&tcp, "en")),
+        ("zh", measure(&tcp, "zh")),
+        ("heat map", measure_with(&tcp, &heat, "heat map")),
+    ];
     for (lang, c) in measured {
         assert_eq!(c.label_edge, 0, "{lang}: {:#?}", c.notes);
         assert_eq!(c.label_label, 0, "{lang}: {:#?}", c.notes);
@@ -75,10 +94,11 @@ fn tcp_labels_sit_clear_of_other_arrows() {
 }
 
 /// The most crossings and thin-along-bold runs a variant spec may have:
-/// what the layout achieves, 5 crossings in no_syn_rcvd_established.fsm
-/// (without SYN_RCVD -> ESTABLISHED, the server's path is broken) and 2 runs in no_close_wait.fsm
-/// and no_time_wait.fsm (where thin arrows share both ends' rows with a
-/// path arrow). Labels are never crossed or covered.
+/// what the layout achieves. no_syn_rcvd_established.fsm has 5 crossings
+/// (its server path stops at SYN_RCVD, so the paths do not keep to their
+/// sides); no_time_wait.fsm has 2 runs (a thin arrow and the client's bold
+/// one both go from FIN_WAIT_2 to CLOSED), and so has no_close_wait.fsm in
+/// Chinese. Labels are never crossed or covered.
 const VARIANT_CROSSINGS: usize = 5;
 const VARIANT_ALONG_BOLD: usize = 2;
 
