@@ -1,6 +1,7 @@
 //! The SVG layout, measured: how often labels sit on other arrows' lines,
 //! labels overlap, and lines cross, for tcp.fsm (in both languages, and as
-//! a heat map) and every spec in `examples/specs/`.
+//! a heat map), and every other spec: congestion.fsm and those in
+//! `examples/specs/`.
 //!
 //! `cargo test -p fsm-codegen --test layout -- --nocapture` prints the
 //! counts and what collides.
@@ -51,16 +52,28 @@ fn measure_with(spec: &Path, opts: &DrawOptions, name: &str) -> Collisions {
     c
 }
 
-/// The variant specs, sorted.
+/// Every spec but tcp.fsm: the others at the top (congestion.fsm) and
+/// those under `examples/specs/`, sorted.
 fn variants() -> Vec<PathBuf> {
-    let dir = root().join("examples/specs");
-    let mut specs: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.expect("a directory entry").path())
-        .filter(|p| p.extension().is_some_and(|x| x == "fsm"))
-        .collect();
+    fn specs_in(dir: &Path, deep: bool, out: &mut Vec<PathBuf>) {
+        let entries = std::fs::read_dir(dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
+        for entry in entries {
+            let path = entry.expect("a directory entry").path();
+            if path.is_dir() {
+                if deep {
+                    specs_in(&path, deep, out);
+                }
+            } else if path.extension().is_some_and(|x| x == "fsm") {
+                out.push(path);
+            }
+        }
+    }
+    let mut specs = Vec::new();
+    specs_in(&root(), false, &mut specs);
+    specs.retain(|p| !p.ends_with("tcp.fsm"));
+    specs_in(&root().join("examples/specs"), true, &mut specs);
     specs.sort();
-    assert!(!specs.is_empty(), "no specs in {}", dir.display());
+    assert!(specs.len() > 1, "no variant specs found");
     specs
 }
 
