@@ -468,8 +468,21 @@ impl Layout {
 
     /// Spreads the links of each state's top and bottom sides along the box,
     /// in the order of the nodes they lead to, and widens crowded boxes.
+    ///
+    /// A sideways arrow's dip runs under the box to its port, so that port
+    /// goes to the end of the side nearer the arrow's other end (see
+    /// [`Layout::flat_bounds`]).
     pub(super) fn place_ports(&mut self, n: usize) {
         let pos = self.positions();
+        let flat = self.flat_ends();
+        let key = |s: usize, m: usize| {
+            let side = match flat.get(&(s, m)) {
+                Some(&other) if pos[other] < pos[s] => 0,
+                Some(_) => 2,
+                None => 1,
+            };
+            (side, pos[m])
+        };
         for s in 0..n {
             for side in [self.nodes[s].layer.wrapping_sub(1), self.nodes[s].layer + 1] {
                 let mut links: Vec<usize> = self.adj[s]
@@ -477,7 +490,7 @@ impl Layout {
                     .map(|(m, _)| *m)
                     .filter(|m| self.nodes[*m].layer == side)
                     .collect();
-                links.sort_by_key(|m| pos[*m]);
+                links.sort_by_key(|&m| key(s, m));
                 links.dedup();
                 let needed = (links.len() as f64 + 1.0) * 20.0 / 2.0 / 0.8;
                 if needed > self.half[s] {
@@ -495,12 +508,68 @@ impl Layout {
         }
     }
 
+    /// Each sideways arrow's (end, label node), with its other end.
+    fn flat_ends(&self) -> BTreeMap<(usize, usize), usize> {
+        self.bundles
+            .iter()
+            .filter(|bu| bu.kind == Kind::Flat)
+            .flat_map(|bu| {
+                let (a, l, z) = (bu.chain[0], bu.chain[1], bu.chain[2]);
+                [((a, l), z), ((z, l), a)]
+            })
+            .collect()
+    }
+
+    /// Where other lines leaving a sideways arrow's end must run, so as not
+    /// to cross its dip, by layer: each (index in the layer, node, end,
+    /// label node of the sideways arrow, whether the node must stay right
+    /// of the dip's port). A line leaving the end's bottom between the port
+    /// and the arrow's other end would have to cross the dip.
+    fn flat_bounds(&self) -> Vec<Vec<DipBound>> {
+        let pos = self.positions();
+        let mut bounds = vec![Vec::new(); self.layers.len()];
+        for (&(end, label), &other) in &self.flat_ends() {
+            let l = self.nodes[label].layer;
+            for &(m, _) in &self.adj[end] {
+                if m != label && self.nodes[m].layer == l {
+                    bounds[l].push((pos[m], m, end, label, pos[other] < pos[end]));
+                }
+            }
+        }
+        bounds
+    }
+
+    /// Moves the nodes of layer `l` that `bounds` holds to their side of a
+    /// dip's port, pushing their neighbours along to keep the gaps.
+    fn keep_clear_of_dips(&mut self, l: usize, bounds: &[DipBound]) {
+        let layer = &self.layers[l];
+        let nodes = &mut self.nodes;
+        let gap = |nodes: &[Node], a: usize, b: usize| nodes[a].right + GAP_X + nodes[b].left;
+        for &(i, m, end, label, right) in bounds {
+            let port = nodes[end].x + self.ports.get(&(end, label)).copied().unwrap_or(0.0);
+            if right && nodes[m].x < port + DIP_CLEAR {
+                nodes[m].x = port + DIP_CLEAR;
+                for k in i + 1..layer.len() {
+                    let min = nodes[layer[k - 1]].x + gap(nodes, layer[k - 1], layer[k]);
+                    nodes[layer[k]].x = nodes[layer[k]].x.max(min);
+                }
+            } else if !right && nodes[m].x > port - DIP_CLEAR {
+                nodes[m].x = port - DIP_CLEAR;
+                for k in (0..i).rev() {
+                    let max = nodes[layer[k + 1]].x - gap(nodes, layer[k], layer[k + 1]);
+                    nodes[layer[k]].x = nodes[layer[k]].x.min(max);
+                }
+            }
+        }
+    }
+
     /// Where `a`'s link to `b` meets `a`, relative to `a`'s x.
     pub(super) fn port(&self, a: usize, b: usize) -> f64 {
         self.ports.get(&(a, b)).copied().unwrap_or(0.0)
     }
 
     pub(super) fn place_x(&mut self) {
+        let bounds = self.flat_bounds();
         // Start packed to the left.
         for layer in &self.layers {
             let mut x = 0.0;
@@ -541,6 +610,7 @@ impl Layout {
                 for (&id, x) in layer.iter().zip(xs) {
                     self.nodes[id].x = x;
                 }
+                self.keep_clear_of_dips(l, &bounds[l]);
             }
         }
         let min = self
@@ -619,6 +689,12 @@ fn path_sides(fig: &Figure, bundles: &[Bundle], nodes: usize) -> Vec<f64> {
         .map(|(s, k)| if k == 0 { middle } else { s / k as f64 })
         .collect()
 }
+
+/// A node kept to one side of a dip (see `Layout::flat_bounds`).
+type DipBound = (usize, usize, usize, usize, bool);
+
+/// How far a line keeps from the port of a sideways arrow's dip.
+const DIP_CLEAR: f64 = 12.0;
 
 /// What a crossing costs for a link of an arrow drawn with `line`.
 fn crossing_weight(line: Line) -> usize {

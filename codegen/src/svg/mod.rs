@@ -20,9 +20,12 @@
 //!    bold paths and the paths off each other;
 //! 4. x positions: repeated sweeps that pull each node toward its
 //!    neighbours (long arrows and path arrows pull harder), solved per layer
-//!    as an isotonic regression so nodes keep their order and spacing; then
-//!    labels in the left half move to the left of their line, and swaps that
-//!    straighten the links without adding crossings are kept;
+//!    as an isotonic regression so nodes keep their order and spacing (a
+//!    line leaving a sideways arrow's end is held beyond the port of its
+//!    dip, which sits at the box's end nearer the other end, so that it
+//!    does not cross the dip); then labels in the left half move to the
+//!    left of their line, and swaps that straighten the links without
+//!    adding crossings are kept;
 //! 5. y positions: each gap grows with the sideways travel across it, so
 //!    that lines converging on one box stay apart;
 //! 6. arrows are cubic Hermite curves through their nodes (Catmull-Rom,
