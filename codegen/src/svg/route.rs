@@ -296,8 +296,9 @@ impl Layout {
         self.nodes[bu.from].x + side * (self.half[bu.from] + bu.loop_base)
     }
 
-    /// The box of bundle `b`'s label, and whether its text is right-aligned
-    /// against its line (then the box ends 6 px left of the line).
+    /// The box of bundle `b`'s label: beside its loop, under a sideways
+    /// arrow's dip, or 6 px right of its line (left of it, when the label
+    /// is right-aligned against the line).
     pub(super) fn label_box(&self, b: usize) -> Rect {
         let bu = &self.bundles[b];
         let (w, h) = (bu.label.w, bu.label.h);
