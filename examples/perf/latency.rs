@@ -26,23 +26,35 @@ fn localhost() -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)
 }
 
-/// One round trip each, timed: the client writes one byte, the server
-/// echoes it, the client reads it.
-fn ping_pong(
+/// `n` round trips, each timed: the client writes one byte, the server
+/// (`echo`, on a thread of its own) sends it back, the client reads it.
+fn ping_pong<C: Read + Write, S: Read + Write + Send + 'static>(
     n: usize,
-    client: &mut dyn FnMut(&mut [u8; 1]) -> std::io::Result<()>,
+    mut client: C,
+    mut server: S,
 ) -> std::io::Result<Vec<Duration>> {
+    let echo = std::thread::spawn(move || -> std::io::Result<()> {
+        let mut b = [0u8; 1];
+        for _ in 0..n {
+            server.read_exact(&mut b)?;
+            server.write_all(&b)?;
+        }
+        Ok(())
+    });
     let mut times = Vec::with_capacity(n);
     let mut byte = [0u8; 1];
     for i in 0..n {
         byte[0] = i as u8;
         let t = Instant::now();
-        client(&mut byte)?;
+        client.write_all(&byte)?;
+        client.read_exact(&mut byte)?;
         times.push(t.elapsed());
         if byte[0] != i as u8 {
             return Err(std::io::Error::other("the echo differs"));
         }
     }
+    echo.join()
+        .map_err(|_| std::io::Error::other("echo panicked"))??;
     Ok(times)
 }
 
@@ -53,50 +65,22 @@ fn ours(n: usize) -> std::io::Result<Vec<Duration>> {
     let listener = server.listen(server.local_addr().port(), 1)?;
     let mut c = client.connect(server.local_addr(), Duration::from_secs(5))?;
     let mut s = listener.accept_timeout(Duration::from_secs(5))?;
-    let echo = std::thread::spawn(move || -> std::io::Result<()> {
-        s.set_read_timeout(Some(Duration::from_secs(5)));
-        let mut b = [0u8; 1];
-        for _ in 0..n {
-            s.read_exact(&mut b)?;
-            s.write_all(&b)?;
-        }
-        Ok(())
-    });
+    s.set_read_timeout(Some(Duration::from_secs(5)));
     c.set_read_timeout(Some(Duration::from_secs(5)));
-    let times = ping_pong(n, &mut |b| {
-        c.write_all(b)?;
-        c.read_exact(b)
-    });
-    echo.join()
-        .map_err(|_| std::io::Error::other("echo panicked"))??;
-    times
+    ping_pong(n, c, s)
 }
 
 /// The kernel's TCP over loopback, `TCP_NODELAY` on both ends.
 fn kernel(n: usize) -> std::io::Result<Vec<Duration>> {
     let listener = TcpListener::bind(localhost())?;
     let addr = listener.local_addr()?;
-    let echo = std::thread::spawn(move || -> std::io::Result<()> {
-        let (mut s, _) = listener.accept()?;
-        s.set_nodelay(true)?;
-        s.set_read_timeout(Some(Duration::from_secs(5)))?;
-        let mut b = [0u8; 1];
-        for _ in 0..n {
-            s.read_exact(&mut b)?;
-            s.write_all(&b)?;
-        }
-        Ok(())
-    });
-    let mut c = TcpStream::connect(addr)?;
-    c.set_nodelay(true)?;
-    c.set_read_timeout(Some(Duration::from_secs(5)))?;
-    let times = ping_pong(n, &mut |b| {
-        c.write_all(b)?;
-        c.read_exact(b)
-    });
-    echo.join()
-        .map_err(|_| std::io::Error::other("echo panicked"))??;
-    times
+    let c = TcpStream::connect(addr)?;
+    let (s, _) = listener.accept()?;
+    for x in [&c, &s] {
+        x.set_nodelay(true)?;
+        x.set_read_timeout(Some(Duration::from_secs(5)))?;
+    }
+    ping_pong(n, c, s)
 }
 
 /// User + system CPU time of this process so far.
@@ -179,7 +163,7 @@ pub fn run(plan: &Plan, table: &mut Table) -> Result<(), Box<dyn std::error::Err
         let faults: FaultConfig = format!("loss=0.01,seed={round}").parse()?;
         let x = bulk::ours_with(bytes / 4, plan.bulk_limit, &|| {
             let mut o = Options::with_config(bulk::bulk_config(None));
-            o.faults = faults.clone();
+            o.faults = faults;
             o
         })?;
         if let Some(why) = &x.incomplete {
