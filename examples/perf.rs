@@ -25,6 +25,9 @@
 //! 5. `scale`: 10,000 concurrent connections on one endpoint: time to open,
 //!    memory per idle connection, time to close (each run in a fresh child
 //!    process, so that its RSS is its own).
+//! 6. `latency`: a 1-byte ping-pong (round trips per second, p50, p99),
+//!    CPU seconds per GB of bulk transfer, and bulk with 1% loss; each
+//!    beside the kernel's TCP.
 //!
 //! Generator sizes and scale runs run in child processes (this binary with
 //! a hidden `--child-…` option) that the parent kills when their time is
@@ -45,6 +48,8 @@ mod conns;
 mod dispatch;
 #[path = "perf/generator.rs"]
 mod generator;
+#[path = "perf/latency.rs"]
+mod latency;
 #[path = "perf/smol.rs"]
 mod smol;
 #[path = "perf/table.rs"]
@@ -53,7 +58,15 @@ mod table;
 use table::Table;
 
 /// The sections, in the order they run.
-const SECTIONS: [&str; 6] = ["generator", "macro", "dispatch", "bulk", "conns", "scale"];
+const SECTIONS: [&str; 7] = [
+    "generator",
+    "macro",
+    "dispatch",
+    "bulk",
+    "conns",
+    "scale",
+    "latency",
+];
 
 #[derive(Parser, Debug)]
 #[command(
@@ -180,6 +193,7 @@ fn main() -> ExitCode {
             "bulk" => bulk::run(&plan, &mut table),
             "conns" => conns::rate(&plan, &mut table),
             "scale" => conns::scale(&plan, &mut table),
+            "latency" => latency::run(&plan, &mut table),
             _ => unreachable!(),
         };
         if let Err(e) = r {

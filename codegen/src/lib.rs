@@ -57,6 +57,7 @@ pub mod rust;
 pub mod stats;
 pub mod svg;
 pub mod syntax;
+pub mod tour;
 
 use std::fmt as std_fmt;
 use std::path::{Path, PathBuf};

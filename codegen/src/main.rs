@@ -57,6 +57,21 @@ enum Command {
         #[arg(required = true)]
         files: Vec<PathBuf>,
     },
+    /// Print a tour: event sequences from the initial state that together
+    /// take every (transition, source state) pair and every guard outcome,
+    /// each a shortest way to its last event.
+    Tour {
+        /// The spec file.
+        file: PathBuf,
+        /// A guard the path decides, not the world: GUARD:SET/CLEAR, true
+        /// once a state of SET (`+`-separated) is entered, false again in
+        /// CLEAR; e.g. `passive:LISTEN/SYN_SENT` for tcp.fsm.
+        #[arg(long, value_name = "GUARD:SET/CLEAR")]
+        history: Vec<String>,
+        /// One JSON object instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Serve the Language Server Protocol over standard input and output,
     /// for editors: diagnostics, hover, go to definition, references,
     /// rename, completion and the outline of .fsm files.
@@ -119,6 +134,26 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Fmt { check, files } => fmt(check, &files),
         Command::Lsp => fsm_codegen::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
+        Command::Tour {
+            file,
+            history,
+            json,
+        } => {
+            let spec = load(&file)?;
+            let model = &spec.model;
+            let history = history
+                .iter()
+                .map(|h| fsm_codegen::tour::History::parse(model, h))
+                .collect::<Result<Vec<_>, _>>()?;
+            let tour = fsm_codegen::tour::tour(model, &history);
+            let text = if json {
+                tour_json(&spec, &tour)
+            } else {
+                tour_text(&spec, &tour)
+            };
+            write_output(None, &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Rust { file, output } => {
             let spec = load(&file)?;
             let code = fsm_codegen::rust::generate_file(&spec).map_err(|r| r.render())?;
@@ -126,6 +161,74 @@ fn run(command: Command) -> Result<ExitCode, String> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+fn tour_text(spec: &Spec, tour: &fsm_codegen::tour::Tour) -> String {
+    let model = &spec.model;
+    let mut out = format!("{}: {}\n", spec.file_name, tour.summary());
+    for (i, seq) in tour.sequences.iter().enumerate() {
+        let steps: Vec<String> = seq
+            .iter()
+            .map(|s| fsm_codegen::tour::describe(model, s))
+            .collect();
+        out.push_str(&format!("{:>4}. {}\n", i + 1, steps.join(", ")));
+    }
+    let lines: Vec<String> = model
+        .edges()
+        .enumerate()
+        .filter(|(i, _)| tour.untaken.contains(i))
+        .map(|(_, e)| {
+            let t = &model.transitions[e.transition.index()];
+            format!(
+                "line {} from {}",
+                t.line,
+                model.states[e.from.index()].name.text
+            )
+        })
+        .collect();
+    if !lines.is_empty() {
+        out.push_str(&format!("cannot be taken: {}\n", lines.join("; ")));
+    }
+    out
+}
+
+fn tour_json(spec: &Spec, tour: &fsm_codegen::tour::Tour) -> String {
+    let model = &spec.model;
+    let name = |s: fsm_codegen::model::StateId| model.states[s.index()].name.text.clone();
+    let edges: Vec<_> = model.edges().collect();
+    let sequences: Vec<serde_json::Value> = tour
+        .sequences
+        .iter()
+        .map(|seq| {
+            seq.iter()
+                .map(|s| {
+                    let guards: serde_json::Map<String, serde_json::Value> = s
+                        .guards
+                        .iter()
+                        .map(|&(g, v)| (model.guards[g.index()].name.text.clone(), v.into()))
+                        .collect();
+                    serde_json::json!({
+                        "from": name(s.from),
+                        "event": model.events[s.event.index()].name.text,
+                        "guards": guards,
+                        "to": name(s.to),
+                        "pair": s.pair,
+                        "line": s.pair.map(|p| model.transitions[edges[p].transition.index()].line),
+                    })
+                })
+                .collect()
+        })
+        .collect();
+    let value = serde_json::json!({
+        "spec": spec.file_name,
+        "pairs": tour.pairs,
+        "pairs_taken": tour.pairs_taken,
+        "outcomes": tour.outcomes,
+        "outcomes_taken": tour.outcomes_taken,
+        "events": tour.events(),
+        "sequences": sequences,
+    });
+    format!("{value}\n")
 }
 
 fn fmt(check: bool, files: &[PathBuf]) -> Result<ExitCode, String> {

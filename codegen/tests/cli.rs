@@ -259,3 +259,56 @@ fn fmt_dash_reads_stdin_and_writes_stdout() {
         "machine M \"m\"  // c\n"
     );
 }
+
+#[test]
+fn tour_covers_every_pair_and_guard_outcome_of_tcp_fsm() {
+    let tcp = tcp_fsm();
+    let tcp = tcp.to_str().unwrap();
+    let o = fsm(&["tour", tcp, "--history", "passive:LISTEN/SYN_SENT"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let head = out.lines().next().unwrap_or_default();
+    assert!(head.contains(": 91 pairs in "), "{head}");
+    assert!(head.ends_with("guard outcomes 14/14"), "{head}");
+    // `passive` is the path's: the reset that sends SYN_RCVD back to
+    // CLOSED comes after a simultaneous open, through SYN_SENT.
+    let active = out
+        .lines()
+        .find(|l| l.contains("SYN_RCVD -rcv_rst [!passive]-> CLOSED"))
+        .expect("a sequence takes it");
+    assert!(
+        active.contains("CLOSED -active_open-> SYN_SENT"),
+        "{active}"
+    );
+
+    // The same as one JSON object: every pair appears, every sequence
+    // starts in CLOSED and each step starts where the last one ended.
+    let o = fsm(&[
+        "tour",
+        tcp,
+        "--history",
+        "passive:LISTEN/SYN_SENT",
+        "--json",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON");
+    assert_eq!(v["pairs_taken"], 91);
+    assert_eq!(v["outcomes_taken"], v["outcomes"]);
+    let mut pairs = std::collections::BTreeSet::new();
+    for seq in v["sequences"].as_array().unwrap() {
+        let mut at = "CLOSED";
+        for step in seq.as_array().unwrap() {
+            assert_eq!(step["from"], at, "{seq}");
+            at = step["to"].as_str().unwrap();
+            if let Some(p) = step["pair"].as_u64() {
+                pairs.insert(p);
+            }
+        }
+    }
+    assert_eq!(pairs.len(), 91);
+
+    // A history naming a state the spec lacks is refused.
+    let o = fsm(&["tour", tcp, "--history", "passive:AJAR"]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("no state `AJAR`"), "{}", stderr(&o));
+}

@@ -440,3 +440,41 @@ fn tcp_fsm_has_no_errors_and_no_warnings() {
     assert!(spec.warnings.is_empty(), "{}", spec.render_warnings());
     assert_eq!(spec.model.states.len(), 11);
 }
+
+#[test]
+fn congestion_fsm_has_no_errors_and_no_warnings() {
+    for file in [
+        "congestion.fsm",
+        "examples/specs/congestion/tahoe.fsm",
+        "examples/specs/congestion/no_congestion_control.fsm",
+    ] {
+        let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
+        let spec = fsm_codegen::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(spec.warnings.is_empty(), "{}", spec.render_warnings());
+    }
+}
+
+#[test]
+fn an_rfc_reference_takes_a_section_or_a_number_and_a_section() {
+    let spec = compile(
+        "rfc.fsm",
+        &BASE
+            .replace("/ creak\n", "/ creak  rfc 5681 3.2\n")
+            .replace("on pull\n", "on pull  rfc 3.10.7\n"),
+    )
+    .unwrap_or_else(|r| panic!("{}", r.render()));
+    let rfcs: Vec<Option<&str>> = spec
+        .model
+        .transitions
+        .iter()
+        .map(|t| t.rfc.as_deref())
+        .collect();
+    assert_eq!(rfcs, [Some("5681 3.2"), Some("3.10.7")]);
+    // A number alone is a section of the machine's own RFC.
+    let spec = compile("rfc.fsm", &BASE.replace("on pull\n", "on pull rfc 793\n")).unwrap();
+    assert_eq!(spec.model.transitions[1].rfc.as_deref(), Some("793"));
+    // What is not a section says what was expected, where.
+    let (msg, line, col) = only_error(&BASE.replace("on pull\n", "on pull rfc x\n"));
+    assert!(msg.contains("rfc 5681 3.2"), "{msg}");
+    assert_eq!((line, col), (8, 26), "{msg}");
+}

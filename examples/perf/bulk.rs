@@ -233,7 +233,7 @@ pub fn raw_udp_batched(bytes: usize, limit: Duration) -> std::io::Result<Xfer> {
 
 /// The config of our endpoints for bulk: loopback timers; receive and
 /// send buffers of `buffer` bytes (`None`: the defaults).
-fn bulk_config(buffer: Option<usize>) -> Config {
+pub fn bulk_config(buffer: Option<usize>) -> Config {
     let mut c = Config::loopback(Duration::from_millis(10));
     if let Some(b) = buffer {
         c.recv_buffer = b;
@@ -244,8 +244,17 @@ fn bulk_config(buffer: Option<usize>) -> Config {
 
 /// (b) Our runtime: one connection, client to server, `bytes` bytes.
 pub fn ours(bytes: usize, limit: Duration, buffer: Option<usize>) -> std::io::Result<Xfer> {
-    let server = Endpoint::bind_with(localhost(), Options::with_config(bulk_config(buffer)))?;
-    let client = Endpoint::bind_with(localhost(), Options::with_config(bulk_config(buffer)))?;
+    ours_with(bytes, limit, &|| Options::with_config(bulk_config(buffer)))
+}
+
+/// (b) with both endpoints made with `options` (fault injection, say).
+pub fn ours_with(
+    bytes: usize,
+    limit: Duration,
+    options: &dyn Fn() -> Options,
+) -> std::io::Result<Xfer> {
+    let server = Endpoint::bind_with(localhost(), options())?;
+    let client = Endpoint::bind_with(localhost(), options())?;
     let listener = server.listen(server.local_addr()?.port(), 1)?;
     let c = client.connect(server.local_addr()?, Duration::from_secs(5))?;
     let (mut s, _) = listener.accept_timeout(Duration::from_secs(5))?;

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fsm_codegen::LoadError;
+use fsm_runtime::cc::CcWords;
 use fsm_runtime::loaded::Loaded;
 use fsm_runtime::trace::StepRecord;
 use fsm_runtime::vocab::Machine;
@@ -151,6 +152,10 @@ pub struct Tally {
     pub fired: Vec<u64>,
     /// Which states any connection was in, by state index.
     pub reached: Vec<bool>,
+    /// Events the congestion machines heard.
+    pub cc_events: u64,
+    /// Times the congestion machines changed state, by (from, to).
+    pub cc_changes: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 impl Tally {
@@ -183,6 +188,10 @@ impl Tally {
         self.segments += r.segments;
         self.wire_bytes += r.wire_bytes;
         self.retransmissions += r.retransmissions;
+        self.cc_events += r.cc_events;
+        for (k, n) in r.cc_changes {
+            *self.cc_changes.entry(k).or_default() += n;
+        }
         for (t, d) in self.state_time.iter_mut().zip(&r.state_time) {
             *t += *d;
         }
@@ -227,6 +236,10 @@ impl Tally {
         self.segments += other.segments;
         self.wire_bytes += other.wire_bytes;
         self.retransmissions += other.retransmissions;
+        self.cc_events += other.cc_events;
+        for (k, n) in other.cc_changes {
+            *self.cc_changes.entry(k).or_default() += n;
+        }
         self.delivered += other.delivered;
         self.meant += other.meant;
         for (t, d) in self.state_time.iter_mut().zip(other.state_time) {
@@ -254,6 +267,8 @@ struct Recorder<'a> {
     segments: u64,
     wire_bytes: u64,
     retransmissions: u64,
+    cc_events: u64,
+    cc_changes: BTreeMap<(&'static str, &'static str), u64>,
 }
 
 impl<'a> Recorder<'a> {
@@ -269,6 +284,8 @@ impl<'a> Recorder<'a> {
             segments: 0,
             wire_bytes: 0,
             retransmissions: 0,
+            cc_events: 0,
+            cc_changes: BTreeMap::new(),
         }
     }
 
@@ -293,6 +310,13 @@ impl<'a> Recorder<'a> {
 }
 
 impl Observer for Recorder<'_> {
+    fn cc_step(&mut self, _side: usize, r: &StepRecord<CcWords>) {
+        self.cc_events += 1;
+        if r.from != r.to {
+            *self.cc_changes.entry((r.from, r.to)).or_default() += 1;
+        }
+    }
+
     fn step(&mut self, side: usize, r: &StepRecord) {
         self.steps.push(Step {
             at: r.at,
@@ -672,6 +696,21 @@ impl fmt::Display for Report {
                 )
             }),
         );
+        t.section("congestion machines (both sides)");
+        t.row("  events", each(&|x| count(x.cc_events)));
+        let mut changes: Vec<(&str, &str)> = self
+            .tallies
+            .iter()
+            .flat_map(|x| x.cc_changes.keys().copied())
+            .collect();
+        changes.sort();
+        changes.dedup();
+        for (from, to) in changes {
+            t.row(
+                format!("  {from} -> {to}"),
+                each(&|x| count(x.cc_changes.get(&(from, to)).copied().unwrap_or(0))),
+            );
+        }
         t.section("bytes delivered intact");
         t.row(
             "  read by the applications",

@@ -75,7 +75,11 @@ vocabulary! {
     /// connection's segment size; FlightSize the bytes sent and not yet
     /// acknowledged when the event was raised.
     Action {
-        /// cwnd += min(bytes acknowledged, SMSS) (RFC 5681 equation 2).
+        /// cwnd += bytes acknowledged: byte counting (RFC 3465) without
+        /// RFC 5681's limit of one SMSS per ACK (equation 2), as Linux
+        /// counts: a receiver that acknowledges a batch of segments at once
+        /// (this runtime's, the kernel's with GRO) would otherwise slow the
+        /// start down by the batch's size.
         GrowSlowStart = "grow_slow_start",
         /// cwnd += SMSS once a cwnd's worth of bytes has been acknowledged
         /// (RFC 5681 3.1, byte counting as RFC 3465).
@@ -367,7 +371,7 @@ impl Window {
         let cwnd = self.cwnd(smss);
         let set = |w: &mut Window, v: u32| w.cwnd = Some(v.max(smss));
         match action {
-            Action::GrowSlowStart => set(self, cwnd.saturating_add(facts.acked.min(smss))),
+            Action::GrowSlowStart => set(self, cwnd.saturating_add(facts.acked)),
             Action::GrowAvoidance => {
                 self.avoidance = self.avoidance.saturating_add(facts.acked);
                 if self.avoidance >= cwnd {

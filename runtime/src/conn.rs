@@ -140,6 +140,9 @@ struct Tcb {
     rcv_nxt: SeqNum,
     /// Right edge of the last window we advertised (never moves back).
     rcv_adv: SeqNum,
+    /// The right edge moves on by at least this much (receiver SWS
+    /// avoidance): min(receive buffer / 2, MSS).
+    rcv_sws: u32,
     send_buf: Ring,
     /// Bytes ever queued for sending (the FIN follows them).
     queued_total: u64,
@@ -172,6 +175,9 @@ struct Tcb {
     cc: Window,
     /// Bytes taken in since we last acknowledged (delayed ACKs).
     unacked_bytes: usize,
+    /// Out-of-order segments not yet answered: one duplicate ACK each
+    /// (RFC 5681 4.2), even when they arrived in one batch.
+    dup_acks_owed: u32,
     /// When the delayed acknowledgment is due, if one is owed.
     ack_due: Option<Instant>,
     /// Challenge ACKs sent in the current one-second window.
@@ -198,6 +204,8 @@ impl Tcb {
             irs: None,
             rcv_nxt: SeqNum(0),
             rcv_adv: SeqNum(0),
+            rcv_sws: u32::try_from((config.recv_buffer / 2).min(usize::from(config.mss)))
+                .unwrap_or(u32::MAX),
             send_buf: Ring::new(config.send_buffer),
             queued_total: 0,
             fin_queued: false,
@@ -219,6 +227,7 @@ impl Tcb {
             resend_una: false,
             cc: Window::new(config.congestion.machine(), config.initial_window),
             unacked_bytes: 0,
+            dup_acks_owed: 0,
             ack_due: None,
             challenge: (now, 0),
         }
@@ -261,8 +270,25 @@ impl Tcb {
         u32::try_from(self.recv_buf.free()).unwrap_or(u32::MAX)
     }
 
+    /// The window to advertise (RCV.WND): the free space, except that the
+    /// right edge moves on only by a useful amount (receiver SWS
+    /// avoidance, RFC 9293 3.8.6.2.2). So a window never grows by a
+    /// sliver, and the duplicate ACKs that out-of-order data draws carry
+    /// the same window while the application reads (RFC 5681 counts only
+    /// those as duplicates).
+    fn offered_wnd(&self) -> u32 {
+        let free = self.rcv_wnd();
+        let left = self.rcv_adv.distance(self.rcv_nxt).max(0) as u32;
+        // (After the peer's FIN no data comes: the window is the space.)
+        if !self.fin_received && free > left && free < left.saturating_add(self.rcv_sws) {
+            left
+        } else {
+            free
+        }
+    }
+
     fn window_field(&self, syn: bool) -> u16 {
-        let wnd = self.rcv_wnd();
+        let wnd = self.offered_wnd();
         let shifted = if syn { wnd } else { wnd >> self.rcv_shift };
         u16::try_from(shifted).unwrap_or(u16::MAX)
     }
@@ -297,6 +323,7 @@ impl Tcb {
     /// An acknowledgment went out (alone or on data): none is owed.
     fn acked_now(&mut self) {
         self.ack_pending = false;
+        self.dup_acks_owed = 0;
         self.unacked_bytes = 0;
         self.ack_due = None;
     }
@@ -873,7 +900,7 @@ impl<M: Machine> Connection<M> {
                 };
                 t.irs = Some(seg.seq);
                 t.rcv_nxt = seg.seq + 1;
-                t.rcv_adv = t.rcv_nxt + t.rcv_wnd() as usize;
+                t.rcv_adv = t.rcv_nxt + t.offered_wnd() as usize;
                 t.peer_mss = seg.mss.unwrap_or(536);
                 let offered = self.config.window_shift();
                 t.scaling = self.config.window_scaling && seg.window_scale.is_some();
@@ -1314,6 +1341,9 @@ impl<M: Machine> Connection<M> {
             // delay; out-of-order data and data that fills a hole are
             // acknowledged at once.
             let in_order = offset == 0 && t.assembler.is_empty();
+            if offset > 0 {
+                t.dup_acks_owed = t.dup_acks_owed.saturating_add(1);
+            }
             let written = t.recv_buf.write_at(t.recv_buf.len() + offset, data);
             if written > 0 && t.assembler.add(offset..offset + written) {
                 let n = t.assembler.take_front();
@@ -1512,9 +1542,13 @@ impl<M: Machine> Connection<M> {
                 t.progress_at.get_or_insert(now);
             }
         }
-        if t.ack_pending && t.irs.is_some() {
+        if (t.ack_pending || t.dup_acks_owed > 0) && t.irs.is_some() {
+            // One ACK for all that arrived, and one more for each further
+            // out-of-order segment.
+            let owed = t.dup_acks_owed.saturating_sub(1);
             t.acked_now();
-            t.rcv_adv = t.rcv_nxt + t.rcv_wnd() as usize;
+            t.dup_acks_owed = owed;
+            t.rcv_adv = t.rcv_nxt + t.offered_wnd() as usize;
             // An ACK alone carries the first sequence number never sent,
             // not SND.NXT: after a timeout SND.NXT goes back to SND.UNA,
             // and an ACK from there lies before the peer's RCV.NXT, which
@@ -1656,7 +1690,7 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
     t.snd_max = t.snd_max.max(end);
     arm_rto(t, now, fresh);
     t.acked_now();
-    t.rcv_adv = t.rcv_nxt + t.rcv_wnd() as usize;
+    t.rcv_adv = t.rcv_nxt + t.offered_wnd() as usize;
     Some(Outgoing {
         dst,
         seq,

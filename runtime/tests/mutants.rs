@@ -14,8 +14,16 @@
 //! queue, where no application can act on it and `Config::syn_backlog`
 //! bounds how many there are. Both are counted and printed apart.
 //!
+//! The same for congestion.fsm: every single-transition mutant `fsm check`
+//! accepts, loaded as the congestion machine of both hosts (tcp.fsm
+//! compiled in for the connections), over the simulation's random lossy
+//! networks: the oracle (reading the mutant) accepts every event of both
+//! machines, no acknowledged byte is lost, nothing panics, and every run
+//! settles (a congestion spec cannot keep a connection open).
+//!
 //! `MUTANTS=N` runs the first N of the shuffled list (default: all);
-//! `MUTANT=I` replays mutant I alone.
+//! `MUTANT=I` replays mutant I alone (of tcp.fsm; `CC_MUTANT=I` of
+//! congestion.fsm).
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -26,11 +34,13 @@ use std::time::Instant;
 use fsm_codegen::model::{StateId, Target};
 use fsm_codegen::{Model, Spec};
 use fsm_lab::oracle::Oracle;
-use fsm_lab::sim::{Mode, run};
+use fsm_lab::sim::{Mode, Setup, run, run_with};
+use fsm_runtime::cc::Congestion;
 use fsm_runtime::fault::SplitMix64;
 use fsm_runtime::loaded::Loaded;
 
 const TCP: &str = include_str!("../../tcp.fsm");
+const CONGESTION: &str = include_str!("../../congestion.fsm");
 
 /// Seeds per mode for each mutant.
 const SEEDS: u64 = 10;
@@ -81,7 +91,7 @@ fn mutate(model: &Model, decl: usize, m: &Mutation) -> Model {
 }
 
 /// `line 119 (FIN_WAIT_1 -> FIN_WAIT_2 on rcv_ack): retargeted to CLOSED`
-fn describe(model: &Model, decl: usize, m: &Mutation) -> String {
+fn describe(source: &str, model: &Model, decl: usize, m: &Mutation) -> String {
     let t = &model.transitions[decl];
     let what = match m {
         Mutation::Drop => "dropped".to_owned(),
@@ -95,7 +105,7 @@ fn describe(model: &Model, decl: usize, m: &Mutation) -> String {
             model.actions[t.actions[*a].index()].name.text
         ),
     };
-    let line = TCP.lines().nth(t.line - 1).unwrap_or("").trim();
+    let line = source.lines().nth(t.line - 1).unwrap_or("").trim();
     let line = line.split("//").next().unwrap_or(line).trim_end();
     format!("line {} ({line}): {what}", t.line)
 }
@@ -133,7 +143,7 @@ fn accept(base: &Spec, decl: usize, m: &Mutation) -> Option<Mutant> {
     let flagged = flagged(&spec);
     let loaded = Loaded::from_spec(spec).ok()?;
     Some(Mutant {
-        what: describe(&base.model, decl, m),
+        what: describe(TCP, &base.model, decl, m),
         loaded,
         oracle: Oracle {
             model,
@@ -203,17 +213,17 @@ fn exercise(mutant: &Mutant, seed_base: u64) -> Result<Ends, String> {
     Ok(ends)
 }
 
-#[test]
-fn every_mutant_of_tcp_fsm_keeps_the_promises() {
-    let base = fsm_codegen::compile("tcp.fsm", TCP).expect("tcp.fsm checks");
-    let mut all = mutations(&base.model);
-    // A fixed shuffle, so that MUTANTS=N samples the spec.
+/// Every mutation of `model`, in a fixed shuffle (so that `MUTANTS=N`
+/// samples the spec), and the indices to run: all, the first `MUTANTS`,
+/// or the one `replay` names.
+fn chosen(model: &Model, replay: &str) -> (Vec<(usize, Mutation)>, Vec<usize>) {
+    let mut all = mutations(model);
     let mut rng = SplitMix64::new(0x9e37_79b9_7f4a_7c15);
     for i in (1..all.len()).rev() {
         all.swap(i, rng.below(i as u64 + 1) as usize);
     }
-    let chosen: Vec<usize> = match std::env::var("MUTANT") {
-        Ok(i) => vec![i.parse().expect("MUTANT is a number")],
+    let chosen = match std::env::var(replay) {
+        Ok(i) => vec![i.parse().expect("a mutant's number")],
         Err(_) => {
             let n = std::env::var("MUTANTS")
                 .ok()
@@ -222,6 +232,13 @@ fn every_mutant_of_tcp_fsm_keeps_the_promises() {
             (0..n.min(all.len())).collect()
         }
     };
+    (all, chosen)
+}
+
+#[test]
+fn every_mutant_of_tcp_fsm_keeps_the_promises() {
+    let base = fsm_codegen::compile("tcp.fsm", TCP).expect("tcp.fsm checks");
+    let (all, chosen) = chosen(&base.model, "MUTANT");
     let started = Instant::now();
     let next = AtomicUsize::new(0);
     let tally = Mutex::new((0usize, 0usize, Ends::default(), Vec::new()));
@@ -278,5 +295,80 @@ fn every_mutant_of_tcp_fsm_keeps_the_promises() {
     );
     if chosen.len() == all.len() {
         assert!(run_ >= 200, "only {run_} mutants were accepted");
+    }
+}
+
+/// A mutant of congestion.fsm, bound as a congestion machine, if `fsm
+/// check` and the vocabulary accept it.
+fn accept_congestion(base: &Spec, decl: usize, m: &Mutation) -> Option<(String, Congestion)> {
+    let model = mutate(&base.model, decl, m);
+    let diags = fsm_codegen::check::check(&model, &base.source);
+    if diags.iter().any(|d| d.is_error()) {
+        return None;
+    }
+    let spec = Spec {
+        file_name: "congestion.fsm (mutant)".to_owned(),
+        source: base.source.clone(),
+        model,
+        warnings: diags,
+    };
+    let congestion = Congestion::from_spec(spec).ok()?;
+    Some((describe(CONGESTION, &base.model, decl, m), congestion))
+}
+
+#[test]
+fn every_mutant_of_congestion_fsm_keeps_the_promises() {
+    let base = fsm_codegen::compile("congestion.fsm", CONGESTION).expect("congestion.fsm checks");
+    let (all, chosen) = chosen(&base.model, "CC_MUTANT");
+    let oracle = Oracle::in_workspace("tcp.fsm");
+    let started = Instant::now();
+    let (mut run_, mut rejected, mut cc_events, mut failures) = (0, 0, 0u64, Vec::new());
+    for &i in &chosen {
+        let (decl, m) = &all[i];
+        let Some((what, congestion)) = accept_congestion(&base, *decl, m) else {
+            rejected += 1;
+            continue;
+        };
+        run_ += 1;
+        for seed in i as u64 * 1000..i as u64 * 1000 + SEEDS {
+            let setup = Setup {
+                congestion: Some(congestion.clone()),
+                ..Setup::random(Mode::Echo, true)
+            };
+            let outcome = catch_unwind(AssertUnwindSafe(|| {
+                run_with(&fsm_runtime::tcp::Spec, seed, &setup, &oracle, &mut ())
+            }));
+            let why = match outcome {
+                Ok(Ok(o)) => {
+                    cc_events += o.cc_events;
+                    continue;
+                }
+                Ok(Err(f)) => f.message,
+                Err(_) => "panicked".to_owned(),
+            };
+            failures.push(format!(
+                "mutant {i}, {what}: seed {seed}: {why}\nreplay: CC_MUTANT={i} cargo test -p fsm-runtime --test mutants"
+            ));
+            break;
+        }
+    }
+    println!(
+        "{} mutants of congestion.fsm in {:.1}s: {run_} accepted by fsm check and run, {SEEDS} \
+         runs each ({rejected} rejected by fsm check); {cc_events} congestion events held \
+         against the mutants; {} mutants failed",
+        chosen.len(),
+        started.elapsed().as_secs_f64(),
+        failures.len()
+    );
+    for f in failures.iter().take(20) {
+        println!("{f}\n");
+    }
+    assert!(
+        failures.is_empty(),
+        "{} mutants broke a promise",
+        failures.len()
+    );
+    if chosen.len() == all.len() {
+        assert!(run_ >= 50, "only {run_} mutants were accepted");
     }
 }

@@ -232,11 +232,24 @@ impl<'a> Drawing<'a> {
     pub(super) fn arrow(&mut self, b: usize) {
         let lay = self.lay;
         let bu = &lay.bundles[b];
-        let (d, tip, dir) = match bu.kind {
-            Kind::Loop => self.loop_path(bu),
-            Kind::Flat => self.flat_path(bu),
-            Kind::Down | Kind::Up => self.chain_path(bu),
-        };
+        let route = lay.route(b);
+        let mut d = String::new();
+        if let Some(c) = route.curves.first() {
+            let _ = write!(d, "M{},{}", self.px(c[0].0), self.py(c[0].1));
+        }
+        for c in &route.curves {
+            let _ = write!(
+                d,
+                " C{},{} {},{} {},{}",
+                self.px(c[1].0),
+                self.py(c[1].1),
+                self.px(c[2].0),
+                self.py(c[2].1),
+                self.px(c[3].0),
+                self.py(c[3].1)
+            );
+        }
+        let (tip, dir) = (route.tip, route.dir);
         let tooltip: Vec<String> = bu
             .arrows
             .iter()
@@ -282,178 +295,17 @@ impl<'a> Drawing<'a> {
         );
     }
 
-    /// A smooth curve (Catmull-Rom, as cubics) from the source's port
-    /// through each pass-through node's centre and along the left edge of
-    /// the label, leaving and entering the boxes vertically. Returns the
-    /// path, the tip and the direction there; the path stops where the head
-    /// begins.
-    pub(super) fn chain_path(&self, bu: &Bundle) -> (String, (f64, f64), (f64, f64)) {
-        let lay = self.lay;
-        let down = bu.kind == Kind::Down;
-        let sign = if down { 1.0 } else { -1.0 };
-        let last = bu.chain.len() - 1;
-        let mut pts: Vec<(f64, f64)> = Vec::new();
-        let mut label_points: Vec<usize> = Vec::new();
-        for (k, &id) in bu.chain.iter().enumerate() {
-            let node = &lay.nodes[id];
-            if k == 0 || k == last {
-                let other = if k == 0 {
-                    bu.chain[1]
-                } else {
-                    bu.chain[last - 1]
-                };
-                let x = node.x + lay.port(id, other);
-                let (top, bottom) = lay.box_y(id);
-                pts.push((x, if (k == 0) == down { bottom } else { top }));
-            } else if Some(id) == bu.label_node {
-                let l = node.layer;
-                let (top, bottom) = (lay.layer_y[l], lay.layer_y[l] + lay.layer_h[l]);
-                let (a, b) = if down { (top, bottom) } else { (bottom, top) };
-                label_points.extend([pts.len(), pts.len() + 1]);
-                pts.push((node.x, a));
-                pts.push((node.x, b));
-            } else {
-                pts.push((node.x, lay.cy(id)));
-            }
-        }
-        let tip = pts[pts.len() - 1];
-        let head = head_len(bu.line);
-        let end = (tip.0, tip.1 - sign * head);
-        let m = pts.len() - 1;
-        pts[m] = end;
-        // Cubic Hermite through the points: vertical at the ends and along
-        // the label, Catmull-Rom elsewhere.
-        let vertical: Vec<bool> = (0..=m)
-            .map(|i| i == 0 || i == m || label_points.contains(&i))
-            .collect();
-        let tangent = |i: usize| -> (f64, f64) {
-            let prev = if i == 0 { pts[0] } else { pts[i - 1] };
-            let next = if i == m { pts[m] } else { pts[i + 1] };
-            let mut t = ((next.0 - prev.0) / 2.0, (next.1 - prev.1) / 2.0);
-            if i == 0 || i == m {
-                t.1 *= 2.0;
-            }
-            if vertical[i] {
-                t.0 = 0.0;
-            }
-            t
-        };
-        let mut d = format!("M{},{}", self.px(pts[0].0), self.py(pts[0].1));
-        for i in 0..m {
-            let (p1, p2) = (pts[i], pts[i + 1]);
-            let (t1, t2) = (tangent(i), tangent(i + 1));
-            let c1 = (p1.0 + t1.0 / 3.0, p1.1 + t1.1 / 3.0);
-            let c2 = (p2.0 - t2.0 / 3.0, p2.1 - t2.1 / 3.0);
-            let _ = write!(
-                d,
-                " C{},{} {},{} {},{}",
-                self.px(c1.0),
-                self.py(c1.1),
-                self.px(c2.0),
-                self.py(c2.1),
-                self.px(p2.0),
-                self.py(p2.1)
-            );
-        }
-        (d, tip, (0.0, sign))
-    }
-
-    /// A sideways arrow: down from the source's bottom, along the top of
-    /// its label, up into the target's bottom.
-    pub(super) fn flat_path(&self, bu: &Bundle) -> (String, (f64, f64), (f64, f64)) {
-        let lay = self.lay;
-        let (a, l, z) = (bu.chain[0], bu.chain[1], bu.chain[2]);
-        let x1 = lay.nodes[a].x + lay.port(a, l);
-        let x2 = lay.nodes[z].x + lay.port(z, l);
-        let y1 = lay.box_y(a).1;
-        let y2 = lay.box_y(z).1;
-        let xl = lay.nodes[l].x;
-        let yl = lay.layer_y[lay.nodes[l].layer] + 2.0;
-        let head = head_len(bu.line);
-        let reach = (x2 - x1).abs() / 4.0;
-        let (s1, s2) = if x2 >= x1 {
-            (-reach, reach)
-        } else {
-            (reach, -reach)
-        };
-        let d = format!(
-            "M{},{} C{},{} {},{} {},{} C{},{} {},{} {},{}",
-            self.px(x1),
-            self.py(y1),
-            self.px(x1),
-            self.py(yl),
-            self.px(xl + s1),
-            self.py(yl),
-            self.px(xl),
-            self.py(yl),
-            self.px(xl + s2),
-            self.py(yl),
-            self.px(x2),
-            self.py(yl),
-            self.px(x2),
-            self.py(y2 + head),
-        );
-        (d, (x2, y2), (0.0, -1.0))
-    }
-
-    /// A loop beside the box, out of its upper half and back into its lower.
-    pub(super) fn loop_path(&self, bu: &Bundle) -> (String, (f64, f64), (f64, f64)) {
-        let lay = self.lay;
-        let s = bu.from;
-        let side = if bu.loop_right { 1.0 } else { -1.0 };
-        let edge = lay.nodes[s].x + side * (lay.half[s] + bu.loop_base);
-        let cy = lay.cy(s);
-        let head = head_len(bu.line);
-        let reach = edge + side * LOOP;
-        let d = format!(
-            "M{},{} C{},{} {},{} {},{}",
-            self.px(edge),
-            self.py(cy - 7.0),
-            self.px(reach),
-            self.py(cy - 24.0),
-            self.px(reach),
-            self.py(cy + 24.0),
-            self.px(edge + side * head),
-            self.py(cy + 7.0),
-        );
-        (d, (edge, cy + 7.0), (-side, 0.0))
-    }
-
+    /// The arrow's label in its box; right-aligned against the line when
+    /// it sits left of it.
     pub(super) fn arrow_label(&mut self, b: usize) {
         let lay = self.lay;
         let bu = &lay.bundles[b];
-        let (x, top) = match bu.kind {
-            Kind::Loop => {
-                let side = if bu.loop_right { 1.0 } else { -1.0 };
-                let edge = lay.nodes[bu.from].x + side * (lay.half[bu.from] + bu.loop_base);
-                let x = if bu.loop_right {
-                    edge + LOOP * 0.8 + 4.0
-                } else {
-                    edge - LOOP * 0.8 - 4.0 - bu.label.w
-                };
-                (x, lay.cy(bu.from) - bu.label.h / 2.0)
-            }
-            Kind::Flat => {
-                let id = bu.label_node.expect("a sideways arrow has a label node");
-                (
-                    lay.nodes[id].x - bu.label.w / 2.0,
-                    lay.cy(id) - bu.label.h / 2.0 + 2.0,
-                )
-            }
-            Kind::Down | Kind::Up => {
-                let id = bu
-                    .label_node
-                    .expect("an arrow between rows has a label node");
-                if bu.label_left {
-                    // Right-aligned against the line, markers next to it.
-                    let line_x = lay.nodes[id].x - 6.0;
-                    let top = lay.cy(id) - bu.label.h / 2.0;
-                    self.label_left_of(bu, line_x, top);
-                    return;
-                }
-                (lay.nodes[id].x + 6.0, lay.cy(id) - bu.label.h / 2.0)
-            }
-        };
+        let rect = lay.label_box(b);
+        if bu.label_left && matches!(bu.kind, Kind::Down | Kind::Up) {
+            self.label_left_of(bu, rect.x + rect.w, rect.y);
+            return;
+        }
+        let (x, top) = (rect.x, rect.y);
         let color = self.label_color(bu);
         let lines = bu.label.lines.clone();
         for (i, line) in lines.iter().enumerate() {

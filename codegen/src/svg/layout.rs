@@ -50,6 +50,10 @@ pub(super) struct Node {
     pub(super) right: f64,
     pub(super) h: f64,
     pub(super) x: f64,
+    /// What a crossing of a link to this node costs: more for the nodes of
+    /// path arrows, so that thin arrows keep off the typical paths (a link
+    /// always has a node of an arrow at one end; states weigh 1).
+    pub(super) weight: usize,
 }
 
 pub(super) struct Layout {
@@ -64,6 +68,8 @@ pub(super) struct Layout {
     pub(super) adj: Vec<Vec<(usize, f64)>>,
     pub(super) layer_y: Vec<f64>,
     pub(super) layer_h: Vec<f64>,
+    /// Layers the lines run straight through (see `Layout::straighten`).
+    pub(super) straight: Vec<bool>,
     pub(super) width: f64,
     pub(super) height: f64,
 }
@@ -88,6 +94,7 @@ impl Layout {
                 right: w / 2.0,
                 h: BOX_H,
                 x: 0.0,
+                weight: 1,
             });
         }
         // Each arrow's label goes into an odd layer it crosses: the only one
@@ -155,6 +162,7 @@ impl Layout {
                         right: bu.label.w / 2.0 + 4.0,
                         h: bu.label.h + 8.0,
                         x: 0.0,
+                        weight: crossing_weight(bu.line),
                     });
                     bu.chain = vec![a, id, z];
                     bu.label_node = Some(id);
@@ -174,6 +182,7 @@ impl Layout {
                             },
                             h: if is_label { bu.label.h + 4.0 } else { 0.0 },
                             x: 0.0,
+                            weight: crossing_weight(bu.line),
                         });
                         if is_label {
                             bu.label_node = Some(id);
@@ -216,10 +225,11 @@ impl Layout {
             adj,
             layer_y: Vec::new(),
             layer_h: Vec::new(),
+            straight: Vec::new(),
             width: 0.0,
             height: 0.0,
         };
-        layout.order();
+        layout.order(&path_sides(fig, &layout.bundles, layout.nodes.len()));
         layout.place_ports(n);
         layout.place_x();
         // Labels on the left half go left of their line, so that they push
@@ -238,6 +248,7 @@ impl Layout {
         layout.place_x();
         layout.improve(n);
         layout.place_y();
+        layout.straighten();
         layout
     }
 
@@ -262,23 +273,24 @@ impl Layout {
         let mut cost = self.link_cost();
         for _ in 0..4 {
             let mut improved = false;
+            let mut pos = self.positions();
             for l in 0..self.layers.len() {
                 for i in 0..self.layers[l].len().saturating_sub(1) {
-                    let before = self.crossings_around(l);
+                    if self.swap_gain(l, i, &pos) > 0 {
+                        continue;
+                    }
                     let xs: Vec<f64> = self.nodes.iter().map(|nd| nd.x).collect();
                     let (ports, width) = (self.ports.clone(), self.width);
-                    self.layers[l].swap(i, i + 1);
-                    if self.crossings_around(l) <= before {
-                        self.place_ports(n);
-                        self.place_x();
-                        let c = self.link_cost();
-                        if c < cost * 0.995 {
-                            cost = c;
-                            improved = true;
-                            continue;
-                        }
+                    self.swap(l, i, &mut pos);
+                    self.place_ports(n);
+                    self.place_x();
+                    let c = self.link_cost();
+                    if c < cost * 0.995 {
+                        cost = c;
+                        improved = true;
+                        continue;
                     }
-                    self.layers[l].swap(i, i + 1);
+                    self.swap(l, i, &mut pos);
                     for (nd, x) in self.nodes.iter_mut().zip(xs) {
                         nd.x = x;
                     }
@@ -310,32 +322,59 @@ impl Layout {
             .sum()
     }
 
-    /// Crossings between layer `l` and layer `l + 1`.
+    /// Crossings between layer `l` and layer `l + 1`, each weighted by the
+    /// product of its links' weights.
     pub(super) fn crossings_between(&self, l: usize, pos: &[usize]) -> usize {
-        let mut segs: Vec<(usize, usize)> = Vec::new();
+        let mut segs: Vec<(usize, usize, usize)> = Vec::new();
         for &a in &self.layers[l] {
             for &(b, _) in &self.adj[a] {
                 if self.nodes[b].layer == l + 1 {
-                    segs.push((pos[a], pos[b]));
+                    let w = self.nodes[a].weight.max(self.nodes[b].weight);
+                    segs.push((pos[a], pos[b], w));
                 }
             }
         }
         let mut c = 0;
-        for (i, &(a1, b1)) in segs.iter().enumerate() {
-            for &(a2, b2) in &segs[i + 1..] {
+        for (i, &(a1, b1, w1)) in segs.iter().enumerate() {
+            for &(a2, b2, w2) in &segs[i + 1..] {
                 if (a1 < a2 && b1 > b2) || (a1 > a2 && b1 < b2) {
-                    c += 1;
+                    c += w1 * w2;
                 }
             }
         }
         c
     }
 
-    /// Orders each layer: barycenter sweeps, then adjacent swaps; keeps the
-    /// best order seen.
-    pub(super) fn order(&mut self) {
-        let mut best = self.layers.clone();
+    /// Orders each layer: barycenter sweeps, then adjacent swaps, from
+    /// three starts (the nodes in the order they were made, and each typical
+    /// path kept to one side, the first path leftmost or rightmost, see
+    /// [`path_sides`]); keeps the order with the fewest weighted crossings
+    /// seen.
+    pub(super) fn order(&mut self, sides: &[f64]) {
+        let made = self.layers.clone();
+        let mut best = made.clone();
         let mut best_c = self.crossings();
+        for start in 0..3 {
+            self.layers = made.clone();
+            if start > 0 {
+                let flip = if start == 1 { 1.0 } else { -1.0 };
+                for layer in &mut self.layers {
+                    layer.sort_by(|&a, &b| (flip * sides[a]).total_cmp(&(flip * sides[b])));
+                }
+            }
+            let c = self.crossings();
+            if c < best_c {
+                best_c = c;
+                best = self.layers.clone();
+            }
+            self.sweep(&mut best, &mut best_c);
+        }
+        self.layers = best;
+    }
+
+    /// Barycenter sweeps from the current order, each followed by adjacent
+    /// swaps; records any order with fewer crossings than `best_c`.
+    fn sweep(&mut self, best: &mut Vec<Vec<usize>>, best_c: &mut usize) {
         for sweep in 0..16u32 {
             let down = sweep.is_multiple_of(2);
             let ls: Vec<usize> = if down {
@@ -367,26 +406,23 @@ impl Layout {
             }
             self.transpose();
             let c = self.crossings();
-            if c < best_c {
-                best_c = c;
-                best = self.layers.clone();
+            if c < *best_c {
+                *best_c = c;
+                *best = self.layers.clone();
             }
         }
-        self.layers = best;
     }
 
     /// Swaps neighbours in a layer while that removes crossings.
     pub(super) fn transpose(&mut self) {
+        let mut pos = self.positions();
         for _ in 0..8 {
             let mut improved = false;
             for l in 0..self.layers.len() {
                 for i in 0..self.layers[l].len().saturating_sub(1) {
-                    let before = self.crossings_around(l);
-                    self.layers[l].swap(i, i + 1);
-                    if self.crossings_around(l) < before {
+                    if self.swap_gain(l, i, &pos) < 0 {
+                        self.swap(l, i, &mut pos);
                         improved = true;
-                    } else {
-                        self.layers[l].swap(i, i + 1);
                     }
                 }
             }
@@ -396,25 +432,57 @@ impl Layout {
         }
     }
 
-    pub(super) fn crossings_around(&self, l: usize) -> usize {
-        let pos = self.positions();
-        let above = if l > 0 {
-            self.crossings_between(l - 1, &pos)
-        } else {
-            0
+    /// Swaps the `i`th and next node of layer `l`, keeping `pos` current.
+    fn swap(&mut self, l: usize, i: usize, pos: &mut [usize]) {
+        let layer = &mut self.layers[l];
+        layer.swap(i, i + 1);
+        pos[layer[i]] = i;
+        pos[layer[i + 1]] = i + 1;
+    }
+
+    /// How the weighted crossings change if the `i`th and next node of
+    /// layer `l` swap: only the crossings between their own links do.
+    fn swap_gain(&self, l: usize, i: usize, pos: &[usize]) -> isize {
+        let (u, v) = (self.layers[l][i], self.layers[l][i + 1]);
+        let links = |a: usize| {
+            self.adj[a]
+                .iter()
+                .filter(move |(m, _)| self.nodes[*m].layer != l)
+                .map(move |&(m, _)| {
+                    let w = self.nodes[a].weight.max(self.nodes[m].weight);
+                    (self.nodes[m].layer, pos[m], w as isize)
+                })
         };
-        let below = if l + 1 < self.layers.len() {
-            self.crossings_between(l, &pos)
-        } else {
-            0
-        };
-        above + below
+        let mut gain = 0;
+        for (lu, pu, wu) in links(u) {
+            for (lv, pv, wv) in links(v) {
+                if lu == lv && pu != pv {
+                    // Before: u left of v, so crossing where u's end is
+                    // right of v's; after, the other way round.
+                    gain += if pu > pv { -wu * wv } else { wu * wv };
+                }
+            }
+        }
+        gain
     }
 
     /// Spreads the links of each state's top and bottom sides along the box,
     /// in the order of the nodes they lead to, and widens crowded boxes.
+    ///
+    /// A sideways arrow's dip runs under the box to its port, so that port
+    /// goes to the end of the side nearer the arrow's other end (see
+    /// [`Layout::flat_bounds`]).
     pub(super) fn place_ports(&mut self, n: usize) {
         let pos = self.positions();
+        let flat = self.flat_ends();
+        let key = |s: usize, m: usize| {
+            let side = match flat.get(&(s, m)) {
+                Some(&other) if pos[other] < pos[s] => 0,
+                Some(_) => 2,
+                None => 1,
+            };
+            (side, pos[m])
+        };
         for s in 0..n {
             for side in [self.nodes[s].layer.wrapping_sub(1), self.nodes[s].layer + 1] {
                 let mut links: Vec<usize> = self.adj[s]
@@ -422,7 +490,7 @@ impl Layout {
                     .map(|(m, _)| *m)
                     .filter(|m| self.nodes[*m].layer == side)
                     .collect();
-                links.sort_by_key(|m| pos[*m]);
+                links.sort_by_key(|&m| key(s, m));
                 links.dedup();
                 let needed = (links.len() as f64 + 1.0) * 20.0 / 2.0 / 0.8;
                 if needed > self.half[s] {
@@ -440,12 +508,68 @@ impl Layout {
         }
     }
 
+    /// Each sideways arrow's (end, label node), with its other end.
+    fn flat_ends(&self) -> BTreeMap<(usize, usize), usize> {
+        self.bundles
+            .iter()
+            .filter(|bu| bu.kind == Kind::Flat)
+            .flat_map(|bu| {
+                let (a, l, z) = (bu.chain[0], bu.chain[1], bu.chain[2]);
+                [((a, l), z), ((z, l), a)]
+            })
+            .collect()
+    }
+
+    /// Where other lines leaving a sideways arrow's end must run, so as not
+    /// to cross its dip, by layer: each (index in the layer, node, end,
+    /// label node of the sideways arrow, whether the node must stay right
+    /// of the dip's port). A line leaving the end's bottom between the port
+    /// and the arrow's other end would have to cross the dip.
+    fn flat_bounds(&self) -> Vec<Vec<DipBound>> {
+        let pos = self.positions();
+        let mut bounds = vec![Vec::new(); self.layers.len()];
+        for (&(end, label), &other) in &self.flat_ends() {
+            let l = self.nodes[label].layer;
+            for &(m, _) in &self.adj[end] {
+                if m != label && self.nodes[m].layer == l {
+                    bounds[l].push((pos[m], m, end, label, pos[other] < pos[end]));
+                }
+            }
+        }
+        bounds
+    }
+
+    /// Moves the nodes of layer `l` that `bounds` holds to their side of a
+    /// dip's port, pushing their neighbours along to keep the gaps.
+    fn keep_clear_of_dips(&mut self, l: usize, bounds: &[DipBound]) {
+        let layer = &self.layers[l];
+        let nodes = &mut self.nodes;
+        let gap = |nodes: &[Node], a: usize, b: usize| nodes[a].right + GAP_X + nodes[b].left;
+        for &(i, m, end, label, right) in bounds {
+            let port = nodes[end].x + self.ports.get(&(end, label)).copied().unwrap_or(0.0);
+            if right && nodes[m].x < port + DIP_CLEAR {
+                nodes[m].x = port + DIP_CLEAR;
+                for k in i + 1..layer.len() {
+                    let min = nodes[layer[k - 1]].x + gap(nodes, layer[k - 1], layer[k]);
+                    nodes[layer[k]].x = nodes[layer[k]].x.max(min);
+                }
+            } else if !right && nodes[m].x > port - DIP_CLEAR {
+                nodes[m].x = port - DIP_CLEAR;
+                for k in (0..i).rev() {
+                    let max = nodes[layer[k + 1]].x - gap(nodes, layer[k], layer[k + 1]);
+                    nodes[layer[k]].x = nodes[layer[k]].x.min(max);
+                }
+            }
+        }
+    }
+
     /// Where `a`'s link to `b` meets `a`, relative to `a`'s x.
     pub(super) fn port(&self, a: usize, b: usize) -> f64 {
         self.ports.get(&(a, b)).copied().unwrap_or(0.0)
     }
 
     pub(super) fn place_x(&mut self) {
+        let bounds = self.flat_bounds();
         // Start packed to the left.
         for layer in &self.layers {
             let mut x = 0.0;
@@ -486,6 +610,7 @@ impl Layout {
                 for (&id, x) in layer.iter().zip(xs) {
                     self.nodes[id].x = x;
                 }
+                self.keep_clear_of_dips(l, &bounds[l]);
             }
         }
         let min = self
@@ -505,7 +630,8 @@ impl Layout {
     }
 
     /// Layer tops: each gap grows with the sideways travel of the links
-    /// across it, so that curves do not run flat.
+    /// across it (to four times the least gap), so that curves do not run
+    /// flat and lines converging on one box from afar stay apart.
     pub(super) fn place_y(&mut self) {
         let mut y = 0.0;
         for l in 0..self.layers.len() {
@@ -523,7 +649,7 @@ impl Layout {
                     (self.nodes[p].x + self.port(p, q) - self.nodes[q].x - self.port(q, p)).abs()
                 })
                 .fold(0.0, f64::max);
-            y += h + (travel * 0.2).clamp(GAP_Y, 3.0 * GAP_Y);
+            y += h + (travel * 0.3).clamp(GAP_Y, 4.0 * GAP_Y);
         }
         self.height = self
             .layer_y
@@ -543,6 +669,36 @@ impl Layout {
         let c = self.cy(s);
         (c - BOX_H / 2.0, c + BOX_H / 2.0)
     }
+}
+
+/// For each node, the typical path it belongs to, as a number to sort
+/// by: a path arrow's nodes are its path's index; a state is the mean
+/// index of the path arrows that meet it; the rest sit in the middle.
+fn path_sides(fig: &Figure, bundles: &[Bundle], nodes: usize) -> Vec<f64> {
+    let middle = (fig.paths.len() as f64 - 1.0).max(0.0) / 2.0;
+    let mut sum = vec![(0.0, 0usize); nodes];
+    for bu in bundles {
+        if let Line::Bold { path, .. } = bu.line {
+            for &id in &bu.chain {
+                sum[id].0 += path as f64;
+                sum[id].1 += 1;
+            }
+        }
+    }
+    sum.into_iter()
+        .map(|(s, k)| if k == 0 { middle } else { s / k as f64 })
+        .collect()
+}
+
+/// A node kept to one side of a dip (see `Layout::flat_bounds`).
+type DipBound = (usize, usize, usize, usize, bool);
+
+/// How far a line keeps from the port of a sideways arrow's dip.
+const DIP_CLEAR: f64 = 12.0;
+
+/// What a crossing costs for a link of an arrow drawn with `line`.
+fn crossing_weight(line: Line) -> usize {
+    if line == Line::Thin { 1 } else { 3 }
 }
 
 /// Groups the figure's arrows into drawn arrows: thin arrows with the same

@@ -13,16 +13,31 @@
 //!    ends in one row) dips under the row over its label; self-loops sit
 //!    beside their box;
 //! 3. the order within each layer comes from barycenter sweeps and adjacent
-//!    swaps, keeping the order with the fewest crossings;
+//!    swaps, keeping the order with the fewest crossings; a crossing with a
+//!    path arrow counts more than one between thin arrows, and the sweeps
+//!    start three times (nodes as made, and each typical path kept to one
+//!    side, first path left or right), so that thin arrows keep off the
+//!    bold paths and the paths off each other;
 //! 4. x positions: repeated sweeps that pull each node toward its
 //!    neighbours (long arrows and path arrows pull harder), solved per layer
-//!    as an isotonic regression so nodes keep their order and spacing; then
-//!    labels in the left half move to the left of their line, and swaps that
-//!    straighten the links without adding crossings are kept;
-//! 5. y positions: each gap grows with the sideways travel across it;
+//!    as an isotonic regression so nodes keep their order and spacing (a
+//!    line leaving a sideways arrow's end is held beyond the port of its
+//!    dip, which sits at the box's end nearer the other end, so that it
+//!    does not cross the dip); then labels in the left half move to the
+//!    left of their line, and swaps that straighten the links without
+//!    adding crossings are kept;
+//! 5. y positions: each gap grows with the sideways travel across it, so
+//!    that lines converging on one box stay apart;
 //! 6. arrows are cubic Hermite curves through their nodes (Catmull-Rom,
 //!    but vertical at the boxes and along the labels), with the arrowhead
-//!    drawn as a triangle; step markers are drawn circles and boxes.
+//!    drawn as a triangle; in a layer where a curve would cut another
+//!    arrow's label or a box, every line runs vertically through the
+//!    layer's band and bends only in the gaps, which hold no labels; step
+//!    markers are drawn circles and boxes.
+//!
+//! [`collisions`] measures the result: labels crossed by other arrows,
+//! labels on labels or boxes, lines crossing, thin lines running along
+//! bold ones.
 //!
 //! Text widths are estimated from character classes (CJK characters are a
 //! full em), generously, since the viewer's font is unknown.
@@ -62,10 +77,20 @@ pub fn render_with(model: &Model, opts: &DrawOptions, provenance: &Provenance) -
     Drawing::new(&fig, &layout).finish(provenance)
 }
 
+/// How the arrows and labels of the model's SVG figure get in each
+/// other's way: the measure the layout is judged by (see
+/// `codegen/tests/layout.rs`).
+pub fn collisions(model: &Model, opts: &DrawOptions) -> Collisions {
+    let fig = Figure::new(model, opts);
+    Layout::new(&fig).collisions(&fig)
+}
+
 mod draw;
 mod layout;
+mod route;
 mod text;
 
+pub use route::Collisions;
 pub use text::xml;
 
 use draw::Drawing;

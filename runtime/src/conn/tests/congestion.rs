@@ -58,7 +58,7 @@ fn the_initial_window_follows_rfc_6928_or_the_config() {
 }
 
 #[test]
-fn slow_start_grows_one_segment_per_segment_acknowledged() {
+fn slow_start_grows_by_the_bytes_acknowledged() {
     let mut t = with_initial_window(2);
     t.send(&[7; 2000]);
     assert_eq!(sent(&mut t).len(), 2);
@@ -66,9 +66,11 @@ fn slow_start_grows_one_segment_per_segment_acknowledged() {
     // cwnd 300, 100 in flight: two more.
     assert_eq!(window(&t).1, 300);
     assert_eq!(sent(&mut t), [(201, 100), (301, 100)]);
+    // One ACK of three segments (a receiver acknowledging a batch): all
+    // 300 bytes count.
     ack(&mut t, 400);
-    assert_eq!(window(&t).1, 400);
-    assert_eq!(sent(&mut t).len(), 4);
+    assert_eq!(window(&t).1, 600);
+    assert_eq!(sent(&mut t).len(), 6);
 }
 
 /// Ten segments out; the first acknowledged, then three duplicate ACKs
@@ -242,17 +244,17 @@ fn duplicate_acks_below_the_recovery_point_do_not_retransmit_in_avoidance() {
     // A timeout: ssthresh 500, recover ISS + 1001, one segment at a time.
     t.fire_deadline();
     assert_eq!(sent(&mut t), [(1, 100)]);
-    for (through, more) in [(100, 2), (300, 3), (600, 4), (700, 0)] {
+    for (through, more) in [(100, 2), (300, 4), (600, 3)] {
         ack(&mut t, through);
         assert_eq!(sent(&mut t).len(), more, "after the ACK of {through}");
     }
-    assert_eq!(window(&t), ("SLOW_START", 500, 500));
-    ack(&mut t, 800);
+    assert_eq!(window(&t), ("SLOW_START", 700, 500));
+    ack(&mut t, 700);
     assert_eq!(window(&t).0, "CONGESTION_AVOIDANCE");
-    // Three duplicate ACKs of 800, below the recovery point: data sent
+    // Three duplicate ACKs of 700, below the recovery point: data sent
     // before the timeout, not a new loss.
     for _ in 0..3 {
-        ack(&mut t, 800);
+        ack(&mut t, 700);
     }
     assert_eq!(window(&t).0, "CONGESTION_AVOIDANCE");
     assert_eq!(sent(&mut t), [], "no fast retransmit");
@@ -267,4 +269,21 @@ fn duplicate_acks_below_the_recovery_point_do_not_retransmit_in_avoidance() {
             Some("!covers_recovery")
         ))
     );
+}
+
+#[test]
+fn each_out_of_order_segment_of_a_batch_draws_its_own_duplicate_ack() {
+    // Three segments past a hole arrive before we send anything (one
+    // batch of datagrams): three duplicate ACKs, so that the peer can
+    // retransmit fast (RFC 5681 4.2), not one.
+    let mut t = delayed();
+    let una = t.iss + 1;
+    for k in 1..=3 {
+        t.segment(seg(NXT + 100 * k).ack(una).data(&[k as u8; 100]));
+    }
+    let dup = seg(una).ack(NXT).win(WIN);
+    assert_eq!(t.outputs(), [dup.clone(), dup.clone(), dup]);
+    // The segment that fills the hole: one ACK of everything.
+    t.segment(seg(NXT).ack(una).data(&[0; 100]));
+    assert_eq!(t.outputs(), [seg(una).ack(NXT + 400).win(WIN - 400)]);
 }
