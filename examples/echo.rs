@@ -146,6 +146,7 @@ fn options<M: Machine>(
         o.on_cc_transition = Some(Box::new(|e| println!("{e}  [congestion]")));
     }
     o.on_step = trace.map(|t| t.sink(machine, side));
+    o.on_cc_step = trace.map(|t| t.cc_sink(&args.congestion, side));
     o
 }
 

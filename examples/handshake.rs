@@ -193,6 +193,8 @@ fn exchange<M: Machine>(
                 .push(column, e.clone());
         }));
         options.on_step = trace.map(|t| t.sink(machine, ["client", "server"][column]));
+        options.on_cc_step =
+            trace.map(|t| t.cc_sink(&args.congestion, ["client", "server"][column]));
         Endpoint::bind_spec(
             machine.clone(),
             SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),

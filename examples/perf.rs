@@ -28,6 +28,8 @@
 //! 6. `latency`: a 1-byte ping-pong (round trips per second, p50, p99),
 //!    CPU seconds per GB of bulk transfer, and bulk with 1% loss; each
 //!    beside the kernel's TCP.
+//! 7. `cores`: two endpoint pairs side by side against one, for the
+//!    connection rate and aggregate bulk.
 //!
 //! Generator sizes and scale runs run in child processes (this binary with
 //! a hidden `--child-…` option) that the parent kills when their time is
@@ -44,6 +46,8 @@ use clap::Parser;
 mod bulk;
 #[path = "perf/conns.rs"]
 mod conns;
+#[path = "perf/cores.rs"]
+mod cores;
 #[path = "perf/dispatch.rs"]
 mod dispatch;
 #[path = "perf/generator.rs"]
@@ -58,7 +62,7 @@ mod table;
 use table::Table;
 
 /// The sections, in the order they run.
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 8] = [
     "generator",
     "macro",
     "dispatch",
@@ -66,6 +70,7 @@ const SECTIONS: [&str; 7] = [
     "conns",
     "scale",
     "latency",
+    "cores",
 ];
 
 #[derive(Parser, Debug)]
@@ -194,6 +199,7 @@ fn main() -> ExitCode {
             "conns" => conns::rate(&plan, &mut table),
             "scale" => conns::scale(&plan, &mut table),
             "latency" => latency::run(&plan, &mut table),
+            "cores" => cores::run(&plan, &mut table),
             _ => unreachable!(),
         };
         if let Err(e) = r {

@@ -12,9 +12,10 @@ use std::io::{self, LineWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use fsm_runtime::endpoint::StepSink;
-use fsm_runtime::trace::StepRecord;
-use fsm_runtime::vocab::{Guard, Machine};
+use fsm_runtime::cc::{CcWords, Congestion, CongestionMachine};
+use fsm_runtime::endpoint::{CcStepSink, StepSink};
+use fsm_runtime::trace::{StepMark, StepRecord};
+use fsm_runtime::vocab::{Machine, Word, Words};
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
@@ -90,16 +91,15 @@ impl TraceJson {
     /// of an endpoint driven by `machine`, writing lines labelled `side`.
     pub fn sink<M: Machine>(&self, machine: &M, side: &str) -> StepSink {
         let (out, machine, side) = (self.out.clone(), machine.clone(), side.to_owned());
+        Box::new(move |record| write_line(&out, line(&machine, &side, record)))
+    }
+
+    /// The same for the congestion machine's events: lines whose `spec`
+    /// is the congestion spec.
+    pub fn cc_sink(&self, congestion: &Congestion, side: &str) -> CcStepSink {
+        let (out, congestion, side) = (self.out.clone(), congestion.clone(), side.to_owned());
         Box::new(move |record| {
-            let line = line(&machine, &side, record);
-            let mut out = out.lock().unwrap_or_else(PoisonError::into_inner);
-            if out.error.is_some() {
-                return;
-            }
-            match writeln!(out.file, "{line}") {
-                Ok(()) => out.lines += 1,
-                Err(e) => out.error = Some(e),
-            }
+            write_line(&out, cc_line(congestion.machine(), &side, record));
         })
     }
 
@@ -119,10 +119,49 @@ impl TraceJson {
 }
 
 /// One record as a line of JSON (without the newline).
+fn write_line(out: &Mutex<Out>, line: String) {
+    let mut out = out.lock().unwrap_or_else(PoisonError::into_inner);
+    if out.error.is_some() {
+        return;
+    }
+    match writeln!(out.file, "{line}") {
+        Ok(()) => out.lines += 1,
+        Err(e) => out.error = Some(e),
+    }
+}
+
 pub fn line<M: Machine>(machine: &M, side: &str, record: &StepRecord) -> String {
-    let line = Line {
+    let steps = record
+        .transition
+        .as_ref()
+        .map(|t| machine.transition_steps(t.index).collect())
+        .unwrap_or_default();
+    line_of(machine.spec(), side, record, steps)
+}
+
+/// The line of an event of the congestion machine.
+pub fn cc_line(
+    machine: &dyn CongestionMachine,
+    side: &str,
+    record: &StepRecord<CcWords>,
+) -> String {
+    let steps = record
+        .transition
+        .as_ref()
+        .map(|t| machine.transition_steps(t.index))
+        .unwrap_or_default();
+    line_of(machine.spec(), side, record, steps)
+}
+
+fn line_of<W: Words>(
+    spec: &str,
+    side: &str,
+    record: &StepRecord<W>,
+    steps: Vec<StepMark>,
+) -> String {
+    let line: Line<W> = Line {
         time: record.at.as_secs_f64(),
-        spec: machine.spec(),
+        spec,
         side,
         connection: Connection {
             local: record.local.to_string(),
@@ -137,19 +176,13 @@ pub fn line<M: Machine>(machine: &M, side: &str, record: &StepRecord) -> String 
             line: t.line,
         }),
         actions: record.actions.iter().map(|a| a.name()).collect(),
-        steps: record
-            .transition
-            .as_ref()
-            .map(|t| {
-                machine
-                    .transition_steps(t.index)
-                    .map(|m| Step {
-                        path: m.path,
-                        step: m.step,
-                    })
-                    .collect()
+        steps: steps
+            .iter()
+            .map(|m| Step {
+                path: m.path,
+                step: m.step,
             })
-            .unwrap_or_default(),
+            .collect(),
     };
     serde_json::to_string(&line)
         .unwrap_or_else(|e| unreachable!("strings, numbers and booleans serialize: {e}"))
@@ -157,13 +190,13 @@ pub fn line<M: Machine>(machine: &M, side: &str, record: &StepRecord) -> String 
 
 /// A line, fields in the order `docs/trace-json.md` gives them.
 #[derive(Serialize)]
-struct Line<'a> {
+struct Line<'a, W: Words> {
     time: f64,
     spec: &'a str,
     side: &'a str,
     connection: Connection,
     event: &'static str,
-    guards: Guards<'a>,
+    guards: Guards<'a, W::Guard>,
     from: &'static str,
     to: &'static str,
     transition: Option<Transition>,
@@ -190,9 +223,9 @@ struct Step {
 }
 
 /// Guard values as an object, in the vocabulary's order.
-struct Guards<'a>(&'a [(Guard, bool)]);
+struct Guards<'a, G>(&'a [(G, bool)]);
 
-impl Serialize for Guards<'_> {
+impl<G: Word> Serialize for Guards<'_, G> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         let mut map = s.serialize_map(Some(self.0.len()))?;
         for (g, v) in self.0 {
@@ -206,7 +239,7 @@ impl Serialize for Guards<'_> {
 mod tests {
     use super::*;
     use fsm_runtime::tcp::Spec;
-    use fsm_runtime::vocab::{Action, Event};
+    use fsm_runtime::vocab::{Action, Event, Guard};
     use std::time::Duration;
 
     #[test]

@@ -311,6 +311,13 @@ impl Model {
                 self.guards[id.0].text.get(lang).to_owned()
             });
             s.push(']');
+            // A negated comparison reads as one: `¬(cwnd < ssthresh)`.
+            for id in g.vars() {
+                let text = self.guards[id.0].text.get(lang);
+                if text.contains(['<', '>', '=', '≤', '≥']) {
+                    s = s.replace(&format!("!{text}"), &format!("!({text})"));
+                }
+            }
         }
         s.replace("!", "¬")
             .replace(" && ", " ∧ ")

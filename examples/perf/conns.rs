@@ -16,7 +16,7 @@ use crate::table::{Table, int, median, num, spread};
 
 const KIB: usize = 1024;
 /// Client and server threads of the parallel test.
-const PARALLEL: usize = 64;
+pub const PARALLEL: usize = 64;
 
 fn localhost() -> SocketAddrV4 {
     SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0)
@@ -60,10 +60,10 @@ fn server_exchange(mut s: impl Read + Write) -> io::Result<()> {
 
 /// What one rate test did.
 #[derive(Clone, Debug, Default)]
-struct Rate {
-    done: usize,
+pub struct Rate {
+    pub done: usize,
     failed: usize,
-    secs: f64,
+    pub secs: f64,
     first_error: Option<String>,
 }
 
@@ -112,7 +112,7 @@ fn drive(
 }
 
 /// Ours: `clients` client threads against as many server threads.
-fn ours_rate(clients: usize, total: usize, limit: Duration) -> io::Result<Rate> {
+pub fn ours_rate(clients: usize, total: usize, limit: Duration) -> io::Result<Rate> {
     let server = Endpoint::bind_with(localhost(), Options::with_config(short_msl()))?;
     let client = Endpoint::bind_with(localhost(), Options::with_config(short_msl()))?;
     let listener = server.listen(server.local_addr()?.port(), 256)?;

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fsm_codegen::LoadError;
-use fsm_runtime::cc::CcWords;
+use fsm_runtime::cc::{CcWords, Congestion};
 use fsm_runtime::loaded::Loaded;
 use fsm_runtime::trace::StepRecord;
 use fsm_runtime::vocab::Machine;
@@ -29,22 +29,52 @@ use crate::sim::{self, Datagram, Faults, Mode, Observer, Outcome, Setup};
 pub struct Subject {
     /// The path as given.
     pub path: String,
-    /// The machine the hosts run.
+    /// The connection machine the hosts run.
     pub machine: Loaded,
-    /// The spec the events are held against.
+    /// The spec the connection machine's events are held against.
     pub oracle: Oracle,
+    /// For a congestion spec: the congestion machine the hosts run (with
+    /// tcp.fsm as the connection machine), and its spec as the oracle
+    /// reads it. Its heat map is of this spec.
+    pub congestion: Option<(Congestion, Oracle)>,
 }
 
+/// tcp.fsm, the connection machine under a congestion spec.
+const TCP: &str = include_str!("../../tcp.fsm");
+
 impl Subject {
-    /// Reads, checks and binds the spec at `path`.
+    /// Reads, checks and binds the spec at `path`: a connection spec, or
+    /// a congestion spec (run with tcp.fsm).
     pub fn load(path: &str) -> Result<Subject, LoadError> {
-        let machine = Loaded::load(Path::new(path))?;
+        let spec = fsm_codegen::load(Path::new(path))?;
+        let tcp_words = Loaded::from_spec(spec.clone());
+        let machine = match tcp_words {
+            Ok(machine) => machine,
+            Err(not_tcp) => {
+                let Ok(congestion) = Congestion::from_spec(spec.clone()) else {
+                    return Err(LoadError::Rejected(not_tcp));
+                };
+                let machine = Loaded::compile("tcp.fsm", TCP).map_err(LoadError::Rejected)?;
+                return Ok(Subject {
+                    path: path.to_owned(),
+                    oracle: Oracle::from_spec(machine.source()),
+                    machine,
+                    congestion: Some((congestion, Oracle::from_spec(&spec))),
+                });
+            }
+        };
         let oracle = Oracle::from_spec(machine.source());
         Ok(Subject {
             path: path.to_owned(),
             machine,
             oracle,
+            congestion: None,
         })
+    }
+
+    /// The oracle of the spec the heat map draws.
+    fn drawn(&self) -> &Oracle {
+        self.congestion.as_ref().map_or(&self.oracle, |(_, o)| o)
     }
 
     fn states(&self) -> impl Iterator<Item = &str> {
@@ -156,14 +186,23 @@ pub struct Tally {
     pub cc_events: u64,
     /// Times the congestion machines changed state, by (from, to).
     pub cc_changes: BTreeMap<(&'static str, &'static str), u64>,
+    /// For a congestion spec: times each of its pairs fired, and which of
+    /// its states were reached (as `fired` and `reached` are for the
+    /// connection spec).
+    pub cc_fired: Vec<u64>,
+    /// See `cc_fired`.
+    pub cc_reached: Vec<bool>,
 }
 
 impl Tally {
     fn new(subject: &Subject) -> Tally {
+        let (cc_pairs, cc_states) = cc_shape(subject);
         Tally {
             state_time: vec![Duration::ZERO; subject.oracle.model.states.len()],
             fired: vec![0; subject.machine.pairs()],
             reached: vec![false; subject.oracle.model.states.len()],
+            cc_fired: vec![0; cc_pairs],
+            cc_reached: vec![false; cc_states],
             ..Tally::default()
         }
     }
@@ -192,6 +231,12 @@ impl Tally {
         for (k, n) in r.cc_changes {
             *self.cc_changes.entry(k).or_default() += n;
         }
+        add_counts(
+            &mut self.cc_fired,
+            &mut self.cc_reached,
+            &r.cc_fired,
+            &r.cc_reached,
+        );
         for (t, d) in self.state_time.iter_mut().zip(&r.state_time) {
             *t += *d;
         }
@@ -240,6 +285,12 @@ impl Tally {
         for (k, n) in other.cc_changes {
             *self.cc_changes.entry(k).or_default() += n;
         }
+        add_counts(
+            &mut self.cc_fired,
+            &mut self.cc_reached,
+            &other.cc_fired,
+            &other.cc_reached,
+        );
         self.delivered += other.delivered;
         self.meant += other.meant;
         for (t, d) in self.state_time.iter_mut().zip(other.state_time) {
@@ -251,6 +302,24 @@ impl Tally {
         for (t, r) in self.reached.iter_mut().zip(other.reached) {
             *t |= r;
         }
+    }
+}
+
+/// The number of pairs and states of a subject's congestion spec (0, 0 for
+/// a connection spec).
+fn cc_shape(subject: &Subject) -> (usize, usize) {
+    subject
+        .congestion
+        .as_ref()
+        .map_or((0, 0), |(c, o)| (c.machine().pairs(), o.model.states.len()))
+}
+
+fn add_counts(fired: &mut [u64], reached: &mut [bool], more: &[u64], more_reached: &[bool]) {
+    for (t, n) in fired.iter_mut().zip(more) {
+        *t += n;
+    }
+    for (t, r) in reached.iter_mut().zip(more_reached) {
+        *t |= r;
     }
 }
 
@@ -269,6 +338,9 @@ struct Recorder<'a> {
     retransmissions: u64,
     cc_events: u64,
     cc_changes: BTreeMap<(&'static str, &'static str), u64>,
+    cc_oracle: Option<&'a Oracle>,
+    cc_fired: Vec<u64>,
+    cc_reached: Vec<bool>,
 }
 
 impl<'a> Recorder<'a> {
@@ -286,6 +358,9 @@ impl<'a> Recorder<'a> {
             retransmissions: 0,
             cc_events: 0,
             cc_changes: BTreeMap::new(),
+            cc_oracle: subject.congestion.as_ref().map(|(_, o)| o),
+            cc_fired: vec![0; cc_shape(subject).0],
+            cc_reached: vec![false; cc_shape(subject).1],
         }
     }
 
@@ -314,6 +389,20 @@ impl Observer for Recorder<'_> {
         self.cc_events += 1;
         if r.from != r.to {
             *self.cc_changes.entry((r.from, r.to)).or_default() += 1;
+        }
+        if let Some(o) = self.cc_oracle {
+            for s in [r.from, r.to] {
+                if let Some(i) = o.state(s) {
+                    self.cc_reached[i] = true;
+                }
+            }
+        }
+        if let Some(n) = r
+            .transition
+            .as_ref()
+            .and_then(|t| self.cc_fired.get_mut(t.index as usize))
+        {
+            *n += 1;
         }
     }
 
@@ -368,6 +457,13 @@ struct Run<'a> {
 
 fn run_one<'a>(subject: &'a Subject, seed: u64, setup: &Setup) -> Run<'a> {
     let mut recorder = Recorder::new(subject);
+    let setup = match &subject.congestion {
+        Some((c, _)) => &Setup {
+            congestion: Some(c.clone()),
+            ..setup.clone()
+        },
+        None => setup,
+    };
     let result = sim::run_with(
         &subject.machine,
         seed,
@@ -826,32 +922,56 @@ pub fn write_heat_maps(
             .file_stem()
             .map_or_else(|| "spec".into(), |s| s.to_string_lossy());
         let path = dir.join(format!("{}-{stem}.heat.csv", k + 1));
+        // A congestion spec's map is of its own pairs and states.
+        let (names, fired, reached) = match &subject.congestion {
+            Some((_, o)) => (&names_of(&o.model), &tally.cc_fired, &tally.cc_reached),
+            None => (names, &tally.fired, &tally.reached),
+        };
         let mut csv = String::from("kind,index,from,event,to,line,count\n");
-        for (i, (p, n)) in names.pairs.iter().zip(&tally.fired).enumerate() {
+        for (i, (p, n)) in names.pairs.iter().zip(fired).enumerate() {
             let _ = writeln!(
                 csv,
                 "pair,{i},{},{},{},{},{n}",
                 p.from, p.event, p.to, p.line
             );
         }
-        for (i, (name, reached)) in names.states.iter().zip(&tally.reached).enumerate() {
+        for (i, (name, reached)) in names.states.iter().zip(reached).enumerate() {
             let _ = writeln!(csv, "state,{i},{name},,,,{}", u8::from(*reached));
         }
         std::fs::write(&path, csv)?;
         written.push(path);
         let opts = fsm_codegen::dot::DrawOptions {
             heat: Some(fsm_codegen::figure::Heat {
-                fired: tally.fired.clone(),
-                reached: tally.reached.clone(),
+                fired: fired.clone(),
+                reached: reached.clone(),
             }),
             ..fsm_codegen::dot::DrawOptions::default()
         };
         let svg_path = dir.join(format!("{}-{stem}.heat.svg", k + 1));
-        let model = &subject.oracle.model;
+        let model = &subject.drawn().model;
         std::fs::write(&svg_path, fsm_codegen::svg::render(model, &opts))?;
         written.push(svg_path);
     }
     Ok(written)
+}
+
+/// A spec's names, from its model (pairs in `Model::edges()` order).
+fn names_of(model: &fsm_codegen::Model) -> Names {
+    Names {
+        states: model.states.iter().map(|s| s.name.text.clone()).collect(),
+        pairs: model
+            .edges()
+            .map(|e| {
+                let t = &model.transitions[e.transition.index()];
+                Pair {
+                    from: model.states[e.from.index()].name.text.clone(),
+                    event: model.events[t.event.index()].name.text.clone(),
+                    to: model.states[e.to.index()].name.text.clone(),
+                    line: u32::try_from(t.line).unwrap_or(u32::MAX),
+                }
+            })
+            .collect(),
+    }
 }
 
 #[cfg(test)]

@@ -216,3 +216,50 @@ fn out_writes_the_heat_map_counts_per_spec() {
     assert!(dir.join("2-no_time_wait.heat.svg").is_file());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn congestion_specs_compare_side_by_side_under_tcp_fsm() {
+    let report = run(&["congestion.fsm", "examples/specs/congestion/tahoe.fsm"]);
+    let [newreno, tahoe] = &report.tallies[..] else {
+        panic!("two tallies")
+    };
+    for t in [newreno, tahoe] {
+        assert_eq!(t.failures, 0, "{:?}", t.first_failure);
+        assert!(t.cc_events > 0);
+    }
+    // Only NewReno recovers fast; Tahoe starts again from one segment.
+    let into_recovery = |t: &fsm_lab::compare::Tally| {
+        t.cc_changes
+            .iter()
+            .filter(|((_, to), _)| *to == "FAST_RECOVERY")
+            .map(|(_, n)| n)
+            .sum::<u64>()
+    };
+    assert!(into_recovery(newreno) > 0);
+    assert_eq!(into_recovery(tahoe), 0);
+    // The heat map of a congestion spec counts its own pairs.
+    assert_eq!(newreno.cc_fired.len(), 17);
+    assert_eq!(tahoe.cc_fired.len(), 12);
+    assert!(newreno.cc_fired.iter().sum::<u64>() > 0);
+    let dir = std::env::temp_dir().join(format!("fsm-lab-cc-{}", std::process::id()));
+    let o = lab(&[
+        "compare",
+        "congestion.fsm",
+        "examples/specs/congestion/tahoe.fsm",
+        "--seeds",
+        "20",
+        "--loss",
+        "0.05",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let csv = std::fs::read_to_string(dir.join("1-congestion.heat.csv")).unwrap();
+    assert!(
+        csv.contains(",FAST_RECOVERY,new_ack,CONGESTION_AVOIDANCE,"),
+        "{csv}"
+    );
+    let svg = std::fs::read_to_string(dir.join("2-tahoe.heat.svg")).unwrap();
+    assert!(svg.contains("Tahoe"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

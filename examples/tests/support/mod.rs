@@ -71,9 +71,12 @@ pub fn read_trace_json(path: &Path) -> Vec<serde_json::Value> {
         })
         .collect();
     assert!(!lines.is_empty(), "{} is empty", path.display());
+    // The connection machine's events, and the congestion machine's
+    // (lines whose `spec` is a congestion spec).
     let events: Vec<&str> = fsm_runtime::vocab::Event::ALL
         .iter()
         .map(|e| e.name())
+        .chain(fsm_runtime::cc::Event::ALL.iter().map(|e| e.name()))
         .collect();
     let mut last_to: std::collections::HashMap<String, String> = Default::default();
     for (i, v) in lines.iter().enumerate() {
