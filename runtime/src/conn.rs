@@ -168,6 +168,9 @@ struct Tcb {
     syn_retransmitted: bool,
     time_wait_deadline: Option<Instant>,
     dupacks: u32,
+    /// New ACKs the congestion machine answered with a retransmission
+    /// (NewReno's partial ACKs) since the last it answered without one.
+    partial_acks: u32,
     /// Retransmit the segment at SND.UNA once (the congestion machine's
     /// `retransmit`, or a zero-window probe).
     resend_una: bool,
@@ -224,6 +227,7 @@ impl Tcb {
             syn_retransmitted: false,
             time_wait_deadline: None,
             dupacks: 0,
+            partial_acks: 0,
             resend_una: false,
             cc: Window::new(config.congestion.machine(), config.initial_window),
             unacked_bytes: 0,
@@ -816,9 +820,10 @@ impl<M: Machine> Connection<M> {
 
     /// Raises `event` on the congestion machine; its actions run on the
     /// window (the `retransmit` action marks the segment at SND.UNA).
-    fn fire_cc(&mut self, env: &Env<'_>, event: cc::Event, facts: Facts) {
+    /// Answers whether it retransmits.
+    fn fire_cc(&mut self, env: &Env<'_>, event: cc::Event, facts: Facts) -> bool {
         let Some(t) = self.tcb.as_mut() else {
-            return;
+            return false;
         };
         let machine = self.config.congestion.machine();
         let guards = |g: cc::Guard| t.cc.guard(g, &facts);
@@ -839,7 +844,7 @@ impl<M: Machine> Connection<M> {
             });
         }
         let Some(fired) = fired else {
-            return;
+            return false;
         };
         t.cc.state = fired.to;
         if t.cc.last_transition != Some(fired.transition) {
@@ -856,11 +861,14 @@ impl<M: Machine> Connection<M> {
             }
             self.cc_fresh.push(entry);
         }
+        let mut retransmits = false;
         for &a in fired.actions {
             if t.cc.perform(a, &facts) {
                 t.resend_una = true;
+                retransmits = true;
             }
         }
+        retransmits
     }
 
     fn perform(&mut self, env: &Env<'_>, action: Action, cause: Cause<'_>) {
@@ -1216,6 +1224,7 @@ impl<M: Machine> Connection<M> {
             return;
         };
         let mut cc_event = None;
+        let rto_deadline_before = t.rto_deadline;
         if t.snd_una.lt(ack) {
             let syn_was_acked = t.syn_acked();
             let acked = ack.distance(t.snd_una).max(0) as u32;
@@ -1287,7 +1296,20 @@ impl<M: Machine> Connection<M> {
             t.progress_at = Some(now);
         }
         if let Some((event, facts)) = cc_event {
-            self.fire_cc(env, event, facts);
+            let retransmits = self.fire_cc(env, event, facts);
+            if event == cc::Event::NewAck
+                && let Some(t) = self.tcb.as_mut()
+            {
+                // RFC 6582 3.2 step 5: only the first partial ACK of a
+                // recovery restarts the retransmission timer (the
+                // "Impatient" variant), so a window that lost many
+                // segments falls back on the timer and slow start instead
+                // of repairing one segment per round trip.
+                if retransmits && t.partial_acks > 0 {
+                    t.rto_deadline = rto_deadline_before.or(t.rto_deadline);
+                }
+                t.partial_acks = if retransmits { t.partial_acks + 1 } else { 0 };
+            }
         }
     }
 

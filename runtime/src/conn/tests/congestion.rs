@@ -116,6 +116,29 @@ fn a_partial_ack_retransmits_the_next_hole_and_a_full_ack_ends_recovery() {
 }
 
 #[test]
+fn only_the_first_partial_ack_of_a_recovery_restarts_the_timer() {
+    // RFC 6582 3.2 step 5 (the "Impatient" variant): after the first
+    // partial ACK the timer keeps running, so a window that lost many
+    // segments ends in a timeout rather than one repair per round trip.
+    let mut t = after_three_duplicate_acks();
+    assert_eq!(sent(&mut t).len(), 1);
+    t.elapse(Duration::from_millis(10));
+    ack(&mut t, 200);
+    assert_eq!(sent(&mut t), [(201, 100)]);
+    let first = t.deadline().expect("data outstanding");
+    t.elapse(Duration::from_millis(10));
+    ack(&mut t, 300);
+    assert_eq!(sent(&mut t), [(301, 100)], "a partial ACK");
+    assert_eq!(t.deadline(), Some(first), "the timer was not restarted");
+    // The full ACK ends the recovery; the timer stops, nothing being
+    // outstanding.
+    t.elapse(Duration::from_millis(10));
+    ack(&mut t, 1000);
+    assert_eq!(window(&t).0, "CONGESTION_AVOIDANCE");
+    assert_eq!(t.deadline(), None);
+}
+
+#[test]
 fn a_timeout_restarts_slow_start_from_one_segment_and_backs_off_once() {
     let mut t = connection(config());
     t.send(&[7; 1000]);
