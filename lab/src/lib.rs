@@ -8,6 +8,10 @@
 //!   by the generator library.
 //! - [`compare`]: runs several specs over the same seeds and network and
 //!   tabulates what they did (`fsm-lab compare`).
+//! - [`bottleneck`]: bulk flows through a rate-limited link with a
+//!   drop-tail queue, in virtual time: what the congestion machine does
+//!   with it (`cargo run --release -p fsm-lab --example bottleneck`).
+//! - [`plot`]: small SVG line charts, for the bottleneck's figures.
 //!
 //! The runtime's own simulation tests (`runtime/tests/simulation.rs`,
 //! `variants.rs`, `mutants.rs`) use [`sim`] and [`oracle`] from here.
@@ -16,6 +20,8 @@
 #![deny(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod bottleneck;
 pub mod compare;
 pub mod oracle;
+pub mod plot;
 pub mod sim;
