@@ -80,6 +80,10 @@ vocabulary! {
         /// counts: a receiver that acknowledges a batch of segments at once
         /// (this runtime's, the kernel's with GRO) would otherwise slow the
         /// start down by the batch's size.
+        /// An ACK that starts below the recovery point (the data
+        /// outstanding at a timeout, being repaired) counts one SMSS at
+        /// most (RFC 3465 2.3): it may cover everything the receiver held
+        /// beyond a hole.
         GrowSlowStart = "grow_slow_start",
         /// cwnd += SMSS once a cwnd's worth of bytes has been acknowledged
         /// (RFC 5681 3.1, byte counting as RFC 3465).
@@ -371,7 +375,20 @@ impl Window {
         let cwnd = self.cwnd(smss);
         let set = |w: &mut Window, v: u32| w.cwnd = Some(v.max(smss));
         match action {
-            Action::GrowSlowStart => set(self, cwnd.saturating_add(facts.acked)),
+            Action::GrowSlowStart => {
+                // An ACK that starts below the recovery point after a
+                // timeout may cover a hole the retransmission filled and
+                // all the data the receiver held beyond it: at most one
+                // SMSS for it (RFC 3465 2.3), or the window would leap to
+                // a burst that size.
+                let repairing = (facts.ack - facts.acked as usize).lt(self.recover);
+                let grow = if repairing {
+                    facts.acked.min(smss)
+                } else {
+                    facts.acked
+                };
+                set(self, cwnd.saturating_add(grow))
+            }
             Action::GrowAvoidance => {
                 self.avoidance = self.avoidance.saturating_add(facts.acked);
                 if self.avoidance >= cwnd {

@@ -139,6 +139,24 @@ fn only_the_first_partial_ack_of_a_recovery_restarts_the_timer() {
 }
 
 #[test]
+fn after_a_timeout_an_ack_below_the_recovery_point_grows_cwnd_by_one_segment() {
+    // RFC 3465 2.3: the retransmission filled a hole and the peer, which
+    // held all the rest, acknowledges it at once; counting all those bytes
+    // would send a burst of them.
+    let mut t = connection(config());
+    t.send(&[7; 1000]);
+    assert_eq!(sent(&mut t).len(), 10);
+    t.fire_deadline();
+    assert_eq!(window(&t), ("SLOW_START", 100, 500));
+    assert_eq!(sent(&mut t), [(1, 100)]);
+    ack(&mut t, 900);
+    assert_eq!(window(&t), ("SLOW_START", 200, 500));
+    // Past the recovery point, slow start counts every byte again.
+    ack(&mut t, 1000);
+    assert_eq!(window(&t), ("SLOW_START", 300, 500));
+}
+
+#[test]
 fn a_timeout_restarts_slow_start_from_one_segment_and_backs_off_once() {
     let mut t = connection(config());
     t.send(&[7; 1000]);
@@ -267,17 +285,20 @@ fn duplicate_acks_below_the_recovery_point_do_not_retransmit_in_avoidance() {
     // A timeout: ssthresh 500, recover ISS + 1001, one segment at a time.
     t.fire_deadline();
     assert_eq!(sent(&mut t), [(1, 100)]);
-    for (through, more) in [(100, 2), (300, 4), (600, 3)] {
+    // Below the recovery point, one SMSS per ACK (RFC 3465 2.3).
+    for (through, more) in [(100, 2), (300, 3), (600, 4)] {
         ack(&mut t, through);
         assert_eq!(sent(&mut t).len(), more, "after the ACK of {through}");
     }
-    assert_eq!(window(&t), ("SLOW_START", 700, 500));
+    assert_eq!(window(&t), ("SLOW_START", 400, 500));
     ack(&mut t, 700);
+    assert_eq!(window(&t), ("SLOW_START", 500, 500));
+    ack(&mut t, 800);
     assert_eq!(window(&t).0, "CONGESTION_AVOIDANCE");
-    // Three duplicate ACKs of 700, below the recovery point: data sent
+    // Three duplicate ACKs of 800, below the recovery point: data sent
     // before the timeout, not a new loss.
     for _ in 0..3 {
-        ack(&mut t, 700);
+        ack(&mut t, 800);
     }
     assert_eq!(window(&t).0, "CONGESTION_AVOIDANCE");
     assert_eq!(sent(&mut t), [], "no fast retransmit");
