@@ -27,6 +27,7 @@ pub fn typestate(
     let initial_ty = &names.states[model.initial().0];
     let mut out = TokenStream::new();
 
+    let transitions = state_transitions(model);
     let state_types = model
         .states
         .iter()
@@ -37,7 +38,7 @@ pub fn typestate(
                 &format!("The state `{}` as a type: ", st.name.text),
                 &st.text,
             );
-            text.push_str(&state_transitions(model, i));
+            text.push_str(&transitions[i]);
             let doc = doc(&text);
             quote! {
                 #doc
@@ -380,10 +381,10 @@ fn cell_method(
     (method, outcome_enum)
 }
 
-/// The transitions out of and into state `index`, as Markdown lists for
-/// the state type's documentation: `` `ACK / –` → `FIN_WAIT_2` (`rcv_ack`,
-/// line 119) ``.
-fn state_transitions(model: &Model, index: usize) -> String {
+/// For each state, the transitions out of and into it, as Markdown lists
+/// for the state type's documentation: `` `ACK / –` → `FIN_WAIT_2`
+/// (`rcv_ack`, line 119) ``. One pass over the edges.
+fn state_transitions(model: &Model) -> Vec<String> {
     let name = |s: StateId| &model.states[s.index()].name.text;
     let item = |e: &crate::model::Edge, other: StateId, arrow: &str| {
         let t = &model.transitions[e.transition.index()];
@@ -395,25 +396,27 @@ fn state_transitions(model: &Model, index: usize) -> String {
             t.line
         )
     };
-    let mut out = String::new();
-    let edges: Vec<_> = model.edges().collect();
-    let from: Vec<String> = edges
-        .iter()
-        .filter(|e| e.from.index() == index)
-        .map(|e| item(e, e.to, "→"))
-        .collect();
-    let into: Vec<String> = edges
-        .iter()
-        .filter(|e| e.to.index() == index && e.from.index() != index)
-        .map(|e| item(e, e.from, "←"))
-        .collect();
-    if !from.is_empty() {
-        out.push_str("\n\n# Transitions from here\n");
-        out.extend(from);
+    let n = model.states.len();
+    let (mut from, mut into) = (vec![String::new(); n], vec![String::new(); n]);
+    for e in model.edges() {
+        from[e.from.index()].push_str(&item(&e, e.to, "→"));
+        if e.to != e.from {
+            into[e.to.index()].push_str(&item(&e, e.from, "←"));
+        }
     }
-    if !into.is_empty() {
-        out.push_str("\n\n# Transitions into here\n");
-        out.extend(into);
-    }
-    out
+    from.into_iter()
+        .zip(into)
+        .map(|(from, into)| {
+            let mut out = String::new();
+            if !from.is_empty() {
+                out.push_str("\n\n# Transitions from here\n");
+                out.push_str(&from);
+            }
+            if !into.is_empty() {
+                out.push_str("\n\n# Transitions into here\n");
+                out.push_str(&into);
+            }
+            out
+        })
+        .collect()
 }
