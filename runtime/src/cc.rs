@@ -33,7 +33,12 @@
 //! Retransmitting after a timeout (going back to SND.UNA, within cwnd),
 //! and probing a zero window. Fast retransmit is the spec's
 //! [`Retransmit`](Action::Retransmit); a spec without it recovers from
-//! losses by timeouts only.
+//! losses by timeouts only. The retransmission timer restarts on every
+//! ACK of new data (RFC 6298 5.3) except one the spec answered with
+//! `retransmit` after an earlier such ACK: only the first partial ACK of
+//! a recovery restarts it (RFC 6582 3.2 step 5, the "Impatient"
+//! variant), so a window that lost many segments falls back on the timer
+//! and slow start instead of repairing one hole per round trip.
 
 use std::fmt;
 use std::sync::Arc;
