@@ -73,6 +73,19 @@ fn slow_start_grows_by_the_bytes_acknowledged() {
     assert_eq!(sent(&mut t).len(), 6);
 }
 
+/// Ten segments out under `config`, then a timeout: ssthresh 500,
+/// recover ISS + 1001, cwnd one segment, the first segment sent again.
+fn after_a_timeout(config: Config) -> TestConn {
+    let mut t = connection(config);
+    t.send(&[7; 1000]);
+    assert_eq!(sent(&mut t).len(), 10);
+    t.fire_deadline();
+    assert_eq!(window(&t), ("SLOW_START", 100, 500));
+    // Go back to SND.UNA, one segment at a time.
+    assert_eq!(sent(&mut t), [(1, 100)]);
+    t
+}
+
 /// Ten segments out; the first acknowledged, then three duplicate ACKs
 /// for the second.
 fn after_three_duplicate_acks() -> TestConn {
@@ -143,12 +156,7 @@ fn after_a_timeout_an_ack_below_the_recovery_point_grows_cwnd_by_one_segment() {
     // RFC 3465 2.3: the retransmission filled a hole and the peer, which
     // held all the rest, acknowledges it at once; counting all those bytes
     // would send a burst of them.
-    let mut t = connection(config());
-    t.send(&[7; 1000]);
-    assert_eq!(sent(&mut t).len(), 10);
-    t.fire_deadline();
-    assert_eq!(window(&t), ("SLOW_START", 100, 500));
-    assert_eq!(sent(&mut t), [(1, 100)]);
+    let mut t = after_a_timeout(config());
     ack(&mut t, 900);
     assert_eq!(window(&t), ("SLOW_START", 200, 500));
     // Past the recovery point, slow start counts every byte again.
@@ -158,13 +166,7 @@ fn after_a_timeout_an_ack_below_the_recovery_point_grows_cwnd_by_one_segment() {
 
 #[test]
 fn a_timeout_restarts_slow_start_from_one_segment_and_backs_off_once() {
-    let mut t = connection(config());
-    t.send(&[7; 1000]);
-    assert_eq!(sent(&mut t).len(), 10);
-    t.fire_deadline();
-    assert_eq!(window(&t), ("SLOW_START", 100, 500));
-    // Go back to SND.UNA, one segment at a time.
-    assert_eq!(sent(&mut t), [(1, 100)]);
+    let mut t = after_a_timeout(config());
     t.fire_deadline();
     assert_eq!(window(&t), ("SLOW_START", 100, 500), "ssthresh kept");
     assert_eq!(sent(&mut t), [(1, 100)]);
@@ -276,15 +278,10 @@ fn a_delayed_ack_rides_on_data() {
 
 #[test]
 fn duplicate_acks_below_the_recovery_point_do_not_retransmit_in_avoidance() {
-    let mut t = connection(Config {
+    let mut t = after_a_timeout(Config {
         record_steps: true,
         ..config()
     });
-    t.send(&[7; 1000]);
-    assert_eq!(sent(&mut t).len(), 10);
-    // A timeout: ssthresh 500, recover ISS + 1001, one segment at a time.
-    t.fire_deadline();
-    assert_eq!(sent(&mut t), [(1, 100)]);
     // Below the recovery point, one SMSS per ACK (RFC 3465 2.3).
     for (through, more) in [(100, 2), (300, 3), (600, 4)] {
         ack(&mut t, through);
