@@ -21,33 +21,32 @@ fn at_once<T: Send>(n: usize, f: &(dyn Fn() -> T + Sync)) -> Vec<T> {
     })
 }
 
+/// The sum of what runs side by side did, and the time the slowest took.
+fn aggregate(runs: Vec<std::io::Result<(f64, f64)>>) -> std::io::Result<(f64, f64)> {
+    let mut total = (0.0, 0.0f64);
+    for r in runs {
+        let (amount, secs) = r?;
+        total = (total.0 + amount, total.1.max(secs));
+    }
+    Ok(total)
+}
+
 pub fn run(plan: &Plan, table: &mut Table) -> Result<(), Box<dyn std::error::Error>> {
     let (mut rate, mut bulk_mb) = ([vec![], vec![]], [vec![], vec![]]);
     for _ in 0..plan.rounds {
         for (k, pairs) in [1usize, 2].into_iter().enumerate() {
             // The same total work, split over the pairs.
             let total = plan.par_conns / pairs;
-            let runs = at_once(pairs, &|| {
+            let (done, secs) = aggregate(at_once(pairs, &|| {
                 conns::ours_rate(conns::PARALLEL / pairs, total, plan.conn_limit)
-            });
-            let mut done = 0;
-            let mut secs: f64 = 0.0;
-            for r in runs {
-                let r = r?;
-                done += r.done;
-                secs = secs.max(r.secs);
-            }
-            rate[k].push(done as f64 / secs);
+                    .map(|r| (r.done as f64, r.secs))
+            }))?;
+            rate[k].push(done / secs);
             let bytes = plan.bulk_bytes / pairs;
-            let runs = at_once(pairs, &|| bulk::ours(bytes, plan.bulk_limit, None));
-            let mut got = 0;
-            let mut secs: f64 = 0.0;
-            for x in runs {
-                let x = x?;
-                got += x.bytes;
-                secs = secs.max(x.secs);
-            }
-            bulk_mb[k].push(got as f64 / secs / 1e6);
+            let (got, secs) = aggregate(at_once(pairs, &|| {
+                bulk::ours(bytes, plan.bulk_limit, None).map(|x| (x.bytes as f64, x.secs))
+            }))?;
+            bulk_mb[k].push(got / secs / 1e6);
         }
     }
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
