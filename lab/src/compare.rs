@@ -240,12 +240,7 @@ impl Tally {
         for (t, d) in self.state_time.iter_mut().zip(&r.state_time) {
             *t += *d;
         }
-        for (t, n) in self.fired.iter_mut().zip(&r.fired) {
-            *t += n;
-        }
-        for (t, r) in self.reached.iter_mut().zip(&r.reached) {
-            *t |= r;
-        }
+        add_counts(&mut self.fired, &mut self.reached, &r.fired, &r.reached);
     }
 
     fn add_outcome(&mut self, o: &Outcome) {
@@ -296,12 +291,12 @@ impl Tally {
         for (t, d) in self.state_time.iter_mut().zip(other.state_time) {
             *t += d;
         }
-        for (t, n) in self.fired.iter_mut().zip(other.fired) {
-            *t += n;
-        }
-        for (t, r) in self.reached.iter_mut().zip(other.reached) {
-            *t |= r;
-        }
+        add_counts(
+            &mut self.fired,
+            &mut self.reached,
+            &other.fired,
+            &other.reached,
+        );
     }
 }
 
@@ -314,6 +309,8 @@ fn cc_shape(subject: &Subject) -> (usize, usize) {
         .map_or((0, 0), |(c, o)| (c.machine().pairs(), o.model.states.len()))
 }
 
+/// Adds pair counts and states reached (of the connection spec, or of a
+/// congestion spec) to a tally's.
 fn add_counts(fired: &mut [u64], reached: &mut [bool], more: &[u64], more_reached: &[bool]) {
     for (t, n) in fired.iter_mut().zip(more) {
         *t += n;
