@@ -431,6 +431,28 @@ impl<'a> Drawing<'a> {
         self.key_width() + several
     }
 
+    /// Opens a boxed panel of the legend (`<g class>`, closed by the
+    /// caller) at (x, y) of width w and height h, with its bold title.
+    fn panel(&mut self, class: &str, (x, y, w, h): (f64, f64, f64, f64), title: &str) {
+        let _ = writeln!(
+            self.body,
+            "<g class=\"{class}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
+             fill=\"#ffffff\" stroke=\"{INK}\" stroke-width=\"1\"/>",
+            n(x),
+            n(y),
+            n(w),
+            n(h)
+        );
+        let _ = writeln!(
+            self.body,
+            "<text x=\"{}\" y=\"{}\" font-size=\"{}\" font-weight=\"bold\" fill=\"{INK}\">{}</text>",
+            n(x + 12.0),
+            n(y + 20.0),
+            LABEL_SIZE + 1.0,
+            xml(title)
+        );
+    }
+
     /// Draws the key and the several-states table side by side from
     /// (`x`, `y`) in page coordinates; returns their height.
     pub(super) fn legend(&mut self, x: f64, y: f64) -> f64 {
@@ -439,25 +461,7 @@ impl<'a> Drawing<'a> {
         let row_h = LINE_H + 5.0;
         let key_h = 30.0 + rows.len() as f64 * row_h + 6.0;
         let mut h = key_h;
-        let mut body = String::new();
-        let _ = writeln!(
-            body,
-            "<g class=\"key\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" fill=\"#ffffff\" \
-             stroke=\"{INK}\" stroke-width=\"1\"/>",
-            n(x),
-            n(y),
-            n(key_w),
-            n(key_h)
-        );
-        let _ = writeln!(
-            body,
-            "<text x=\"{}\" y=\"{}\" font-size=\"{}\" font-weight=\"bold\" fill=\"{INK}\">{}</text>",
-            n(x + 12.0),
-            n(y + 20.0),
-            LABEL_SIZE + 1.0,
-            xml(self.fig.words.key)
-        );
-        self.body.push_str(&body);
+        self.panel("key", (x, y, key_w, key_h), self.fig.words.key);
         for (i, (line, marks, text)) in rows.iter().enumerate() {
             let cy = y + 30.0 + row_h * (i as f64 + 0.5);
             let mut tx = x + 12.0;
@@ -502,23 +506,7 @@ impl<'a> Drawing<'a> {
             let n_rows = self.fig.several.len() + self.fig.groups.len();
             let sh = 30.0 + n_rows as f64 * LINE_H + 10.0;
             h = h.max(sh);
-            let _ = writeln!(
-                self.body,
-                "<g class=\"several\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
-                 fill=\"#ffffff\" stroke=\"{INK}\" stroke-width=\"1\"/>",
-                n(sx),
-                n(y),
-                n(w),
-                n(sh)
-            );
-            let _ = writeln!(
-                self.body,
-                "<text x=\"{}\" y=\"{}\" font-size=\"{}\" font-weight=\"bold\" fill=\"{INK}\">{}</text>",
-                n(sx + 12.0),
-                n(y + 20.0),
-                LABEL_SIZE + 1.0,
-                xml(self.fig.words.several)
-            );
+            self.panel("several", (sx, y, w, sh), self.fig.words.several);
             let several = self.fig.several.clone();
             for (i, r) in several.iter().enumerate() {
                 let cy = y + 30.0 + LINE_H * (i as f64 + 0.5);
