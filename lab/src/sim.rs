@@ -22,6 +22,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, HashSet};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant};
 
 use fsm_runtime::cc::{CcWords, Congestion};
@@ -463,18 +464,27 @@ impl std::fmt::Display for Failure {
     }
 }
 
-/// The oracle of a congestion machine: read afresh from its spec file by
-/// the generator library (a compiled-in spec's path is relative to the
-/// runtime's directory, a sibling of this crate's).
-pub fn congestion_oracle(machine: &dyn fsm_runtime::cc::CongestionMachine) -> Oracle {
-    match machine.source() {
-        Some(spec) => Oracle::from_spec(spec),
-        None => {
+/// The oracle of a congestion machine: read afresh by the generator
+/// library from the spec it was loaded from, or, for one compiled in, from
+/// its file (a path relative to the runtime's directory, a sibling of this
+/// crate's), read once per process.
+pub fn congestion_oracle(machine: &dyn fsm_runtime::cc::CongestionMachine) -> Arc<Oracle> {
+    static FILES: OnceLock<Mutex<HashMap<String, Arc<Oracle>>>> = OnceLock::new();
+    if let Some(spec) = machine.source() {
+        return Arc::new(Oracle::from_spec(spec));
+    }
+    let mut files = FILES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    files
+        .entry(machine.spec().to_owned())
+        .or_insert_with(|| {
             let path = format!("{}/{}", env!("CARGO_MANIFEST_DIR"), machine.spec());
             let source = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
-            Oracle::from_source(machine.spec(), &source)
-        }
-    }
+            Arc::new(Oracle::from_source(machine.spec(), &source))
+        })
+        .clone()
 }
 
 fn stuck<M: Machine>(hosts: &[Host<M>], message: String) -> Failure {
