@@ -239,7 +239,7 @@ pub fn tour(model: &Model, history: &[History]) -> Tour {
     let mut covered: BTreeSet<Item> = BTreeSet::new();
     let mut sequences = Vec::new();
     for seq in candidates {
-        let shows = search.shows(&seq, &pairs);
+        let shows = search.shows(&seq);
         if shows.iter().any(|i| !covered.contains(i)) {
             covered.extend(shows);
             sequences.push(seq);
@@ -391,7 +391,7 @@ impl Search<'_> {
 
     /// What a sequence shows: the pairs it takes and the guard outcomes at
     /// each of its steps.
-    fn shows(&self, seq: &[Step], pairs: &[(TransitionId, StateId, StateId)]) -> Vec<Item> {
+    fn shows(&self, seq: &[Step]) -> Vec<Item> {
         let mut out = Vec::new();
         for s in seq {
             if let Some(p) = s.pair {
@@ -403,7 +403,6 @@ impl Search<'_> {
                 };
                 if let Some(&p) = self.pair_of.get(&(t, s.from)) {
                     let v = g.eval(&mut |v| s.guards.iter().any(|&(x, b)| x == *v && b));
-                    debug_assert_eq!(pairs[p].1, s.from);
                     out.push(Item::Outcome(p, v));
                 }
             }
