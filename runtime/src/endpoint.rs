@@ -1,7 +1,17 @@
-//! The driver: a [`Host`] on one UDP socket, with a thread for arrivals and
-//! timers, and blocking handles for applications shaped like `std::net`'s
-//! ([`Listener`] like `TcpListener`, [`Stream`] like `TcpStream`, with
-//! `std::io::Read` and `Write`).
+//! The driver: a [`Host`] on one UDP socket, and blocking handles for
+//! applications shaped like `std::net`'s ([`Listener`] like `TcpListener`,
+//! [`Stream`] like `TcpStream`, with `std::io::Read` and `Write`).
+//!
+//! Calls do their work on the calling thread: a write goes into the send
+//! ring and out on the socket, a read comes out of the receive ring. A call
+//! that has to wait *drives* the endpoint if no other thread does: it
+//! waits in `poll` on the socket itself and handles what arrives and the
+//! timers, so that the segment it waits for needs no hand-off from another
+//! thread. Threads that wait while another drives are woken only by a
+//! change of the connection (or listener) they wait on. The endpoint's I/O
+//! thread drives when no application thread does, and stands back while
+//! they do (and for a moment after), so arrivals and timers are handled
+//! while applications are busy elsewhere.
 //!
 //! Every datagram carries one IPv4 packet. There are two kinds of address:
 //! the *UDP* address of the endpoint's socket ([`Endpoint::local_addr`]),
@@ -33,7 +43,7 @@ use crate::config::Config;
 use crate::conn::CongestionView;
 use crate::conn::ConnError;
 use crate::fault::{FaultConfig, FaultInjector, FaultStats};
-use crate::host::{ConnId, Counters, Host, HostError, Status};
+use crate::host::{Change, ConnId, Counters, Host, HostError, Status};
 use crate::isn::IsnGenerator;
 use crate::pcap::PcapWriter;
 use crate::trace::{StepRecord, TraceEntry};
@@ -96,18 +106,53 @@ struct Io<M: Machine> {
     on_step: Option<StepSink>,
     on_cc_transition: Option<TraceSink>,
     on_cc_step: Option<CcStepSink>,
-    /// Until when the I/O thread sleeps (`None`: no deadline).
+    /// Until when the driver sleeps in `poll` (`None`: nobody sleeps
+    /// there now): a call that moves a deadline earlier wakes it.
     sleeping_until: Option<Instant>,
+    /// Whether the driver asleep in `poll` is an application thread: then
+    /// any call may have met what it waits for, and wakes it.
+    app_driving: bool,
+    /// Whether the I/O thread holds the driver now.
+    io_thread_driving: bool,
+    /// When an application thread last drove or asked to: the I/O thread
+    /// stands back for [`DRIVER_GRACE`] after it.
+    app_drove_at: Option<Instant>,
+    /// Until when the I/O thread stands back (`None`: it does not).
+    standing_back_until: Option<Instant>,
     buf: Vec<u8>,
     outbox: Outbox,
-    /// Application threads waiting on `Shared::changed`: with none, a
-    /// change wakes nobody and costs no system call.
-    waiters: usize,
+    /// Application threads waiting for a change while another thread
+    /// drives, each woken only by a change of what it waits on.
+    waiting: Vec<Waiter>,
+}
+
+/// What an application thread waits on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum WaitOn {
+    Connection(ConnId),
+    Listener(u16),
+}
+
+struct Waiter {
+    on: WaitOn,
+    wake: Arc<Condvar>,
+}
+
+/// The right to wait in `poll` on the socket and handle what arrives:
+/// held by the I/O thread, or by an application thread that has to wait
+/// anyway, so that what it waits for is handled on its own thread.
+struct Driver {
+    poll: mio::Poll,
+    events: mio::Events,
+    inbox: Inbox,
+    watching_writable: bool,
 }
 
 struct Shared<M: Machine> {
     io: Mutex<Io<M>>,
-    changed: Condvar,
+    /// The I/O thread waits here while application threads drive.
+    turn: Condvar,
+    driver: Mutex<Driver>,
     socket: Socket,
     waker: mio::Waker,
     local: SocketAddrV4,
@@ -125,6 +170,7 @@ impl<M: Machine> Drop for Owner<M> {
     fn drop(&mut self) {
         self.shared.running.store(false, Ordering::SeqCst);
         self.shared.wake();
+        self.shared.turn.notify_all();
         if let Some(t) = self.thread.lock().unwrap_or_else(|e| e.into_inner()).take() {
             let _ = t.join();
         }
@@ -136,7 +182,8 @@ impl<M: Machine> Drop for Owner<M> {
 
 /// A TCP endpoint on one UDP socket, serving many connections.
 ///
-/// Binding starts a thread that handles arrivals and timers; it stops when
+/// Binding starts a thread that handles arrivals and timers while no
+/// application thread waits (see the [module docs](self)); it stops when
 /// the endpoint and every [`Listener`] and [`Stream`] made from it are
 /// gone. Clones share the socket and the connections.
 ///
@@ -219,25 +266,110 @@ impl<M: Machine> Shared<M> {
 
     /// After a call changed the host: send what is ready, pass on the
     /// trace, wake waiters and, if a deadline came earlier (or the socket
-    /// is full and must be watched), the I/O thread.
+    /// is full and must be watched, or an application thread drives and
+    /// may have been waiting for this), the driver.
     fn after_call(&self, mut io: MutexGuard<'_, Io<M>>) {
         let now = Instant::now();
         io.flush(&self.socket, now);
         let next = io.next_deadline();
-        let wake =
-            io.outbox.stalled() || next.is_some_and(|n| io.sleeping_until.is_none_or(|s| n < s));
-        let waiters = io.waiters;
+        let earlier = |until: Option<Instant>| next.is_some_and(|n| until.is_some_and(|u| n < u));
+        let wake = io.outbox.stalled()
+            || (io.sleeping_until.is_some() && io.app_driving)
+            || earlier(io.sleeping_until);
+        let turn = earlier(io.standing_back_until);
+        io.wake_changed();
         drop(io);
-        if waiters > 0 {
-            self.changed.notify_all();
-        }
         if wake {
             self.wake();
         }
+        if turn {
+            self.turn.notify_one();
+        }
+    }
+
+    /// One turn of the driver: waits in `poll` for datagrams, a wake-up,
+    /// the host's next deadline or `until`, whichever comes first; reads
+    /// what arrived in batches, runs the timers and sends what is ready.
+    /// Whoever calls it holds `driver`.
+    fn drive(&self, driver: &mut Driver, until: Option<Instant>, app: bool) {
+        let (wait, stalled) = {
+            let mut io = self.lock();
+            let now = Instant::now();
+            let wake_at = [io.next_deadline(), until].into_iter().flatten().min();
+            let wait = wake_at.map_or(IDLE_POLL, |d| {
+                d.saturating_duration_since(now).min(IDLE_POLL)
+            });
+            io.sleeping_until = Some(now + wait);
+            io.app_driving = app;
+            (wait, io.outbox.stalled())
+        };
+        if stalled != driver.watching_writable {
+            let interest = if stalled {
+                Interest::READABLE | Interest::WRITABLE
+            } else {
+                Interest::READABLE
+            };
+            let fd = self.socket.raw_fd();
+            let _ = driver
+                .poll
+                .registry()
+                .reregister(&mut SourceFd(&fd), SOCKET, interest);
+            driver.watching_writable = stalled;
+        }
+        if !wait.is_zero() {
+            let _ = driver.poll.poll(&mut driver.events, Some(wait));
+        }
+        // Read what has arrived, a bounded number of batches at a time; the
+        // system call runs outside the lock, the datagrams are handled in
+        // place under it.
+        let mut io = None;
+        for _ in 0..MAX_BATCHES {
+            if !matches!(driver.inbox.recv(&self.socket), Ok(n) if n > 0) {
+                break;
+            }
+            let guard = io.get_or_insert_with(|| self.lock());
+            let now = Instant::now();
+            for (from, bytes) in driver.inbox.datagrams() {
+                if let Some(p) = guard.pcap.as_mut() {
+                    let _ = p.write(wall_clock(), bytes);
+                }
+                guard.host.handle_datagram(now, from, bytes);
+            }
+        }
+        let mut io = io.unwrap_or_else(|| self.lock());
+        let now = Instant::now();
+        io.sleeping_until = None;
+        io.host.handle_timeout(now);
+        io.flush(&self.socket, now);
+        io.wake_changed();
     }
 }
 
 impl<M: Machine> Io<M> {
+    /// Wakes the application threads whose connection or listener changed.
+    fn wake_changed(&mut self) {
+        for change in self.host.drain_changes() {
+            for w in &self.waiting {
+                let hit = match (change, w.on) {
+                    (Change::Connection(a), WaitOn::Connection(b)) => a == b,
+                    (Change::Listener(a), WaitOn::Listener(b)) => a == b,
+                    _ => false,
+                };
+                if hit {
+                    w.wake.notify_one();
+                }
+            }
+        }
+    }
+
+    /// Wakes one waiting application thread, if any, to take the driver
+    /// that was just let go.
+    fn pass_driver(&self) {
+        if let Some(w) = self.waiting.first() {
+            w.wake.notify_one();
+        }
+    }
+
     /// Sends every datagram the host has ready (through the fault
     /// injector, if faults are on) in GSO runs, and passes on the trace.
     /// Stops asking the host while the socket is full.
@@ -400,11 +532,21 @@ impl<M: Machine> Endpoint<M> {
                 on_cc_transition: options.on_cc_transition,
                 on_cc_step: options.on_cc_step,
                 sleeping_until: None,
+                app_driving: false,
+                io_thread_driving: false,
+                app_drove_at: None,
+                standing_back_until: None,
                 buf: vec![0; MAX_DATAGRAM],
                 outbox: Outbox::default(),
-                waiters: 0,
+                waiting: Vec::new(),
             }),
-            changed: Condvar::new(),
+            turn: Condvar::new(),
+            driver: Mutex::new(Driver {
+                poll,
+                events: mio::Events::with_capacity(16),
+                inbox: Inbox::new(),
+                watching_writable: false,
+            }),
             socket,
             waker,
             local,
@@ -414,7 +556,7 @@ impl<M: Machine> Endpoint<M> {
         let thread_shared = shared.clone();
         let thread = std::thread::Builder::new()
             .name(format!("tcp-io-{local}"))
-            .spawn(move || io_loop(&thread_shared, poll))?;
+            .spawn(move || io_loop(&thread_shared))?;
         Ok(Endpoint {
             owner: Arc::new(Owner {
                 shared,
@@ -583,68 +725,60 @@ pub struct Memory {
 const SOCKET: Token = Token(0);
 const WAKER: Token = Token(1);
 
-/// The I/O thread: waits for datagrams, a wake-up or the next deadline;
-/// reads what arrived in batches, runs timers, sends what is ready.
-fn io_loop<M: Machine>(shared: &Shared<M>, mut poll: mio::Poll) {
-    let mut events = mio::Events::with_capacity(16);
-    let mut inbox = Inbox::new();
-    let fd = shared.socket.raw_fd();
-    let mut watching_writable = false;
-    while shared.running.load(Ordering::SeqCst) {
-        let (wait, stalled) = {
-            let mut io = shared.lock();
-            let now = Instant::now();
-            let next = io.next_deadline();
-            io.sleeping_until = next;
-            let wait = next.map_or(IDLE_POLL, |d| {
-                d.saturating_duration_since(now).min(IDLE_POLL)
-            });
-            (wait, io.outbox.stalled())
-        };
-        if stalled != watching_writable {
-            let interest = if stalled {
-                Interest::READABLE | Interest::WRITABLE
-            } else {
-                Interest::READABLE
-            };
-            let _ = poll
-                .registry()
-                .reregister(&mut SourceFd(&fd), SOCKET, interest);
-            watching_writable = stalled;
+/// How long the I/O thread stands back after an application thread drove
+/// (or asked to): a thread that reads or writes in a loop waits again
+/// within microseconds, and should find the driver free.
+const DRIVER_GRACE: Duration = Duration::from_millis(2);
+
+/// The I/O thread: drives when no application thread does, so that
+/// arrivals and timers are handled while applications are busy elsewhere
+/// or have no call waiting; stands back while they drive.
+fn io_loop<M: Machine>(shared: &Shared<M>) {
+    while let Some(mut driver) = take_turn(shared) {
+        shared.drive(&mut driver, None, false);
+        shared.lock().io_thread_driving = false;
+        drop(driver);
+        shared.lock().pass_driver();
+    }
+}
+
+/// Waits for the I/O thread's turn to drive: stands back while an
+/// application thread drives, and for [`DRIVER_GRACE`] after one did (at
+/// most until the host's next deadline); `None` once the endpoint stops.
+fn take_turn<M: Machine>(shared: &Shared<M>) -> Option<MutexGuard<'_, Driver>> {
+    let mut io = shared.lock();
+    loop {
+        if !shared.running.load(Ordering::SeqCst) {
+            return None;
         }
-        if !wait.is_zero()
-            && let Err(e) = poll.poll(&mut events, Some(wait))
-            && e.kind() != io::ErrorKind::Interrupted
-        {
-            break;
-        }
-        // Read what has arrived, a bounded number of batches at a time; the
-        // system call runs outside the lock, the datagrams are handled in
-        // place under it.
-        let mut io = None;
-        for _ in 0..MAX_BATCHES {
-            if !matches!(inbox.recv(&shared.socket), Ok(n) if n > 0) {
-                break;
-            }
-            let guard = io.get_or_insert_with(|| shared.lock());
-            let now = Instant::now();
-            for (from, bytes) in inbox.datagrams() {
-                if let Some(p) = guard.pcap.as_mut() {
-                    let _ = p.write(wall_clock(), bytes);
-                }
-                guard.host.handle_datagram(now, from, bytes);
-            }
-        }
-        let mut io = io.unwrap_or_else(|| shared.lock());
         let now = Instant::now();
-        io.sleeping_until = None;
-        io.host.handle_timeout(now);
-        io.flush(&shared.socket, now);
-        let waiters = io.waiters;
-        drop(io);
-        if waiters > 0 {
-            shared.changed.notify_all();
-        }
+        let grace_end = io.app_drove_at.map(|t| t + DRIVER_GRACE);
+        let due = match io.next_deadline() {
+            Some(d) => d <= now,
+            None => false,
+        };
+        // Taken under the state's lock, as application threads do, so that
+        // one that finds the driver taken knows whether to wake us.
+        let until = match shared.driver.try_lock() {
+            Ok(driver) if due || grace_end.is_none_or(|g| g <= now) => {
+                io.io_thread_driving = true;
+                return Some(driver);
+            }
+            Ok(_) => {
+                let grace_end = grace_end.unwrap_or(now);
+                io.next_deadline().map_or(grace_end, |d| d.min(grace_end))
+            }
+            // An application thread drives, and runs the timers too; look
+            // again a grace later, as nothing tells us when it stops.
+            Err(_) => now + DRIVER_GRACE,
+        };
+        io.standing_back_until = Some(until);
+        io = shared
+            .turn
+            .wait_timeout(io, until.saturating_duration_since(now))
+            .unwrap_or_else(|e| e.into_inner())
+            .0;
+        io.standing_back_until = None;
     }
 }
 
@@ -763,7 +897,13 @@ impl<M: Machine> Listener<M> {
                 })?;
                 return Ok((stream, SocketAddr::V4(peer)));
             }
-            io = wait(shared, io, deadline, io::ErrorKind::TimedOut)?;
+            io = wait(
+                shared,
+                io,
+                WaitOn::Listener(self.port),
+                deadline,
+                io::ErrorKind::TimedOut,
+            )?;
         }
     }
 }
@@ -787,16 +927,23 @@ impl<M: Machine> Drop for Listener<M> {
 /// Waits for a change, at most until `deadline`; past it, fails with
 /// `expired` (`TimedOut` for the waits of this module, `WouldBlock` for
 /// read and write timeouts, as `std::net` on Linux).
+///
+/// If no other thread drives, the calling thread does: it waits in `poll`
+/// on the socket itself and handles what arrives, so that what it waits
+/// for needs no hand-off from another thread. Otherwise it asks the I/O
+/// thread to stand back and waits for a change.
 fn wait<'a, M: Machine>(
     shared: &'a Shared<M>,
     mut io: MutexGuard<'a, Io<M>>,
+    on: WaitOn,
     deadline: Option<Instant>,
     expired: io::ErrorKind,
 ) -> io::Result<MutexGuard<'a, Io<M>>> {
+    let now = Instant::now();
     let left = match deadline {
         None => None,
         Some(d) => {
-            let left = d.saturating_duration_since(Instant::now());
+            let left = d.saturating_duration_since(now);
             if left.is_zero() {
                 let text = match expired {
                     io::ErrorKind::WouldBlock => "the stream's timeout ran out",
@@ -807,18 +954,36 @@ fn wait<'a, M: Machine>(
             Some(left)
         }
     };
-    io.waiters += 1;
+    io.app_drove_at = Some(now);
+    if let Ok(mut driver) = shared.driver.try_lock() {
+        drop(io);
+        shared.drive(&mut driver, deadline, true);
+        drop(driver);
+        let mut io = shared.lock();
+        io.app_drove_at = Some(Instant::now());
+        io.pass_driver();
+        return Ok(io);
+    }
+    if io.io_thread_driving {
+        // It stands back after this turn.
+        shared.wake();
+    }
+    let wake = Arc::new(Condvar::new());
+    io.waiting.push(Waiter {
+        on,
+        wake: wake.clone(),
+    });
     let mut io = match left {
-        None => shared.changed.wait(io).unwrap_or_else(|e| e.into_inner()),
+        None => wake.wait(io).unwrap_or_else(|e| e.into_inner()),
         Some(left) => {
-            shared
-                .changed
-                .wait_timeout(io, left)
+            wake.wait_timeout(io, left)
                 .unwrap_or_else(|e| e.into_inner())
                 .0
         }
     };
-    io.waiters -= 1;
+    if let Some(i) = io.waiting.iter().position(|w| Arc::ptr_eq(&w.wake, &wake)) {
+        io.waiting.swap_remove(i);
+    }
     Ok(io)
 }
 
@@ -924,6 +1089,17 @@ impl<M: Machine> Stream<M> {
         *self.timeouts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Waits for a change of this connection (see [`wait`]).
+    fn wait<'a>(
+        &'a self,
+        io: MutexGuard<'a, Io<M>>,
+        deadline: Option<Instant>,
+        expired: io::ErrorKind,
+    ) -> io::Result<MutexGuard<'a, Io<M>>> {
+        let on = WaitOn::Connection(self.id);
+        wait(self.endpoint.shared(), io, on, deadline, expired)
+    }
+
     /// Until when a read (or write) that starts now may wait.
     fn deadline(timeout: Option<Duration>) -> Option<Instant> {
         timeout.map(|t| Instant::now() + t)
@@ -957,7 +1133,7 @@ impl<M: Machine> Stream<M> {
                     "connection closed before it opened (the spec reported no error)",
                 ));
             }
-            io = wait(shared, io, Some(deadline), io::ErrorKind::TimedOut)?;
+            io = self.wait(io, Some(deadline), io::ErrorKind::TimedOut)?;
         }
     }
 
@@ -1084,7 +1260,7 @@ impl<M: Machine> Stream<M> {
                 let state = io.host.connection(self.id).map(|c| c.state());
                 return state.ok_or_else(|| io::Error::other("connection released"));
             }
-            io = wait(shared, io, Some(deadline), io::ErrorKind::TimedOut)?;
+            io = self.wait(io, Some(deadline), io::ErrorKind::TimedOut)?;
         }
     }
 
@@ -1159,7 +1335,7 @@ impl<M: Machine> Read for &Stream<M> {
                     "connection closed without the peer's FIN (the spec reported no error)",
                 ));
             }
-            io = wait(shared, io, deadline, io::ErrorKind::WouldBlock)?;
+            io = self.wait(io, deadline, io::ErrorKind::WouldBlock)?;
         }
     }
 }
@@ -1191,7 +1367,7 @@ impl<M: Machine> Write for &Stream<M> {
                 shared.after_call(io);
                 return Ok(n);
             }
-            io = wait(shared, io, deadline, io::ErrorKind::WouldBlock)?;
+            io = self.wait(io, deadline, io::ErrorKind::WouldBlock)?;
         }
     }
 
@@ -1209,7 +1385,7 @@ impl<M: Machine> Write for &Stream<M> {
             if st.all_acked || st.finished {
                 return Ok(());
             }
-            io = wait(shared, io, deadline, io::ErrorKind::WouldBlock)?;
+            io = self.wait(io, deadline, io::ErrorKind::WouldBlock)?;
         }
     }
 }

@@ -141,6 +141,8 @@ struct Entry<M: Machine> {
     held: bool,
     /// In the dirty list.
     dirty: bool,
+    /// In the list of changes.
+    changed: bool,
     /// The deadline most recently put in the timer heap.
     scheduled: Option<Instant>,
 }
@@ -158,6 +160,19 @@ struct Listener<M: Machine> {
     half_open: VecDeque<ConnId>,
     /// Open children waiting for `accept`; at most `backlog`.
     ready: VecDeque<ConnId>,
+    /// In the list of changes.
+    changed: bool,
+}
+
+/// What may have changed since [`Host::drain_changes`] was last called:
+/// what a driver needs to wake only the applications waiting on it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Change {
+    /// A segment, a timer or a call reached the connection.
+    Connection(ConnId),
+    /// A child of the listener on this port changed (it may be ready to
+    /// be accepted).
+    Listener(u16),
 }
 
 /// Many connections over one inner address.
@@ -172,6 +187,8 @@ pub struct Host<M: Machine> {
     by_key: HashMap<Key, ConnId>,
     listeners: HashMap<u16, Listener<M>>,
     dirty: VecDeque<ConnId>,
+    /// Each connection and listener at most once (see [`Change`]).
+    changes: Vec<Change>,
     timers: BinaryHeap<Reverse<(Instant, u32, u32)>>,
     /// Segments from machines that did not outlive the segment they
     /// answered: (UDP peer, local port, segment).
@@ -227,6 +244,7 @@ impl<M: Machine> Host<M> {
             timers: BinaryHeap::new(),
             replies: VecDeque::new(),
             records: Records::default(),
+            changes: Vec::new(),
             counters: Counters::default(),
             scratch: Vec::new(),
             next_port: *EPHEMERAL.start(),
@@ -301,6 +319,38 @@ impl<M: Machine> Host<M> {
     /// [`Config::record_steps`] is on).
     pub fn drain_cc_steps(&mut self) -> std::vec::Drain<'_, StepRecord<CcWords>> {
         self.records.cc_steps.drain(..)
+    }
+
+    /// Moves out the connections and listeners that may have changed since
+    /// the last call, each once.
+    pub fn drain_changes(&mut self) -> std::vec::Drain<'_, Change> {
+        for i in 0..self.changes.len() {
+            match self.changes[i] {
+                Change::Connection(id) => {
+                    if let Some(e) = self.entry_mut(id) {
+                        e.changed = false;
+                    }
+                }
+                Change::Listener(port) => {
+                    if let Some(l) = self.listeners.get_mut(&port) {
+                        l.changed = false;
+                    }
+                }
+            }
+        }
+        self.changes.drain(..)
+    }
+
+    /// Keeps the list of changes bounded when nobody drains it: drops the
+    /// entries of connections that are gone.
+    fn forget_stale_changes(&mut self) {
+        let (slots, listeners) = (&self.slots, &self.listeners);
+        self.changes.retain(|c| match *c {
+            Change::Connection(id) => slots
+                .get(id.index as usize)
+                .is_some_and(|s| s.generation == id.generation && s.entry.is_some()),
+            Change::Listener(port) => listeners.get(&port).is_some_and(|l| l.changed),
+        });
     }
 
     /// Collects what a connection recorded: its traces and its steps.
@@ -393,6 +443,20 @@ impl<M: Machine> Host<M> {
         if !e.dirty {
             e.dirty = true;
             self.dirty.push_back(id);
+        }
+        if !e.changed {
+            e.changed = true;
+            self.changes.push(Change::Connection(id));
+        }
+        if let Some(l) = e.child_of.and_then(|port| self.listeners.get_mut(&port))
+            && !l.changed
+        {
+            l.changed = true;
+            self.changes
+                .push(Change::Listener(l.template.local().port()));
+        }
+        if self.changes.len() > 2 * (self.slots.len() + self.listeners.len()) + 64 {
+            self.forget_stale_changes();
         }
         self.schedule(id);
         self.settle(id);
@@ -541,6 +605,7 @@ impl<M: Machine> Host<M> {
             child_of: Some(port),
             held: false,
             dirty: false,
+            changed: false,
             scheduled: None,
         });
         if let Some(l) = self.listeners.get_mut(&port) {
@@ -705,6 +770,7 @@ impl<M: Machine> Host<M> {
                 backlog: backlog.max(1),
                 half_open: VecDeque::new(),
                 ready: VecDeque::new(),
+                changed: false,
             },
         );
         Ok(())
@@ -840,6 +906,7 @@ impl<M: Machine> Host<M> {
             child_of: None,
             held: true,
             dirty: false,
+            changed: false,
             scheduled: None,
         });
         self.touched(id);
@@ -1228,6 +1295,31 @@ mod tests {
         assert_eq!(h.accept(), None);
         // The listener still listens, for A too.
         h.syn(a());
+    }
+
+    /// Changes name what a segment reached, each once, so that a driver
+    /// wakes only the applications waiting on it.
+    #[test]
+    fn changes_name_the_connections_and_listeners_reached() {
+        let mut h = TestHost::listening(config(), 8);
+        let changes = |h: &mut TestHost| h.host.drain_changes().collect::<Vec<_>>();
+        let iss_a = h.handshake(a());
+        let ida = h.accept().expect("open");
+        assert_eq!(
+            changes(&mut h),
+            [Change::Connection(ida), Change::Listener(PORT)],
+            "a child's segments change it and its listener, once each"
+        );
+        let iss_b = h.handshake(b());
+        let idb = h.accept().expect("open");
+        changes(&mut h);
+        h.deliver(a(), seg(NXT).ack(iss_a + 1).data(b"to a"));
+        h.deliver(a(), seg(NXT + 4).ack(iss_a + 1).data(b"more"));
+        assert_eq!(changes(&mut h), [Change::Connection(ida)]);
+        assert_eq!(changes(&mut h), [], "drained");
+        h.host.send(h.now, idb, b"to b").expect("open");
+        h.deliver(b(), seg(NXT).ack(iss_b + 1));
+        assert_eq!(changes(&mut h), [Change::Connection(idb)]);
     }
 
     #[test]

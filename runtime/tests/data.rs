@@ -139,3 +139,62 @@ fn one_mib_each_way_through_faults_server_closes_first() {
     let client = endpoint_faulty(&seen, &format!("{faults},seed=22"));
     transfer(server, client, Closer::Server, 4);
 }
+
+/// Application threads that wait drive the endpoint themselves; when they
+/// stop waiting (busy elsewhere), its I/O thread takes over: data sent to
+/// a server that accepted and then does not read is still acknowledged,
+/// and many streams waited on at once each get their own bytes.
+#[test]
+fn acknowledged_while_the_reader_is_busy_and_many_readers_wait_at_once() {
+    let seen = Seen::default();
+    let (server, client) = (
+        endpoint_with(&seen, config()),
+        endpoint_with(&seen, config()),
+    );
+    let listener = server.listen(udp_addr(&server).port(), 64).unwrap();
+    let wait = Duration::from_secs(10);
+
+    // One connection: the server accepts (driving while it waits), then
+    // sleeps without reading.
+    let c = client.connect(udp_addr(&server), wait).unwrap();
+    let (s, _) = listener.accept_timeout(wait).unwrap();
+    let data = pattern(64 * 1024, 7);
+    c.set_write_timeout(Some(wait)).unwrap();
+    (&c).write_all(&data).unwrap();
+    (&c).flush()
+        .expect("the server's endpoint acknowledged with nobody reading");
+    let mut got = vec![0; data.len()];
+    (&s).read_exact(&mut got).unwrap();
+    assert_eq!(hash(&got), hash(&data));
+
+    // Sixteen connections, a reader thread blocked on each; the client
+    // writes to them one at a time, in reverse order of accepting.
+    const N: usize = 16;
+    let streams: Vec<(Stream, Stream)> = (0..N)
+        .map(|_| {
+            let c = client.connect(udp_addr(&server), wait).unwrap();
+            let (s, _) = listener.accept_timeout(wait).unwrap();
+            s.set_read_timeout(Some(wait)).unwrap();
+            (c, s)
+        })
+        .collect();
+    std::thread::scope(|scope| {
+        let readers: Vec<_> = streams
+            .iter()
+            .enumerate()
+            .map(|(i, (_, s))| {
+                scope.spawn(move || {
+                    let mut got = [0u8; 1024];
+                    (&*s).read_exact(&mut got).unwrap();
+                    assert!(got.iter().all(|b| *b == i as u8), "stream {i}'s own bytes");
+                })
+            })
+            .collect();
+        for (i, (c, _)) in streams.iter().enumerate().rev() {
+            (&*c).write_all(&[i as u8; 1024]).unwrap();
+        }
+        for r in readers {
+            r.join().unwrap();
+        }
+    });
+}
