@@ -324,9 +324,10 @@ impl<M: Machine> Shared<M> {
         // place under it.
         let mut io = None;
         for _ in 0..MAX_BATCHES {
-            if !matches!(driver.inbox.recv(&self.socket), Ok(n) if n > 0) {
-                break;
-            }
+            let n = match driver.inbox.recv(&self.socket) {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            };
             let guard = io.get_or_insert_with(|| self.lock());
             let now = Instant::now();
             for (from, bytes) in driver.inbox.datagrams() {
@@ -334,6 +335,11 @@ impl<M: Machine> Shared<M> {
                     let _ = p.write(wall_clock(), bytes);
                 }
                 guard.host.handle_datagram(now, from, bytes);
+            }
+            if n < driver.inbox.capacity() {
+                // The socket had no more: the next arrival is a new event
+                // for `poll`, so asking again would only cost a call.
+                break;
             }
         }
         let mut io = io.unwrap_or_else(|| self.lock());

@@ -92,6 +92,11 @@ impl Inbox {
         Ok(n)
     }
 
+    /// How many system-level messages one receive takes at most.
+    pub fn capacity(&self) -> usize {
+        self.meta.len()
+    }
+
     /// The datagrams of the last receive, GRO runs split at their stride.
     pub fn datagrams(&self) -> impl Iterator<Item = (SocketAddr, &[u8])> {
         self.meta
