@@ -115,10 +115,9 @@ struct Io<M: Machine> {
     /// Whether the I/O thread holds the driver now.
     io_thread_driving: bool,
     /// When an application thread last drove or asked to: the I/O thread
-    /// stands back for [`DRIVER_GRACE`] after it.
+    /// stands back for [`DRIVER_GRACE`] after it (timers included: the
+    /// application thread's next wait runs them).
     app_drove_at: Option<Instant>,
-    /// Until when the I/O thread stands back (`None`: it does not).
-    standing_back_until: Option<Instant>,
     buf: Vec<u8>,
     outbox: Outbox,
     /// Application threads waiting for a change while another thread
@@ -272,18 +271,13 @@ impl<M: Machine> Shared<M> {
         let now = Instant::now();
         io.flush(&self.socket, now);
         let next = io.next_deadline();
-        let earlier = |until: Option<Instant>| next.is_some_and(|n| until.is_some_and(|u| n < u));
-        let wake = io.outbox.stalled()
-            || (io.sleeping_until.is_some() && io.app_driving)
-            || earlier(io.sleeping_until);
-        let turn = earlier(io.standing_back_until);
+        let earlier = next.is_some_and(|n| io.sleeping_until.is_some_and(|u| n < u));
+        let wake =
+            io.outbox.stalled() || (io.sleeping_until.is_some() && io.app_driving) || earlier;
         io.wake_changed();
         drop(io);
         if wake {
             self.wake();
-        }
-        if turn {
-            self.turn.notify_one();
         }
     }
 
@@ -541,7 +535,6 @@ impl<M: Machine> Endpoint<M> {
                 app_driving: false,
                 io_thread_driving: false,
                 app_drove_at: None,
-                standing_back_until: None,
                 buf: vec![0; MAX_DATAGRAM],
                 outbox: Outbox::default(),
                 waiting: Vec::new(),
@@ -749,8 +742,8 @@ fn io_loop<M: Machine>(shared: &Shared<M>) {
 }
 
 /// Waits for the I/O thread's turn to drive: stands back while an
-/// application thread drives, and for [`DRIVER_GRACE`] after one did (at
-/// most until the host's next deadline); `None` once the endpoint stops.
+/// application thread drives, and for [`DRIVER_GRACE`] after one did;
+/// `None` once the endpoint stops.
 fn take_turn<M: Machine>(shared: &Shared<M>) -> Option<MutexGuard<'_, Driver>> {
     let mut io = shared.lock();
     loop {
@@ -759,32 +752,23 @@ fn take_turn<M: Machine>(shared: &Shared<M>) -> Option<MutexGuard<'_, Driver>> {
         }
         let now = Instant::now();
         let grace_end = io.app_drove_at.map(|t| t + DRIVER_GRACE);
-        let due = match io.next_deadline() {
-            Some(d) => d <= now,
-            None => false,
-        };
         // Taken under the state's lock, as application threads do, so that
         // one that finds the driver taken knows whether to wake us.
         let until = match shared.driver.try_lock() {
-            Ok(driver) if due || grace_end.is_none_or(|g| g <= now) => {
+            Ok(driver) if grace_end.is_none_or(|g| g <= now) => {
                 io.io_thread_driving = true;
                 return Some(driver);
             }
-            Ok(_) => {
-                let grace_end = grace_end.unwrap_or(now);
-                io.next_deadline().map_or(grace_end, |d| d.min(grace_end))
-            }
+            Ok(_) => grace_end.unwrap_or(now),
             // An application thread drives, and runs the timers too; look
             // again a grace later, as nothing tells us when it stops.
             Err(_) => now + DRIVER_GRACE,
         };
-        io.standing_back_until = Some(until);
         io = shared
             .turn
             .wait_timeout(io, until.saturating_duration_since(now))
             .unwrap_or_else(|e| e.into_inner())
             .0;
-        io.standing_back_until = None;
     }
 }
 
