@@ -1367,7 +1367,11 @@ impl<M: Machine> Connection<M> {
                 t.dup_acks_owed = t.dup_acks_owed.saturating_add(1);
             }
             let written = t.recv_buf.write_at(t.recv_buf.len() + offset, data);
-            if written > 0 && t.assembler.add(offset..offset + written) {
+            if written > 0 && in_order {
+                // The common case: nothing held past the in-order end.
+                t.recv_buf.commit(written);
+                t.rcv_nxt += written;
+            } else if written > 0 && t.assembler.add(offset..offset + written) {
                 let n = t.assembler.take_front();
                 t.recv_buf.commit(n);
                 t.rcv_nxt += n;
