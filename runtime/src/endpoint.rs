@@ -258,6 +258,16 @@ impl<M: Machine> Shared<M> {
         self.io.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The driver, if no other thread holds it (a thread that panicked
+    /// while driving left it as it was: still usable).
+    fn try_driver(&self) -> Option<MutexGuard<'_, Driver>> {
+        match self.driver.try_lock() {
+            Ok(d) => Some(d),
+            Err(std::sync::TryLockError::Poisoned(e)) => Some(e.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// Wakes the I/O thread.
     fn wake(&self) {
         let _ = self.waker.wake();
@@ -754,15 +764,15 @@ fn take_turn<M: Machine>(shared: &Shared<M>) -> Option<MutexGuard<'_, Driver>> {
         let grace_end = io.app_drove_at.map(|t| t + DRIVER_GRACE);
         // Taken under the state's lock, as application threads do, so that
         // one that finds the driver taken knows whether to wake us.
-        let until = match shared.driver.try_lock() {
-            Ok(driver) if grace_end.is_none_or(|g| g <= now) => {
+        let until = match shared.try_driver() {
+            Some(driver) if grace_end.is_none_or(|g| g <= now) => {
                 io.io_thread_driving = true;
                 return Some(driver);
             }
-            Ok(_) => grace_end.unwrap_or(now),
+            Some(_) => grace_end.unwrap_or(now),
             // An application thread drives, and runs the timers too; look
             // again a grace later, as nothing tells us when it stops.
-            Err(_) => now + DRIVER_GRACE,
+            None => now + DRIVER_GRACE,
         };
         io = shared
             .turn
@@ -945,7 +955,7 @@ fn wait<'a, M: Machine>(
         }
     };
     io.app_drove_at = Some(now);
-    if let Ok(mut driver) = shared.driver.try_lock() {
+    if let Some(mut driver) = shared.try_driver() {
         drop(io);
         shared.drive(&mut driver, deadline, true);
         drop(driver);
