@@ -118,7 +118,6 @@ struct Io<M: Machine> {
     /// stands back for [`DRIVER_GRACE`] after it (timers included: the
     /// application thread's next wait runs them).
     app_drove_at: Option<Instant>,
-    buf: Vec<u8>,
     outbox: Outbox,
     /// Application threads waiting for a change while another thread
     /// drives, each woken only by a change of what it waits on.
@@ -388,19 +387,24 @@ impl<M: Machine> Io<M> {
         if self.outbox.retry(socket).is_err() {
             return;
         }
-        let mut buf = std::mem::take(&mut self.buf);
         let faulty = !self.faults.config().is_noop();
         while !self.outbox.stalled() {
-            let Some(t) = self.host.poll_transmit(now, &mut buf) else {
+            // Written in place after the GSO run it joins.
+            let room = self.outbox.room();
+            let Some(t) = self.host.poll_transmit(now, room) else {
                 break;
             };
+            let datagram = &room[..t.len];
             if faulty {
-                self.faults.push_to(now, t.udp_peer, &buf[..t.len]);
-            } else {
-                self.send(socket, t.udp_peer, &buf[..t.len]);
+                self.faults.push_to(now, t.udp_peer, datagram);
+                continue;
             }
+            if let Some(p) = self.pcap.as_mut() {
+                let _ = p.write(wall_clock(), datagram);
+            }
+            // A full socket keeps the datagram in the stalled run.
+            let _ = self.outbox.commit(socket, t.udp_peer, t.len);
         }
-        self.buf = buf;
         while !self.outbox.stalled() {
             let Some((peer, d)) = self.faults.pop_to(now) else {
                 break;
@@ -466,9 +470,6 @@ fn wall_clock() -> Duration {
 /// How long the I/O thread sleeps at most with no deadline, so that it
 /// notices `running` going false even if a wake-up datagram is lost.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-
-/// Largest datagram: an IPv4 packet of 64 KiB.
-const MAX_DATAGRAM: usize = 65_536;
 
 /// Receive batches taken per wake-up before timers and sends get a turn.
 const MAX_BATCHES: usize = 8;
@@ -545,7 +546,6 @@ impl<M: Machine> Endpoint<M> {
                 app_driving: false,
                 io_thread_driving: false,
                 app_drove_at: None,
-                buf: vec![0; MAX_DATAGRAM],
                 outbox: Outbox::default(),
                 waiting: Vec::new(),
             }),

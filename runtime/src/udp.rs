@@ -121,30 +121,55 @@ impl Default for Inbox {
     }
 }
 
-/// A run of datagrams to one peer, all `segment` bytes but the last.
+/// Room after a run's last datagram: the largest IPv4 packet.
+const DATAGRAM_ROOM: usize = 65_536;
+
+/// A run of datagrams to one peer, all `segment` bytes but the last, in
+/// `bytes[..used]`; `bytes` is always [`MAX_RUN`] + [`DATAGRAM_ROOM`] long,
+/// so the next datagram can be written in place after the run.
 struct Run {
     to: SocketAddr,
     segment: usize,
     count: usize,
     /// The last datagram was shorter than `segment`: the run is closed.
     closed: bool,
+    used: usize,
     bytes: Vec<u8>,
 }
 
-/// Outgoing datagrams, gathered into GSO runs.
+impl Run {
+    fn empty(bytes: Vec<u8>) -> Run {
+        Run {
+            to: SocketAddr::from(([0, 0, 0, 0], 0)),
+            segment: 0,
+            count: 0,
+            closed: false,
+            used: 0,
+            bytes,
+        }
+    }
+
+    fn buffer() -> Vec<u8> {
+        vec![0; MAX_RUN + DATAGRAM_ROOM]
+    }
+}
+
+/// Outgoing datagrams, gathered into GSO runs. A datagram is written in
+/// place after the current run ([`Self::room`], [`Self::commit`]), so
+/// that it is copied once, into the run, on its way out.
 pub struct Outbox {
-    run: Option<Run>,
+    run: Run,
     /// A run the socket refused for now (it would block).
     stalled: Option<Run>,
-    spare: Vec<u8>,
+    spare: Option<Vec<u8>>,
 }
 
 impl Default for Outbox {
     fn default() -> Self {
         Outbox {
-            run: None,
+            run: Run::empty(Run::buffer()),
             stalled: None,
-            spare: Vec::with_capacity(MAX_RUN),
+            spare: None,
         }
     }
 }
@@ -155,33 +180,57 @@ impl Outbox {
         self.stalled.is_some()
     }
 
-    /// Adds a datagram; sends the current run first if this one cannot
+    /// Where to write the next datagram (at least 65,536 bytes); then
+    /// [`Self::commit`] it.
+    pub fn room(&mut self) -> &mut [u8] {
+        let used = self.run.used;
+        &mut self.run.bytes[used..]
+    }
+
+    /// Adds the `len` bytes just written at the start of [`Self::room`] as
+    /// a datagram to `to`; sends the current run first if this one cannot
     /// join it. Call [`Self::flush`] when done adding.
-    pub fn push(&mut self, socket: &Socket, to: SocketAddr, datagram: &[u8]) -> io::Result<()> {
-        let fits = self.run.as_ref().is_some_and(|r| {
-            r.to == to
-                && !r.closed
-                && datagram.len() <= r.segment
-                && r.count < socket.max_segments()
-                && r.bytes.len() + datagram.len() <= MAX_RUN
-        });
-        if !fits {
-            self.flush(socket)?;
-            let mut bytes = std::mem::take(&mut self.spare);
-            bytes.clear();
-            self.run = Some(Run {
-                to,
-                segment: datagram.len(),
-                count: 0,
-                closed: false,
-                bytes,
-            });
+    pub fn commit(&mut self, socket: &Socket, to: SocketAddr, len: usize) -> io::Result<()> {
+        let r = &self.run;
+        let fits = r.to == to
+            && !r.closed
+            && len <= r.segment
+            && r.count < socket.max_segments()
+            && r.used + len <= MAX_RUN;
+        let mut result = Ok(());
+        if r.count > 0 && !fits {
+            if self.stalled.is_some() {
+                // No room for a third run: the datagram is lost, as on a
+                // full network (TCP resends).
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            // The datagram sits after the run; the run goes (or stalls)
+            // and the datagram moves to the front of the next one.
+            let at = r.used;
+            result = self.send_run(socket);
+            match &self.stalled {
+                Some(s) if result.is_err() => {
+                    self.run.bytes[..len].copy_from_slice(&s.bytes[at..at + len]);
+                }
+                _ => self.run.bytes.copy_within(at..at + len, 0),
+            }
         }
-        let run = self.run.as_mut().expect("made above");
-        run.bytes.extend_from_slice(datagram);
+        let run = &mut self.run;
+        if run.count == 0 {
+            run.to = to;
+            run.segment = len;
+            run.closed = false;
+        }
+        run.used += len;
         run.count += 1;
-        run.closed = datagram.len() < run.segment;
-        Ok(())
+        run.closed = len < run.segment;
+        result
+    }
+
+    /// Adds a datagram by copying it in (see [`Self::commit`]).
+    pub fn push(&mut self, socket: &Socket, to: SocketAddr, datagram: &[u8]) -> io::Result<()> {
+        self.room()[..datagram.len()].copy_from_slice(datagram);
+        self.commit(socket, to, datagram.len())
     }
 
     /// Sends the current run. A run the socket cannot take now is kept
@@ -190,51 +239,138 @@ impl Outbox {
         if self.stalled.is_some() {
             return Err(io::ErrorKind::WouldBlock.into());
         }
-        let Some(run) = self.run.take() else {
+        if self.run.count == 0 {
             return Ok(());
-        };
-        self.send(socket, run)
+        }
+        self.send_run(socket)
     }
 
     /// Sends a stalled run, if the socket takes it now.
     pub fn retry(&mut self, socket: &Socket) -> io::Result<()> {
         match self.stalled.take() {
-            Some(run) => self.send(socket, run),
+            Some(run) => match send(socket, &run) {
+                Ok(()) => {
+                    self.spare = Some(run.bytes);
+                    Ok(())
+                }
+                Err(e) => {
+                    self.stalled = Some(run);
+                    Err(e)
+                }
+            },
             None => Ok(()),
         }
     }
 
-    fn send(&mut self, socket: &Socket, run: Run) -> io::Result<()> {
-        let t = Transmit {
-            destination: run.to,
-            ecn: None,
-            contents: &run.bytes,
-            segment_size: (run.count > 1).then_some(run.segment),
-            src_ip: None,
-        };
-        // Other errors lose the datagrams, as a network would; TCP resends.
-        match socket.try_send(&t) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                self.stalled = Some(run);
-                return Err(e);
+    /// Sends the current run; one the socket refuses becomes the stalled
+    /// run, and the current one starts afresh in another buffer.
+    fn send_run(&mut self, socket: &Socket) -> io::Result<()> {
+        match send(socket, &self.run) {
+            Ok(()) => {
+                self.run.count = 0;
+                self.run.used = 0;
+                Ok(())
             }
-            Err(_) if run.count > 1 => {
-                // No GSO after all: one datagram per call.
-                for d in run.bytes.chunks(run.segment) {
-                    let one = Transmit {
-                        destination: run.to,
-                        ecn: None,
-                        contents: d,
-                        segment_size: None,
-                        src_ip: None,
-                    };
-                    let _ = socket.try_send(&one);
-                }
+            Err(e) => {
+                let bytes = self.spare.take().unwrap_or_else(Run::buffer);
+                self.stalled = Some(std::mem::replace(&mut self.run, Run::empty(bytes)));
+                Err(e)
             }
-            Err(_) => {}
         }
-        self.spare = run.bytes;
-        Ok(())
+    }
+}
+
+/// Sends one run: `Ok` once it is gone (or lost, as a network may lose
+/// it: TCP resends), `WouldBlock` if the socket cannot take it now.
+fn send(socket: &Socket, run: &Run) -> io::Result<()> {
+    let contents = &run.bytes[..run.used];
+    let t = Transmit {
+        destination: run.to,
+        ecn: None,
+        contents,
+        segment_size: (run.count > 1).then_some(run.segment),
+        src_ip: None,
+    };
+    match socket.try_send(&t) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::WouldBlock => Err(e),
+        Err(_) if run.count > 1 => {
+            // No GSO after all: one datagram per call.
+            for d in contents.chunks(run.segment) {
+                let one = Transmit {
+                    destination: run.to,
+                    ecn: None,
+                    contents: d,
+                    segment_size: None,
+                    src_ip: None,
+                };
+                let _ = socket.try_send(&one);
+            }
+            Ok(())
+        }
+        // Other errors lose the datagrams, as a network would.
+        Err(_) => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    fn receiver() -> std::net::UdpSocket {
+        let r = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind");
+        r.set_read_timeout(Some(Duration::from_secs(5)))
+            .expect("timeout");
+        r
+    }
+
+    /// Datagrams written in place arrive whole and in order, whether they
+    /// join a run, close it (shorter), or start one (another peer, or
+    /// longer than the run's size).
+    #[test]
+    fn datagrams_written_in_place_arrive_whole_and_in_order() {
+        let socket =
+            Socket::new(std::net::UdpSocket::bind("127.0.0.1:0").expect("bind")).expect("socket");
+        let (a, b) = (receiver(), receiver());
+        let (to_a, to_b) = (a.local_addr().unwrap(), b.local_addr().unwrap());
+        let sizes = [1000, 1000, 1000, 500, 1000, 1200, 1200, 1200, 300];
+        let mut sent = (Vec::new(), Vec::new());
+        let mut outbox = Outbox::default();
+        // A's run of runs, then B's, then both in turn (a run per datagram).
+        let order = (0..sizes.len())
+            .map(|i| (i, true))
+            .chain((0..sizes.len()).map(|i| (i, false)))
+            .chain((0..sizes.len()).flat_map(|i| [(i, true), (i, false)]));
+        for (i, to_a_now) in order {
+            let n = sizes[i];
+            {
+                let (to, list) = if to_a_now {
+                    (to_a, &mut sent.0)
+                } else {
+                    (to_b, &mut sent.1)
+                };
+                let d: Vec<u8> = (0..n)
+                    .map(|k| (k * 7 + i * 31 + list.len()) as u8)
+                    .collect();
+                // Half written in place, half copied in.
+                if i % 2 == 0 {
+                    outbox.room()[..n].copy_from_slice(&d);
+                    let _ = outbox.commit(&socket, to, n);
+                } else {
+                    let _ = outbox.push(&socket, to, &d);
+                }
+                list.push(d);
+            }
+        }
+        outbox.flush(&socket).expect("loopback takes it");
+        assert!(!outbox.stalled());
+        for (r, list) in [(&a, &sent.0), (&b, &sent.1)] {
+            let mut buf = vec![0; 65_536];
+            for d in list {
+                let n = r.recv(&mut buf).expect("a datagram");
+                assert_eq!(&buf[..n], &d[..]);
+            }
+        }
     }
 }
