@@ -21,23 +21,21 @@
 //! as `std::net::TcpStream`'s do on Linux.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::cc::CcWords;
 use crate::config::Config;
 use crate::conn::CongestionView;
-use crate::conn::ConnError;
-use crate::fault::{FaultConfig, FaultInjector, FaultStats};
-use crate::host::{ConnId, Counters, Host, HostError, Status};
-use crate::isn::IsnGenerator;
-use crate::pcap::PcapWriter;
+use crate::driver::{Core, bind_socket, conn_error, first_v4, host_error, inner_v4};
+use crate::fault::{FaultConfig, FaultStats};
+use crate::host::{ConnId, Counters, Host, HostError};
 use crate::trace::{StepRecord, TraceEntry};
-use crate::udp::{Inbox, Outbox, Socket};
+use crate::udp::{Inbox, Socket};
 use crate::vocab::Machine;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
@@ -89,20 +87,26 @@ impl Options {
 }
 
 struct Io<M: Machine> {
-    host: Host<M>,
-    faults: FaultInjector<SocketAddr>,
-    pcap: Option<PcapWriter<io::BufWriter<std::fs::File>>>,
-    on_transition: Option<TraceSink>,
-    on_step: Option<StepSink>,
-    on_cc_transition: Option<TraceSink>,
-    on_cc_step: Option<CcStepSink>,
+    /// The host, and what its datagrams pass through on the way out.
+    core: Core<M>,
     /// Until when the I/O thread sleeps (`None`: no deadline).
     sleeping_until: Option<Instant>,
-    buf: Vec<u8>,
-    outbox: Outbox,
     /// Application threads waiting on `Shared::changed`: with none, a
     /// change wakes nobody and costs no system call.
     waiters: usize,
+}
+
+impl<M: Machine> std::ops::Deref for Io<M> {
+    type Target = Core<M>;
+    fn deref(&self) -> &Core<M> {
+        &self.core
+    }
+}
+
+impl<M: Machine> std::ops::DerefMut for Io<M> {
+    fn deref_mut(&mut self) -> &mut Core<M> {
+        &mut self.core
+    }
 }
 
 struct Shared<M: Machine> {
@@ -237,96 +241,9 @@ impl<M: Machine> Shared<M> {
     }
 }
 
-impl<M: Machine> Io<M> {
-    /// Sends every datagram the host has ready (through the fault
-    /// injector, if faults are on) in GSO runs, and passes on the trace.
-    /// Stops asking the host while the socket is full.
-    fn flush(&mut self, socket: &Socket, now: Instant) {
-        self.pass_on_trace();
-        if self.outbox.retry(socket).is_err() {
-            return;
-        }
-        let mut buf = std::mem::take(&mut self.buf);
-        let faulty = !self.faults.config().is_noop();
-        while !self.outbox.stalled() {
-            let Some(t) = self.host.poll_transmit(now, &mut buf) else {
-                break;
-            };
-            if faulty {
-                self.faults.push_to(now, t.udp_peer, &buf[..t.len]);
-            } else {
-                self.send(socket, t.udp_peer, &buf[..t.len]);
-            }
-        }
-        self.buf = buf;
-        while !self.outbox.stalled() {
-            let Some((peer, d)) = self.faults.pop_to(now) else {
-                break;
-            };
-            self.send(socket, peer, &d);
-        }
-        let _ = self.outbox.flush(socket);
-        // Transitions taken while emitting (none today) go out too.
-        self.pass_on_trace();
-    }
-
-    /// Hands the transitions taken so far to the callback, before the
-    /// segments they caused leave, so that callbacks see causes first.
-    fn pass_on_trace(&mut self) {
-        let sink = &mut self.on_transition;
-        for entry in self.host.drain_trace() {
-            if let Some(f) = sink.as_mut() {
-                f(&entry);
-            }
-        }
-        let sink = &mut self.on_step;
-        for step in self.host.drain_steps() {
-            if let Some(f) = sink.as_mut() {
-                f(&step);
-            }
-        }
-        let sink = &mut self.on_cc_transition;
-        for entry in self.host.drain_cc_trace() {
-            if let Some(f) = sink.as_mut() {
-                f(&entry);
-            }
-        }
-        let sink = &mut self.on_cc_step;
-        for step in self.host.drain_cc_steps() {
-            if let Some(f) = sink.as_mut() {
-                f(&step);
-            }
-        }
-    }
-
-    fn send(&mut self, socket: &Socket, peer: SocketAddr, datagram: &[u8]) {
-        if let Some(p) = self.pcap.as_mut() {
-            let _ = p.write(wall_clock(), datagram);
-        }
-        // A full socket keeps the datagram in the stalled run.
-        let _ = self.outbox.push(socket, peer, datagram);
-    }
-
-    fn next_deadline(&mut self) -> Option<Instant> {
-        [self.host.poll_timeout(), self.faults.next_release()]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-}
-
-fn wall_clock() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
-}
-
 /// How long the I/O thread sleeps at most with no deadline, so that it
 /// notices `running` going false even if a wake-up datagram is lost.
 const IDLE_POLL: Duration = Duration::from_millis(250);
-
-/// Largest datagram: an IPv4 packet of 64 KiB.
-const MAX_DATAGRAM: usize = 65_536;
 
 /// Receive batches taken per wake-up before timers and sends get a turn.
 const MAX_BATCHES: usize = 8;
@@ -357,51 +274,17 @@ impl<M: Machine> Endpoint<M> {
     /// file with the `load` feature) on a UDP socket bound to `addr`, the
     /// first IPv4 address it resolves to.
     pub fn bind_spec(machine: M, addr: impl ToSocketAddrs, options: Options) -> io::Result<Self> {
-        options
-            .faults
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let socket = UdpSocket::bind(SocketAddr::V4(first_v4(addr)?))?;
-        let local = match socket.local_addr()? {
-            SocketAddr::V4(a) => a,
-            SocketAddr::V6(_) => return Err(io::Error::other("bound to an IPv6 address")),
-        };
-        let sock = socket2::SockRef::from(&socket);
-        // Bursts of a window's worth of segments must not overflow the
-        // kernel's default buffers.
-        let _ = sock.set_recv_buffer_size(4 << 20);
-        let _ = sock.set_send_buffer_size(4 << 20);
-        let socket = Socket::new(socket)?;
+        let (socket, local) = bind_socket(addr)?;
         let poll = mio::Poll::new()?;
         let fd = socket.raw_fd();
         poll.registry()
             .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
-        let inner = options.inner_addr.unwrap_or(*local.ip());
-        let pcap = match &options.pcap {
-            Some(path) => Some(PcapWriter::create(path)?),
-            None => None,
-        };
-        let isn = match options.isn_key {
-            Some(k) => IsnGenerator::new(k),
-            None => IsnGenerator::random(),
-        };
-        let mut config = options.config;
-        config.record_steps |= options.on_step.is_some() || options.on_cc_step.is_some();
-        let mut host = Host::with_machine(machine, inner, config, isn, Instant::now());
-        host.prefer_port(local.port());
+        let (core, inner) = Core::new(machine, local, options)?;
         let shared = Arc::new(Shared {
             io: Mutex::new(Io {
-                host,
-                faults: FaultInjector::new(options.faults),
-                pcap,
-                on_transition: options.on_transition,
-                on_step: options.on_step,
-                on_cc_transition: options.on_cc_transition,
-                on_cc_step: options.on_cc_step,
+                core,
                 sleeping_until: None,
-                buf: vec![0; MAX_DATAGRAM],
-                outbox: Outbox::default(),
                 waiters: 0,
             }),
             changed: Condvar::new(),
@@ -544,32 +427,6 @@ impl<M: Machine> Endpoint<M> {
     }
 }
 
-/// An inner address, which is IPv4.
-fn inner_v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
-    match addr {
-        SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "an IPv6 address: the runtime speaks IPv4 only",
-        )),
-    }
-}
-
-/// The first IPv4 address `addr` resolves to.
-fn first_v4(addr: impl ToSocketAddrs) -> io::Result<SocketAddrV4> {
-    addr.to_socket_addrs()?
-        .find_map(|a| match a {
-            SocketAddr::V4(a) => Some(a),
-            SocketAddr::V6(_) => None,
-        })
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "no IPv4 address: the runtime speaks IPv4 only",
-            )
-        })
-}
-
 /// What an endpoint's connections hold, from [`Endpoint::memory`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Memory {
@@ -627,13 +484,7 @@ fn io_loop<M: Machine>(shared: &Shared<M>, mut poll: mio::Poll) {
                 break;
             }
             let guard = io.get_or_insert_with(|| shared.lock());
-            let now = Instant::now();
-            for (from, bytes) in inbox.datagrams() {
-                if let Some(p) = guard.pcap.as_mut() {
-                    let _ = p.write(wall_clock(), bytes);
-                }
-                guard.host.handle_datagram(now, from, bytes);
-            }
+            guard.receive(Instant::now(), &inbox);
         }
         let mut io = io.unwrap_or_else(|| shared.lock());
         let now = Instant::now();
@@ -646,26 +497,6 @@ fn io_loop<M: Machine>(shared: &Shared<M>, mut poll: mio::Poll) {
             shared.changed.notify_all();
         }
     }
-}
-
-fn host_error(e: HostError) -> io::Error {
-    let kind = match &e {
-        HostError::PortInUse(_) => io::ErrorKind::AddrInUse,
-        HostError::NotListening(_) | HostError::UnknownConnection => io::ErrorKind::NotConnected,
-        HostError::NoFreePort => io::ErrorKind::AddrNotAvailable,
-        HostError::Refused(_) => io::ErrorKind::NotConnected,
-    };
-    io::Error::new(kind, e.to_string())
-}
-
-fn conn_error(e: ConnError) -> io::Error {
-    let (kind, text) = match e {
-        ConnError::Reset => (io::ErrorKind::ConnectionReset, "connection reset by peer"),
-        ConnError::Refused => (io::ErrorKind::ConnectionRefused, "connection refused"),
-        ConnError::TimedOut => (io::ErrorKind::TimedOut, "connection timed out"),
-        ConnError::Aborted => (io::ErrorKind::ConnectionAborted, "connection aborted"),
-    };
-    io::Error::new(kind, text)
 }
 
 /// A listening port, from [`Endpoint::listen`]; like
@@ -929,12 +760,6 @@ impl<M: Machine> Stream<M> {
         timeout.map(|t| Instant::now() + t)
     }
 
-    fn status(&self, io: &Io<M>) -> io::Result<Status> {
-        io.host
-            .status(self.id)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection released"))
-    }
-
     /// Waits, at most `timeout`, until the connection opens (enters a
     /// state of the spec's group `open`), or fails with the error the spec
     /// reported. For a stream from [`Endpoint::start_connect`] or
@@ -944,18 +769,8 @@ impl<M: Machine> Stream<M> {
         let deadline = Instant::now() + timeout;
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
-            if st.open {
-                return Ok(());
-            }
-            if let Some(e) = st.error {
-                return Err(conn_error(e));
-            }
-            if st.finished {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotConnected,
-                    "connection closed before it opened (the spec reported no error)",
-                ));
+            if let Some(r) = io.try_opened(self.id) {
+                return r;
             }
             io = wait(shared, io, Some(deadline), io::ErrorKind::TimedOut)?;
         }
@@ -1079,7 +894,7 @@ impl<M: Machine> Stream<M> {
         let deadline = Instant::now() + timeout;
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
+            let st = io.status(self.id)?;
             if st.finished {
                 let state = io.host.connection(self.id).map(|c| c.state());
                 return state.ok_or_else(|| io::Error::other("connection released"));
@@ -1138,26 +953,11 @@ impl<M: Machine> Read for &Stream<M> {
         let deadline = Stream::<M>::deadline(self.timeouts().read);
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
-            if st.readable > 0 {
-                let n = io
-                    .host
-                    .recv(Instant::now(), self.id, buf)
-                    .map_err(host_error)?;
-                shared.after_call(io);
-                return Ok(n);
-            }
-            if let Some(e) = st.error {
-                return Err(conn_error(e));
-            }
-            if st.eof {
-                return Ok(0);
-            }
-            if st.finished {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotConnected,
-                    "connection closed without the peer's FIN (the spec reported no error)",
-                ));
+            if let Some(r) = io.try_read(self.id, buf) {
+                if matches!(r, Ok(n) if n > 0) {
+                    shared.after_call(io);
+                }
+                return r;
             }
             io = wait(shared, io, deadline, io::ErrorKind::WouldBlock)?;
         }
@@ -1173,23 +973,11 @@ impl<M: Machine> Write for &Stream<M> {
         let deadline = Stream::<M>::deadline(self.timeouts().write);
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
-            if let Some(e) = st.error {
-                return Err(conn_error(e));
-            }
-            let n = io
-                .host
-                .send(Instant::now(), self.id, buf)
-                .map_err(|e| match e {
-                    HostError::Refused(r) => io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        format!("{} is not allowed in state {}", r.event, r.state),
-                    ),
-                    other => host_error(other),
-                })?;
-            if n > 0 {
-                shared.after_call(io);
-                return Ok(n);
+            if let Some(r) = io.try_write(self.id, buf) {
+                if r.is_ok() {
+                    shared.after_call(io);
+                }
+                return r;
             }
             io = wait(shared, io, deadline, io::ErrorKind::WouldBlock)?;
         }
@@ -1202,12 +990,8 @@ impl<M: Machine> Write for &Stream<M> {
         let deadline = Stream::<M>::deadline(self.timeouts().write);
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
-            if let Some(e) = st.error {
-                return Err(conn_error(e));
-            }
-            if st.all_acked || st.finished {
-                return Ok(());
+            if let Some(r) = io.try_flushed(self.id) {
+                return r;
             }
             io = wait(shared, io, deadline, io::ErrorKind::WouldBlock)?;
         }

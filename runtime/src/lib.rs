@@ -15,6 +15,7 @@ mod buffer;
 pub mod cc;
 pub mod config;
 pub mod conn;
+mod driver;
 pub mod endpoint;
 pub mod fault;
 pub mod host;
