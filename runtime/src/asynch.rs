@@ -78,7 +78,7 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::time::Sleep;
 
 use crate::conn::CongestionView;
-use crate::driver::{Core, bind_socket, conn_error, first_of, host_error, inner_v4};
+use crate::driver::{Core, bind_socket, first_of, host_error, inner_v4};
 use crate::endpoint::{Memory, Options};
 use crate::fault::FaultStats;
 use crate::host::{ConnId, Counters, Host, HostError, Status};
@@ -459,11 +459,7 @@ impl<M: Machine> AsyncEndpoint<M> {
     /// How many connections the host holds and how much their buffers
     /// take.
     pub fn memory(&self) -> Memory {
-        let st = self.shared().lock();
-        Memory {
-            connections: st.core.host.connections(),
-            buffered: st.core.host.buffer_memory(),
-        }
+        self.shared().lock().core.memory()
     }
 
     /// Listens on inner port `port`, keeping at most `backlog` opened
@@ -680,25 +676,14 @@ impl<M: Machine> AsyncStream<M> {
     /// Our inner address (the endpoint's [inner
     /// address](AsyncEndpoint::inner_addr) and our port).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
-        self.addr(|c| Some(c.local()))
+        let st = self.endpoint.shared().lock();
+        st.core.connection_addr(self.id, |c| Some(c.local()))
     }
 
     /// The peer's inner address.
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
-        self.addr(|c| c.remote())
-    }
-
-    fn addr(
-        &self,
-        addr: impl FnOnce(&crate::conn::Connection<M>) -> Option<SocketAddrV4>,
-    ) -> io::Result<SocketAddr> {
         let st = self.endpoint.shared().lock();
-        st.core
-            .host
-            .connection(self.id)
-            .and_then(addr)
-            .map(SocketAddr::V4)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no such address"))
+        st.core.connection_addr(self.id, |c| c.remote())
     }
 
     /// The machine's current state.
@@ -710,12 +695,13 @@ impl<M: Machine> AsyncStream<M> {
     /// The transitions this connection took (empty if the config does not
     /// keep traces).
     pub fn trace(&self) -> Vec<TraceEntry> {
-        let st = self.endpoint.shared().lock();
-        st.core
-            .host
-            .connection(self.id)
-            .map(|c| c.trace().to_vec())
-            .unwrap_or_default()
+        self.endpoint.shared().lock().core.trace(self.id, false)
+    }
+
+    /// The transitions this connection's congestion machine took (empty if
+    /// the config does not keep traces).
+    pub fn cc_trace(&self) -> Vec<TraceEntry> {
+        self.endpoint.shared().lock().core.trace(self.id, true)
     }
 
     /// This connection's congestion window, while it has a TCB.
@@ -729,12 +715,7 @@ impl<M: Machine> AsyncStream<M> {
 
     /// The error the connection reported, if any.
     pub fn error(&self) -> Option<io::Error> {
-        let st = self.endpoint.shared().lock();
-        st.core
-            .host
-            .status(self.id)
-            .and_then(|s| s.error)
-            .map(conn_error)
+        self.endpoint.shared().lock().core.error(self.id)
     }
 
     /// Aborts the connection (RST to the peer where the spec says so).

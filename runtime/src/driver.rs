@@ -8,12 +8,13 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use crate::conn::ConnError;
-use crate::endpoint::{CcStepSink, Options, StepSink, TraceSink};
+use crate::conn::{ConnError, Connection};
+use crate::endpoint::{CcStepSink, Memory, Options, StepSink, TraceSink};
 use crate::fault::FaultInjector;
 use crate::host::{ConnId, Host, HostError, Status};
 use crate::isn::IsnGenerator;
 use crate::pcap::PcapWriter;
+use crate::trace::TraceEntry;
 use crate::udp::{Inbox, Outbox, Socket};
 use crate::vocab::Machine;
 
@@ -174,6 +175,44 @@ impl<M: Machine> Core<M> {
             .into_iter()
             .flatten()
             .min()
+    }
+
+    /// How many connections the host holds and how much their buffers
+    /// take.
+    pub(crate) fn memory(&self) -> Memory {
+        Memory {
+            connections: self.host.connections(),
+            buffered: self.host.buffer_memory(),
+        }
+    }
+
+    /// The transitions connection `id` took, or those of its congestion
+    /// machine (`cc`); empty if the config does not keep traces.
+    pub(crate) fn trace(&self, id: ConnId, cc: bool) -> Vec<TraceEntry> {
+        let trace = |c: &Connection<M>| match cc {
+            false => c.trace().to_vec(),
+            true => c.cc_trace().to_vec(),
+        };
+        self.host.connection(id).map(trace).unwrap_or_default()
+    }
+
+    /// One of connection `id`'s inner addresses, as `addr` picks it;
+    /// [`io::ErrorKind::NotConnected`] if there is none.
+    pub(crate) fn connection_addr(
+        &self,
+        id: ConnId,
+        addr: impl FnOnce(&Connection<M>) -> Option<SocketAddrV4>,
+    ) -> io::Result<SocketAddr> {
+        self.host
+            .connection(id)
+            .and_then(addr)
+            .map(SocketAddr::V4)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no such address"))
+    }
+
+    /// The error connection `id` reported, if any.
+    pub(crate) fn error(&self, id: ConnId) -> Option<io::Error> {
+        self.host.status(id).and_then(|s| s.error).map(conn_error)
     }
 
     /// The connection's status; [`io::ErrorKind::NotConnected`] once it

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use crate::cc::CcWords;
 use crate::config::Config;
 use crate::conn::CongestionView;
-use crate::driver::{Core, bind_socket, conn_error, first_v4, host_error, inner_v4};
+use crate::driver::{Core, bind_socket, first_v4, host_error, inner_v4};
 use crate::fault::{FaultConfig, FaultStats};
 use crate::host::{ConnId, Counters, Host, HostError};
 use crate::trace::{StepRecord, TraceEntry};
@@ -351,11 +351,7 @@ impl<M: Machine> Endpoint<M> {
     /// How many connections the host holds and how much their buffers
     /// take.
     pub fn memory(&self) -> Memory {
-        let io = self.shared().lock();
-        Memory {
-            connections: io.host.connections(),
-            buffered: io.host.buffer_memory(),
-        }
+        self.shared().lock().memory()
     }
 
     /// Listens on inner port `port`, keeping at most `backlog` opened
@@ -785,21 +781,13 @@ impl<M: Machine> Stream<M> {
     /// The transitions this connection took (empty if the config does not
     /// keep traces).
     pub fn trace(&self) -> Vec<TraceEntry> {
-        let io = self.endpoint.shared().lock();
-        io.host
-            .connection(self.id)
-            .map(|c| c.trace().to_vec())
-            .unwrap_or_default()
+        self.endpoint.shared().lock().trace(self.id, false)
     }
 
     /// The transitions this connection's congestion machine took (empty if
     /// the config does not keep traces).
     pub fn cc_trace(&self) -> Vec<TraceEntry> {
-        let io = self.endpoint.shared().lock();
-        io.host
-            .connection(self.id)
-            .map(|c| c.cc_trace().to_vec())
-            .unwrap_or_default()
+        self.endpoint.shared().lock().trace(self.id, true)
     }
 
     /// This connection's congestion window, while it has a TCB.
@@ -812,7 +800,7 @@ impl<M: Machine> Stream<M> {
     /// address](Endpoint::inner_addr) and our port).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let io = self.endpoint.shared().lock();
-        self.connection_addr(&io, |c| Some(c.local()))
+        io.connection_addr(self.id, |c| Some(c.local()))
     }
 
     /// The peer's inner address; [`io::ErrorKind::NotConnected`] if there
@@ -820,19 +808,7 @@ impl<M: Machine> Stream<M> {
     /// came).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         let io = self.endpoint.shared().lock();
-        self.connection_addr(&io, |c| c.remote())
-    }
-
-    fn connection_addr(
-        &self,
-        io: &Io<M>,
-        addr: impl FnOnce(&crate::conn::Connection<M>) -> Option<SocketAddrV4>,
-    ) -> io::Result<SocketAddr> {
-        io.host
-            .connection(self.id)
-            .and_then(addr)
-            .map(SocketAddr::V4)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no such address"))
+        io.connection_addr(self.id, |c| c.remote())
     }
 
     /// Bounds how long a read waits for data (`None`: as long as it
@@ -911,11 +887,7 @@ impl<M: Machine> Stream<M> {
 
     /// The error the connection reported, if any.
     pub fn error(&self) -> Option<io::Error> {
-        let io = self.endpoint.shared().lock();
-        io.host
-            .status(self.id)
-            .and_then(|s| s.error)
-            .map(conn_error)
+        self.endpoint.shared().lock().error(self.id)
     }
 }
 
