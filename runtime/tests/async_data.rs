@@ -6,6 +6,7 @@
 //! (it does not end it as if at the peer's FIN), and a connect to a port
 //! nobody listens on is refused.
 
+mod async_common;
 mod common;
 
 use std::io::{self, Read, Write};
@@ -90,40 +91,16 @@ impl Side {
 /// passed TIME_WAIT.
 type Outcome = (Vec<u8>, String, bool);
 
-/// Sends `out` while reading until the peer's FIN, on the two halves of
-/// the stream at once; our FIN goes after `out` if `close_first`, else
-/// after the peer's FIN. Then waits until the connection is gone.
+/// One side of the transfer through the async API (see
+/// [`async_common::exchange`]), then its end.
 async fn async_side(stream: AsyncStream, out: Vec<u8>, close_first: bool) -> Outcome {
-    let (mut r, mut w) = tokio::io::split(stream);
-    let writer = async {
-        w.write_all(&out).await?;
-        if close_first {
-            w.shutdown().await?;
-        }
-        io::Result::Ok(())
-    };
-    let reader = async {
-        let mut got = Vec::with_capacity(MIB);
-        r.read_to_end(&mut got).await?;
-        io::Result::Ok(got)
-    };
-    let (_, got) = timeout(LIMIT, async { tokio::try_join!(writer, reader) })
+    let (got, stream) = async_common::exchange(stream, &out, close_first, LIMIT)
         .await
-        .expect("the transfer ends in time")
         .expect("the transfer");
-    let mut stream = r.unsplit(w);
-    if !close_first {
-        stream.shutdown().await.expect("shutdown");
-    }
-    let end = timeout(LIMIT, stream.wait_finished())
+    let (end, waited) = async_common::finish(&stream, LIMIT)
         .await
-        .expect("the connection ends in time")
         .expect("the connection ends");
-    let waited = stream
-        .trace()
-        .iter()
-        .any(|e| e.transition.to == "TIME_WAIT");
-    (got, end.to_string(), waited)
+    (got, end, waited)
 }
 
 /// [`async_side`] for a blocking stream, on threads.
