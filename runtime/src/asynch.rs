@@ -375,6 +375,17 @@ impl AsyncEndpoint {
     }
 }
 
+impl<M: Machine + Default> AsyncEndpoint<M> {
+    /// An endpoint driven by the spec compiled in as `M` (see
+    /// [`machine!`](crate::machine)) on a UDP socket bound to `addr`.
+    pub async fn bind_machine(
+        addr: impl tokio::net::ToSocketAddrs,
+        options: Options,
+    ) -> io::Result<Self> {
+        Self::bind_spec(M::default(), addr, options).await
+    }
+}
+
 impl<M: Machine> AsyncEndpoint<M> {
     /// An endpoint driven by `machine` (compiled in, or loaded from a spec
     /// file with the `load` feature) on a UDP socket bound to `addr`, the
