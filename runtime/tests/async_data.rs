@@ -3,8 +3,9 @@
 //! and reordering; the close started by either side; async against async,
 //! on tokio's current-thread and multi-thread runtimes, and async against
 //! the blocking API both ways round. Also: a reset fails a waiting read
-//! (it does not end it as if at the peer's FIN), and a connect to a port
-//! nobody listens on is refused.
+//! (it does not end it as if at the peer's FIN), a connect to a port
+//! nobody listens on is refused, and twenty echoes run at once on one
+//! endpoint each way.
 
 mod async_common;
 mod common;
@@ -346,4 +347,56 @@ async fn connect_to_nobody_is_refused() {
         Err(io::ErrorKind::ConnectionRefused)
     );
     assert_eq!(client.memory().connections, 0, "released with its future");
+}
+
+/// Twenty connections at once on one endpoint each way, every one an
+/// echo of 64 KiB: each task is woken for its own connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_echoes_at_once() {
+    const CONNS: usize = 20;
+    const SIZE: usize = 64 << 10;
+    let seen = Seen::default();
+    let Side::Async(server) = Side::new_async(&seen, None).await else {
+        unreachable!()
+    };
+    let Side::Async(client) = Side::new_async(&seen, None).await else {
+        unreachable!()
+    };
+    let addr = server.local_addr().unwrap();
+    let listener = server.listen(addr.port(), CONNS).unwrap();
+    let echoes = tokio::spawn(async move {
+        let mut served = Vec::new();
+        for _ in 0..CONNS {
+            let (mut s, _) = listener.accept().await?;
+            served.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                s.read_to_end(&mut got).await?;
+                s.write_all(&got).await?;
+                s.shutdown().await?;
+                io::Result::Ok(got.len())
+            }));
+        }
+        io::Result::Ok(served)
+    });
+    let clients: Vec<_> = (0..CONNS)
+        .map(|i| {
+            let client = client.clone();
+            tokio::spawn(async move {
+                let out = pattern(SIZE, i as u64 + 100);
+                let s = client.connect(addr).await?;
+                let (back, s) = async_common::exchange(s, &out, true, LIMIT).await?;
+                drop(s);
+                io::Result::Ok(hash(&back) == hash(&out) && back.len() == SIZE)
+            })
+        })
+        .collect();
+    for c in clients {
+        let same = timeout(LIMIT, c).await.expect("in time").unwrap();
+        assert!(same.expect("an echo"), "the echo came back whole");
+    }
+    let served = timeout(LIMIT, echoes).await.expect("in time").unwrap();
+    for s in served.expect("accepts") {
+        let n = timeout(LIMIT, s).await.expect("in time").unwrap();
+        assert_eq!(n.expect("a served echo"), SIZE);
+    }
 }
