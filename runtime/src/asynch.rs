@@ -93,11 +93,54 @@ const MAX_BATCHES: usize = 8;
 /// Rounds the driver runs per poll before it yields to other tasks.
 const MAX_ROUNDS: usize = 4;
 
-/// Tasks waiting on one connection, and its status when the last of them
-/// looked: any change wakes them all.
+/// What a waiting task looks at: a read at the receiving side of its
+/// connection's status, every other wait (a write, a flush, an open, the
+/// end) at the rest; so that, with a stream's two halves in two tasks,
+/// what one half does wakes the other only when it matters to it.
+#[derive(Clone, Copy)]
+enum Interest {
+    Read = 0,
+    Other = 1,
+}
+
+/// The part of a connection's status a waiter with `interest` looks at.
+fn view(st: Option<Status>, interest: Interest) -> Option<Status> {
+    st.map(|s| match interest {
+        Interest::Read => Status {
+            open: false,
+            writable: 0,
+            all_acked: false,
+            ..s
+        },
+        Interest::Other => Status {
+            readable: 0,
+            eof: false,
+            ..s
+        },
+    })
+}
+
+/// Tasks waiting on one connection, by interest, each kind with the part
+/// of the status it saw when the last of them looked: a change of that
+/// part wakes them all.
+#[derive(Default)]
 struct Waiting {
-    seen: Option<Status>,
-    wakers: Vec<Waker>,
+    seen: [Option<Status>; 2],
+    wakers: [Vec<Waker>; 2],
+}
+
+impl Waiting {
+    /// Moves to `wake` the wakers of each interest whose part of `now`
+    /// differs from what they saw; answers whether any are left.
+    fn wake_changed(&mut self, now: Option<Status>, wake: &mut Vec<Waker>) -> bool {
+        for interest in [Interest::Read, Interest::Other] {
+            let i = interest as usize;
+            if !self.wakers[i].is_empty() && view(now, interest) != self.seen[i] {
+                wake.append(&mut self.wakers[i]);
+            }
+        }
+        self.wakers.iter().any(|w| !w.is_empty())
+    }
 }
 
 struct State<M: Machine> {
@@ -121,26 +164,23 @@ fn add_waker(wakers: &mut Vec<Waker>, waker: &Waker) {
 }
 
 impl<M: Machine> State<M> {
-    /// Leaves `waker` with connection `id`, to be woken when its status
-    /// changes.
-    fn wait(&mut self, id: ConnId, waker: &Waker) {
-        let seen = self.core.host.status(id);
-        let w = self.waiting.entry(id).or_insert(Waiting {
-            seen,
-            wakers: Vec::new(),
-        });
-        w.seen = seen;
-        add_waker(&mut w.wakers, waker);
+    /// Leaves `waker` with connection `id`, to be woken when the part of
+    /// its status that `interest` looks at changes.
+    fn wait(&mut self, id: ConnId, interest: Interest, waker: &Waker) {
+        let seen = view(self.core.host.status(id), interest);
+        let w = self.waiting.entry(id).or_default();
+        w.seen[interest as usize] = seen;
+        add_waker(&mut w.wakers[interest as usize], waker);
     }
 
     /// Moves the wakers of connection `id` to `wake` if its status
     /// changed since they came.
     fn changed(&mut self, id: ConnId, wake: &mut Vec<Waker>) {
         let now = self.core.host.status(id);
-        if self.waiting.get(&id).is_some_and(|w| w.seen != now)
-            && let Some(w) = self.waiting.remove(&id)
+        if let Some(w) = self.waiting.get_mut(&id)
+            && !w.wake_changed(now, wake)
         {
-            wake.extend(w.wakers);
+            self.waiting.remove(&id);
         }
     }
 
@@ -148,13 +188,8 @@ impl<M: Machine> State<M> {
     /// changed, and of every listener with a connection to accept.
     fn all_changed(&mut self, wake: &mut Vec<Waker>) {
         let host = &self.core.host;
-        self.waiting.retain(|id, w| {
-            let same = host.status(*id) == w.seen;
-            if !same {
-                wake.append(&mut w.wakers);
-            }
-            same
-        });
+        self.waiting
+            .retain(|id, w| w.wake_changed(host.status(*id), wake));
         self.accepting.retain(|port, w| {
             let none = host.acceptable(*port) == 0;
             if !none {
@@ -511,7 +546,8 @@ impl<M: Machine> AsyncEndpoint<M> {
             host.connect(now, None, remote, udp_peer, Some(timeout))
         })?;
         let stream = AsyncStream::new(self.clone(), id);
-        poll_fn(|cx| stream.poll_until(cx, |core, id| core.try_opened(id))).await?;
+        poll_fn(|cx| stream.poll_until(cx, Interest::Other, |core, id| core.try_opened(id)))
+            .await?;
         Ok(stream)
     }
 }
@@ -659,17 +695,19 @@ impl<M: Machine> AsyncStream<M> {
     }
 
     /// What `ready` answers, once it answers; until then the task waits
-    /// for a change of the connection's status.
+    /// for a change of the part of the connection's status `interest`
+    /// looks at.
     fn poll_until<T>(
         &self,
         cx: &mut Context<'_>,
+        interest: Interest,
         ready: impl FnOnce(&mut Core<M>, ConnId) -> Option<io::Result<T>>,
     ) -> Poll<io::Result<T>> {
         let mut st = self.endpoint.shared().lock();
         match ready(&mut st.core, self.id) {
             Some(r) => Poll::Ready(r),
             None => {
-                st.wait(self.id, cx.waker());
+                st.wait(self.id, interest, cx.waker());
                 Poll::Pending
             }
         }
@@ -739,7 +777,7 @@ impl<M: Machine> AsyncStream<M> {
     /// there); returns its final state.
     pub async fn wait_finished(&self) -> io::Result<M::State> {
         poll_fn(|cx| {
-            self.poll_until(cx, |core, id| match core.status(id) {
+            self.poll_until(cx, Interest::Other, |core, id| match core.status(id) {
                 Ok(st) if st.finished => Some(
                     core.host
                         .connection(id)
@@ -785,7 +823,7 @@ impl<M: Machine> AsyncRead for AsyncStream<M> {
             }
             Some(Err(e)) => Poll::Ready(Err(e)),
             None => {
-                st.wait(self.id, cx.waker());
+                st.wait(self.id, Interest::Read, cx.waker());
                 Poll::Pending
             }
         }
@@ -810,7 +848,7 @@ impl<M: Machine> AsyncWrite for AsyncStream<M> {
             }
             Some(Err(e)) => Poll::Ready(Err(e)),
             None => {
-                st.wait(self.id, cx.waker());
+                st.wait(self.id, Interest::Other, cx.waker());
                 Poll::Pending
             }
         }
@@ -818,7 +856,7 @@ impl<M: Machine> AsyncWrite for AsyncStream<M> {
 
     /// Completes once everything written is acknowledged.
     fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        self.poll_until(cx, |core, id| core.try_flushed(id))
+        self.poll_until(cx, Interest::Other, |core, id| core.try_flushed(id))
     }
 
     /// Sends our FIN (once); does not wait for its acknowledgment.
