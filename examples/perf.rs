@@ -30,6 +30,8 @@
 //!    beside the kernel's TCP.
 //! 7. `cores`: two endpoint pairs side by side against one, for the
 //!    connection rate and aggregate bulk.
+//! 8. `async`: the async API against tokio's own `TcpStream`, both on a
+//!    tokio runtime: bulk goodput and a 1-byte ping-pong.
 //!
 //! Generator sizes and scale runs run in child processes (this binary with
 //! a hidden `--child-…` option) that the parent kills when their time is
@@ -42,6 +44,8 @@ use std::time::{Duration, Instant};
 
 use clap::Parser;
 
+#[path = "perf/asynch.rs"]
+mod asynch;
 #[path = "perf/bulk.rs"]
 mod bulk;
 #[path = "perf/conns.rs"]
@@ -62,7 +66,7 @@ mod table;
 use table::Table;
 
 /// The sections, in the order they run.
-const SECTIONS: [&str; 8] = [
+const SECTIONS: [&str; 9] = [
     "generator",
     "macro",
     "dispatch",
@@ -71,12 +75,13 @@ const SECTIONS: [&str; 8] = [
     "scale",
     "latency",
     "cores",
+    "async",
 ];
 
 #[derive(Parser, Debug)]
 #[command(
     about = "Performance suite: generator, dispatch, bulk transfer, connection rate, scale (loopback only)",
-    after_help = "Sections: generator, macro, dispatch, bulk, conns, scale (default: all).\n\
+    after_help = "Sections: generator, macro, dispatch, bulk, conns, scale, latency, cores, async (default: all).\n\
                   Progress goes to stderr; stdout gets the machine and one Markdown table."
 )]
 struct Args {
@@ -200,6 +205,7 @@ fn main() -> ExitCode {
             "scale" => conns::scale(&plan, &mut table),
             "latency" => latency::run(&plan, &mut table),
             "cores" => cores::run(&plan, &mut table),
+            "async" => asynch::run(&plan, &mut table),
             _ => unreachable!(),
         };
         if let Err(e) = r {

@@ -138,7 +138,7 @@ fn with_cpu(xfer: impl FnOnce() -> std::io::Result<Xfer>) -> std::io::Result<(Xf
     Ok((x, per_gb))
 }
 
-fn quantile(times: &[Duration], q: f64) -> Duration {
+pub fn quantile(times: &[Duration], q: f64) -> Duration {
     let mut t = times.to_vec();
     t.sort();
     t.get(((t.len() as f64 - 1.0) * q).round() as usize)

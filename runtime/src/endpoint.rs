@@ -31,23 +31,21 @@
 //! as `std::net::TcpStream`'s do on Linux.
 
 use std::io::{self, Read, Write};
-use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
+use std::net::{Ipv4Addr, Shutdown, SocketAddr, SocketAddrV4, ToSocketAddrs};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use crate::cc::CcWords;
 use crate::config::Config;
 use crate::conn::CongestionView;
-use crate::conn::ConnError;
-use crate::fault::{FaultConfig, FaultInjector, FaultStats};
-use crate::host::{Change, ConnId, Counters, Host, HostError, Status};
-use crate::isn::IsnGenerator;
-use crate::pcap::PcapWriter;
+use crate::driver::{Core, bind_socket, first_v4, host_error, inner_v4};
+use crate::fault::{FaultConfig, FaultStats};
+use crate::host::{Change, ConnId, Counters, Host, HostError};
 use crate::trace::{StepRecord, TraceEntry};
-use crate::udp::{Inbox, Outbox, Socket};
+use crate::udp::{Inbox, Socket};
 use crate::vocab::Machine;
 use mio::unix::SourceFd;
 use mio::{Interest, Token};
@@ -99,13 +97,8 @@ impl Options {
 }
 
 struct Io<M: Machine> {
-    host: Host<M>,
-    faults: FaultInjector<SocketAddr>,
-    pcap: Option<PcapWriter<io::BufWriter<std::fs::File>>>,
-    on_transition: Option<TraceSink>,
-    on_step: Option<StepSink>,
-    on_cc_transition: Option<TraceSink>,
-    on_cc_step: Option<CcStepSink>,
+    /// The host, and what its datagrams pass through on the way out.
+    core: Core<M>,
     /// Until when the driver sleeps in `poll` (`None`: nobody sleeps
     /// there now): a call that moves a deadline earlier wakes it.
     sleeping_until: Option<Instant>,
@@ -118,7 +111,6 @@ struct Io<M: Machine> {
     /// stands back for [`DRIVER_GRACE`] after it (timers included: the
     /// application thread's next wait runs them).
     app_drove_at: Option<Instant>,
-    outbox: Outbox,
     /// Application threads waiting for a change while another thread
     /// drives, each woken only by a change of what it waits on.
     waiting: Vec<Waiter>,
@@ -144,6 +136,19 @@ struct Driver {
     events: mio::Events,
     inbox: Inbox,
     watching_writable: bool,
+}
+
+impl<M: Machine> std::ops::Deref for Io<M> {
+    type Target = Core<M>;
+    fn deref(&self) -> &Core<M> {
+        &self.core
+    }
+}
+
+impl<M: Machine> std::ops::DerefMut for Io<M> {
+    fn deref_mut(&mut self) -> &mut Core<M> {
+        &mut self.core
+    }
 }
 
 struct Shared<M: Machine> {
@@ -319,6 +324,13 @@ impl<M: Machine> Shared<M> {
                 .reregister(&mut SourceFd(&fd), SOCKET, interest);
             driver.watching_writable = stalled;
         }
+        // With the socket full, what is due cannot go out before it drains:
+        // wait for that (a little at least) rather than spin.
+        let wait = if stalled {
+            wait.max(STALLED_POLL)
+        } else {
+            wait
+        };
         if !wait.is_zero() {
             let _ = driver.poll.poll(&mut driver.events, Some(wait));
         }
@@ -332,13 +344,7 @@ impl<M: Machine> Shared<M> {
                 _ => break,
             };
             let guard = io.get_or_insert_with(|| self.lock());
-            let now = Instant::now();
-            for (from, bytes) in driver.inbox.datagrams() {
-                if let Some(p) = guard.pcap.as_mut() {
-                    let _ = p.write(wall_clock(), bytes);
-                }
-                guard.host.handle_datagram(now, from, bytes);
-            }
+            guard.receive(Instant::now(), &driver.inbox);
             if n < driver.inbox.capacity() {
                 // The socket had no more: the next arrival is a new event
                 // for `poll`, so asking again would only cost a call.
@@ -357,8 +363,9 @@ impl<M: Machine> Shared<M> {
 impl<M: Machine> Io<M> {
     /// Wakes the application threads whose connection or listener changed.
     fn wake_changed(&mut self) {
-        for change in self.host.drain_changes() {
-            for w in &self.waiting {
+        let Io { core, waiting, .. } = self;
+        for change in core.host.drain_changes() {
+            for w in waiting.iter() {
                 let hit = match (change, w.on) {
                     (Change::Connection(a), WaitOn::Connection(b)) => a == b,
                     (Change::Listener(a), WaitOn::Listener(b)) => a == b,
@@ -378,98 +385,14 @@ impl<M: Machine> Io<M> {
             w.wake.notify_one();
         }
     }
-
-    /// Sends every datagram the host has ready (through the fault
-    /// injector, if faults are on) in GSO runs, and passes on the trace.
-    /// Stops asking the host while the socket is full.
-    fn flush(&mut self, socket: &Socket, now: Instant) {
-        self.pass_on_trace();
-        if self.outbox.retry(socket).is_err() {
-            return;
-        }
-        let faulty = !self.faults.config().is_noop();
-        while !self.outbox.stalled() {
-            // Written in place after the GSO run it joins.
-            let room = self.outbox.room();
-            let Some(t) = self.host.poll_transmit(now, room) else {
-                break;
-            };
-            let datagram = &room[..t.len];
-            if faulty {
-                self.faults.push_to(now, t.udp_peer, datagram);
-                continue;
-            }
-            if let Some(p) = self.pcap.as_mut() {
-                let _ = p.write(wall_clock(), datagram);
-            }
-            // A full socket keeps the datagram in the stalled run.
-            let _ = self.outbox.commit(socket, t.udp_peer, t.len);
-        }
-        while !self.outbox.stalled() {
-            let Some((peer, d)) = self.faults.pop_to(now) else {
-                break;
-            };
-            self.send(socket, peer, &d);
-        }
-        let _ = self.outbox.flush(socket);
-        // Transitions taken while emitting (none today) go out too.
-        self.pass_on_trace();
-    }
-
-    /// Hands the transitions taken so far to the callback, before the
-    /// segments they caused leave, so that callbacks see causes first.
-    fn pass_on_trace(&mut self) {
-        let sink = &mut self.on_transition;
-        for entry in self.host.drain_trace() {
-            if let Some(f) = sink.as_mut() {
-                f(&entry);
-            }
-        }
-        let sink = &mut self.on_step;
-        for step in self.host.drain_steps() {
-            if let Some(f) = sink.as_mut() {
-                f(&step);
-            }
-        }
-        let sink = &mut self.on_cc_transition;
-        for entry in self.host.drain_cc_trace() {
-            if let Some(f) = sink.as_mut() {
-                f(&entry);
-            }
-        }
-        let sink = &mut self.on_cc_step;
-        for step in self.host.drain_cc_steps() {
-            if let Some(f) = sink.as_mut() {
-                f(&step);
-            }
-        }
-    }
-
-    fn send(&mut self, socket: &Socket, peer: SocketAddr, datagram: &[u8]) {
-        if let Some(p) = self.pcap.as_mut() {
-            let _ = p.write(wall_clock(), datagram);
-        }
-        // A full socket keeps the datagram in the stalled run.
-        let _ = self.outbox.push(socket, peer, datagram);
-    }
-
-    fn next_deadline(&mut self) -> Option<Instant> {
-        [self.host.poll_timeout(), self.faults.next_release()]
-            .into_iter()
-            .flatten()
-            .min()
-    }
-}
-
-fn wall_clock() -> Duration {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .unwrap_or_default()
 }
 
 /// How long the I/O thread sleeps at most with no deadline, so that it
 /// notices `running` going false even if a wake-up datagram is lost.
 const IDLE_POLL: Duration = Duration::from_millis(250);
+
+/// The shortest wait in `poll` while the socket is full.
+const STALLED_POLL: Duration = Duration::from_millis(1);
 
 /// Receive batches taken per wake-up before timers and sends get a turn.
 const MAX_BATCHES: usize = 8;
@@ -500,53 +423,20 @@ impl<M: Machine> Endpoint<M> {
     /// file with the `load` feature) on a UDP socket bound to `addr`, the
     /// first IPv4 address it resolves to.
     pub fn bind_spec(machine: M, addr: impl ToSocketAddrs, options: Options) -> io::Result<Self> {
-        options
-            .faults
-            .validate()
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))?;
-        let socket = UdpSocket::bind(SocketAddr::V4(first_v4(addr)?))?;
-        let local = match socket.local_addr()? {
-            SocketAddr::V4(a) => a,
-            SocketAddr::V6(_) => return Err(io::Error::other("bound to an IPv6 address")),
-        };
-        let sock = socket2::SockRef::from(&socket);
-        // Bursts of a window's worth of segments must not overflow the
-        // kernel's default buffers.
-        let _ = sock.set_recv_buffer_size(4 << 20);
-        let _ = sock.set_send_buffer_size(4 << 20);
-        let socket = Socket::new(socket)?;
+        let (socket, local) = bind_socket(addr)?;
         let poll = mio::Poll::new()?;
         let fd = socket.raw_fd();
         poll.registry()
             .register(&mut SourceFd(&fd), SOCKET, Interest::READABLE)?;
         let waker = mio::Waker::new(poll.registry(), WAKER)?;
-        let inner = options.inner_addr.unwrap_or(*local.ip());
-        let pcap = match &options.pcap {
-            Some(path) => Some(PcapWriter::create(path)?),
-            None => None,
-        };
-        let isn = match options.isn_key {
-            Some(k) => IsnGenerator::new(k),
-            None => IsnGenerator::random(),
-        };
-        let mut config = options.config;
-        config.record_steps |= options.on_step.is_some() || options.on_cc_step.is_some();
-        let mut host = Host::with_machine(machine, inner, config, isn, Instant::now());
-        host.prefer_port(local.port());
+        let (core, inner) = Core::new(machine, local, options)?;
         let shared = Arc::new(Shared {
             io: Mutex::new(Io {
-                host,
-                faults: FaultInjector::new(options.faults),
-                pcap,
-                on_transition: options.on_transition,
-                on_step: options.on_step,
-                on_cc_transition: options.on_cc_transition,
-                on_cc_step: options.on_cc_step,
+                core,
                 sleeping_until: None,
                 app_driving: false,
                 io_thread_driving: false,
                 app_drove_at: None,
-                outbox: Outbox::default(),
                 waiting: Vec::new(),
             }),
             turn: Condvar::new(),
@@ -619,11 +509,7 @@ impl<M: Machine> Endpoint<M> {
     /// How many connections the host holds and how much their buffers
     /// take.
     pub fn memory(&self) -> Memory {
-        let io = self.shared().lock();
-        Memory {
-            connections: io.host.connections(),
-            buffered: io.host.buffer_memory(),
-        }
+        self.shared().lock().memory()
     }
 
     /// Listens on inner port `port`, keeping at most `backlog` opened
@@ -695,32 +581,6 @@ impl<M: Machine> Endpoint<M> {
     }
 }
 
-/// An inner address, which is IPv4.
-fn inner_v4(addr: SocketAddr) -> io::Result<SocketAddrV4> {
-    match addr {
-        SocketAddr::V4(a) => Ok(a),
-        SocketAddr::V6(_) => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "an IPv6 address: the runtime speaks IPv4 only",
-        )),
-    }
-}
-
-/// The first IPv4 address `addr` resolves to.
-fn first_v4(addr: impl ToSocketAddrs) -> io::Result<SocketAddrV4> {
-    addr.to_socket_addrs()?
-        .find_map(|a| match a {
-            SocketAddr::V4(a) => Some(a),
-            SocketAddr::V6(_) => None,
-        })
-        .ok_or_else(|| {
-            io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "no IPv4 address: the runtime speaks IPv4 only",
-            )
-        })
-}
-
 /// What an endpoint's connections hold, from [`Endpoint::memory`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Memory {
@@ -780,26 +640,6 @@ fn take_turn<M: Machine>(shared: &Shared<M>) -> Option<MutexGuard<'_, Driver>> {
             .unwrap_or_else(|e| e.into_inner())
             .0;
     }
-}
-
-fn host_error(e: HostError) -> io::Error {
-    let kind = match &e {
-        HostError::PortInUse(_) => io::ErrorKind::AddrInUse,
-        HostError::NotListening(_) | HostError::UnknownConnection => io::ErrorKind::NotConnected,
-        HostError::NoFreePort => io::ErrorKind::AddrNotAvailable,
-        HostError::Refused(_) => io::ErrorKind::NotConnected,
-    };
-    io::Error::new(kind, e.to_string())
-}
-
-fn conn_error(e: ConnError) -> io::Error {
-    let (kind, text) = match e {
-        ConnError::Reset => (io::ErrorKind::ConnectionReset, "connection reset by peer"),
-        ConnError::Refused => (io::ErrorKind::ConnectionRefused, "connection refused"),
-        ConnError::TimedOut => (io::ErrorKind::TimedOut, "connection timed out"),
-        ConnError::Aborted => (io::ErrorKind::ConnectionAborted, "connection aborted"),
-    };
-    io::Error::new(kind, text)
 }
 
 /// A listening port, from [`Endpoint::listen`]; like
@@ -1105,12 +945,6 @@ impl<M: Machine> Stream<M> {
         timeout.map(|t| Instant::now() + t)
     }
 
-    fn status(&self, io: &Io<M>) -> io::Result<Status> {
-        io.host
-            .status(self.id)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "connection released"))
-    }
-
     /// Waits, at most `timeout`, until the connection opens (enters a
     /// state of the spec's group `open`), or fails with the error the spec
     /// reported. For a stream from [`Endpoint::start_connect`] or
@@ -1120,18 +954,8 @@ impl<M: Machine> Stream<M> {
         let deadline = Instant::now() + timeout;
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
-            if st.open {
-                return Ok(());
-            }
-            if let Some(e) = st.error {
-                return Err(conn_error(e));
-            }
-            if st.finished {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotConnected,
-                    "connection closed before it opened (the spec reported no error)",
-                ));
+            if let Some(r) = io.try_opened(self.id) {
+                return r;
             }
             io = self.wait(io, Some(deadline), io::ErrorKind::TimedOut)?;
         }
@@ -1146,21 +970,13 @@ impl<M: Machine> Stream<M> {
     /// The transitions this connection took (empty if the config does not
     /// keep traces).
     pub fn trace(&self) -> Vec<TraceEntry> {
-        let io = self.endpoint.shared().lock();
-        io.host
-            .connection(self.id)
-            .map(|c| c.trace().to_vec())
-            .unwrap_or_default()
+        self.endpoint.shared().lock().trace(self.id, false)
     }
 
     /// The transitions this connection's congestion machine took (empty if
     /// the config does not keep traces).
     pub fn cc_trace(&self) -> Vec<TraceEntry> {
-        let io = self.endpoint.shared().lock();
-        io.host
-            .connection(self.id)
-            .map(|c| c.cc_trace().to_vec())
-            .unwrap_or_default()
+        self.endpoint.shared().lock().trace(self.id, true)
     }
 
     /// This connection's congestion window, while it has a TCB.
@@ -1173,7 +989,7 @@ impl<M: Machine> Stream<M> {
     /// address](Endpoint::inner_addr) and our port).
     pub fn local_addr(&self) -> io::Result<SocketAddr> {
         let io = self.endpoint.shared().lock();
-        self.connection_addr(&io, |c| Some(c.local()))
+        io.connection_addr(self.id, |c| Some(c.local()))
     }
 
     /// The peer's inner address; [`io::ErrorKind::NotConnected`] if there
@@ -1181,19 +997,7 @@ impl<M: Machine> Stream<M> {
     /// came).
     pub fn peer_addr(&self) -> io::Result<SocketAddr> {
         let io = self.endpoint.shared().lock();
-        self.connection_addr(&io, |c| c.remote())
-    }
-
-    fn connection_addr(
-        &self,
-        io: &Io<M>,
-        addr: impl FnOnce(&crate::conn::Connection<M>) -> Option<SocketAddrV4>,
-    ) -> io::Result<SocketAddr> {
-        io.host
-            .connection(self.id)
-            .and_then(addr)
-            .map(SocketAddr::V4)
-            .ok_or_else(|| io::Error::new(io::ErrorKind::NotConnected, "no such address"))
+        io.connection_addr(self.id, |c| c.remote())
     }
 
     /// Bounds how long a read waits for data (`None`: as long as it
@@ -1255,7 +1059,7 @@ impl<M: Machine> Stream<M> {
         let deadline = Instant::now() + timeout;
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
+            let st = io.status(self.id)?;
             if st.finished {
                 let state = io.host.connection(self.id).map(|c| c.state());
                 return state.ok_or_else(|| io::Error::other("connection released"));
@@ -1272,11 +1076,7 @@ impl<M: Machine> Stream<M> {
 
     /// The error the connection reported, if any.
     pub fn error(&self) -> Option<io::Error> {
-        let io = self.endpoint.shared().lock();
-        io.host
-            .status(self.id)
-            .and_then(|s| s.error)
-            .map(conn_error)
+        self.endpoint.shared().lock().error(self.id)
     }
 }
 
@@ -1314,26 +1114,11 @@ impl<M: Machine> Read for &Stream<M> {
         let deadline = Stream::<M>::deadline(self.timeouts().read);
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
-            if st.readable > 0 {
-                let n = io
-                    .host
-                    .recv(Instant::now(), self.id, buf)
-                    .map_err(host_error)?;
-                shared.after_call(io);
-                return Ok(n);
-            }
-            if let Some(e) = st.error {
-                return Err(conn_error(e));
-            }
-            if st.eof {
-                return Ok(0);
-            }
-            if st.finished {
-                return Err(io::Error::new(
-                    io::ErrorKind::NotConnected,
-                    "connection closed without the peer's FIN (the spec reported no error)",
-                ));
+            if let Some(r) = io.try_read(self.id, buf) {
+                if matches!(r, Ok(n) if n > 0) {
+                    shared.after_call(io);
+                }
+                return r;
             }
             io = self.wait(io, deadline, io::ErrorKind::WouldBlock)?;
         }
@@ -1349,23 +1134,11 @@ impl<M: Machine> Write for &Stream<M> {
         let deadline = Stream::<M>::deadline(self.timeouts().write);
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
-            if let Some(e) = st.error {
-                return Err(conn_error(e));
-            }
-            let n = io
-                .host
-                .send(Instant::now(), self.id, buf)
-                .map_err(|e| match e {
-                    HostError::Refused(r) => io::Error::new(
-                        io::ErrorKind::BrokenPipe,
-                        format!("{} is not allowed in state {}", r.event, r.state),
-                    ),
-                    other => host_error(other),
-                })?;
-            if n > 0 {
-                shared.after_call(io);
-                return Ok(n);
+            if let Some(r) = io.try_write(self.id, buf) {
+                if r.is_ok() {
+                    shared.after_call(io);
+                }
+                return r;
             }
             io = self.wait(io, deadline, io::ErrorKind::WouldBlock)?;
         }
@@ -1378,12 +1151,8 @@ impl<M: Machine> Write for &Stream<M> {
         let deadline = Stream::<M>::deadline(self.timeouts().write);
         let mut io = shared.lock();
         loop {
-            let st = self.status(&io)?;
-            if let Some(e) = st.error {
-                return Err(conn_error(e));
-            }
-            if st.all_acked || st.finished {
-                return Ok(());
+            if let Some(r) = io.try_flushed(self.id) {
+                return r;
             }
             io = self.wait(io, deadline, io::ErrorKind::WouldBlock)?;
         }

@@ -822,6 +822,12 @@ impl<M: Machine> Host<M> {
         Ok(Some(id))
     }
 
+    /// How many open connections wait in `port`'s accept queue (0 if
+    /// nothing listens there): whether [`Self::accept`] has one to give.
+    pub fn acceptable(&self, port: u16) -> usize {
+        self.listeners.get(&port).map_or(0, |l| l.ready.len())
+    }
+
     /// A local port for a connection to `remote` via `udp_peer`: the
     /// preferred one (the endpoint's UDP port: inner ports default to the
     /// outer ones) if it is free, else the next free ephemeral port.

@@ -4,6 +4,9 @@
 //! Applications use [`Endpoint`] (one UDP socket, many connections), with
 //! [`Listener`] and [`Stream`] shaped like `std::net`'s `TcpListener` and
 //! `TcpStream`; [`Endpoint`]'s documentation has an example to start from.
+//! With the feature `tokio`, the module `asynch` has the same for tokio:
+//! `AsyncEndpoint`, `AsyncListener` and `AsyncStream` (`AsyncRead` and
+//! `AsyncWrite`), on the same sans-IO host.
 //! Under them is a sans-IO layer, public for simulations and tests that
 //! bring their own clock and network: [`host::Host`] (many connections on
 //! one address), [`conn::Connection`] (one TCB), [`wire`] (the packet
@@ -11,10 +14,13 @@
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
+#[cfg(feature = "tokio")]
+pub mod asynch;
 mod buffer;
 pub mod cc;
 pub mod config;
 pub mod conn;
+mod driver;
 pub mod endpoint;
 pub mod fault;
 pub mod host;
@@ -31,6 +37,8 @@ pub mod wire;
 // `machine!` names the vocabulary `::fsm_runtime::vocab`, here too.
 extern crate self as fsm_runtime;
 
+#[cfg(feature = "tokio")]
+pub use asynch::{AsyncEndpoint, AsyncListener, AsyncStream};
 pub use config::Config;
 pub use endpoint::{Endpoint, Listener, Memory, Options, Stream};
 

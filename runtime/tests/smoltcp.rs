@@ -119,14 +119,7 @@ fn events(stream: &Stream) -> Vec<(&'static str, &'static str, &'static str)> {
 
 /// The states our connection went through, in order.
 fn path(stream: &Stream) -> String {
-    let trace = stream.trace();
-    let mut states: Vec<&str> = trace
-        .first()
-        .map(|e| e.transition.from)
-        .into_iter()
-        .collect();
-    states.extend(trace.iter().map(|e| e.transition.to));
-    states.join(" -> ")
+    common::path(&stream.trace())
 }
 
 /// Our side of a transfer, on threads of its own: sends `out` while
@@ -176,49 +169,9 @@ fn our_exchange(
     rx
 }
 
-/// smoltcp's side of a transfer: sends `out` while reading until our
-/// FIN; its FIN goes right after `out` if `close_first`, else after ours.
+/// smoltcp's side of a transfer (see [`SmolPeer::exchange`]).
 fn smol_exchange(smol: &SmolPeer, out: &[u8], close_first: bool) -> Result<Vec<u8>, String> {
-    let mut sent = 0;
-    let mut got = Vec::with_capacity(MIB);
-    let mut closed = false;
-    let mut buf = vec![0u8; 64 * 1024];
-    let r = smol.wait_for(LIMIT, |net| {
-        let s = net.tcp();
-        while sent < out.len() && s.can_send() {
-            match s.send_slice(&out[sent..]) {
-                Ok(n) if n > 0 => sent += n,
-                _ => break,
-            }
-        }
-        while s.can_recv() {
-            match s.recv_slice(&mut buf) {
-                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-                _ => break,
-            }
-        }
-        let eof = !s.may_recv();
-        if !closed && sent == out.len() && (close_first || eof) {
-            s.close();
-            closed = true;
-        }
-        if s.state() == SmolState::Closed && !(closed && eof) {
-            return Some(Err(format!(
-                "smoltcp's socket closed early: sent {sent}, received {}",
-                got.len()
-            )));
-        }
-        (closed && eof).then_some(Ok(()))
-    });
-    match r {
-        Some(Ok(())) => Ok(got),
-        Some(Err(e)) => Err(e),
-        None => Err(format!(
-            "smoltcp's side timed out in {:?}: sent {sent}, received {}, closed {closed}",
-            smol.state(),
-            got.len()
-        )),
-    }
+    smol.exchange(LIMIT, out, close_first)
 }
 
 /// Whether the wire log shows an RST from us to smoltcp.

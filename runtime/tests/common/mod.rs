@@ -73,6 +73,17 @@ pub fn coverage(seen: &Seen) -> Coverage {
     c
 }
 
+/// The states a connection went through, in order, from its `trace`.
+pub fn path(trace: &[TraceEntry]) -> String {
+    let mut states: Vec<&str> = trace
+        .first()
+        .map(|e| e.transition.from)
+        .into_iter()
+        .collect();
+    states.extend(trace.iter().map(|e| e.transition.to));
+    states.join(" -> ")
+}
+
 /// Whether `seen` holds a transition from `from` to `to` on `event`.
 pub fn saw(seen: &Seen, from: &str, event: &str, to: &str) -> bool {
     seen.lock()

@@ -309,6 +309,8 @@ fn log_packet(log: &Log, to_kernel: bool, packet: &[u8]) {
 /// TCP headers of what it carried.
 pub struct Bridge {
     addr: SocketAddrV4,
+    /// Where packets from TUN go.
+    endpoint: Arc<Mutex<SocketAddrV4>>,
     stop: Arc<AtomicBool>,
     threads: Vec<JoinHandle<()>>,
     stats: Arc<BridgeStats>,
@@ -335,7 +337,9 @@ impl Bridge {
         let stop = Arc::new(AtomicBool::new(false));
         let stats = Arc::new(BridgeStats::default());
         let log = Log::default();
+        let target = Arc::new(Mutex::new(endpoint));
         let up = {
+            let target = target.clone();
             let (tun, socket, stop, stats) =
                 (tun.clone(), socket.clone(), stop.clone(), stats.clone());
             let log = log.clone();
@@ -353,6 +357,7 @@ impl Bridge {
                                 continue;
                             }
                         }
+                        let endpoint = *target.lock().unwrap_or_else(|e| e.into_inner());
                         // Everything queued, then back to poll.
                         loop {
                             let n = match tun.recv(&mut buf) {
@@ -399,6 +404,7 @@ impl Bridge {
         };
         Bridge {
             addr,
+            endpoint: target,
             stop,
             threads: vec![up, down],
             stats,
@@ -410,6 +416,12 @@ impl Bridge {
     /// kernel.
     pub fn addr(&self) -> SocketAddrV4 {
         self.addr
+    }
+
+    /// Sends the packets from TUN to the endpoint at `endpoint` from now
+    /// on (one of the test's own, instead of the lab's).
+    pub fn retarget(&self, endpoint: SocketAddrV4) {
+        *self.endpoint.lock().unwrap_or_else(|e| e.into_inner()) = endpoint;
     }
 
     /// The counters.
