@@ -23,6 +23,13 @@
 //! SYN without ACK in the capture: the server of the first connection.
 //! A segment to the side is *incoming*, one from it *outgoing*.
 //!
+//! The capture must be taken at the replayed side (its host, or the
+//! interface in front of it, as tshark on a TUN device): the replay reads
+//! the order of segments as the order in which the side saw them. At the
+//! other end of a link, a segment the side sent before a peer's segment
+//! reached it can be captured after that one, and would be taken as an
+//! answer to it.
+//!
 //! # Incoming segments: events
 //!
 //! An incoming segment becomes the spec's events exactly as
