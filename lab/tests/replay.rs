@@ -160,18 +160,30 @@ fn replay_file(spec: &Loaded, pcap: &Path, side: Option<Side>) -> Report {
     replay(spec, &capture, side).unwrap_or_else(|e| panic!("{e}"))
 }
 
+/// Replays each side's own capture (what it sent and what reached it)
+/// from that side: it agrees with `spec` and lists the states the runtime
+/// reported. Returns the states of the server, then the client.
+fn both_sides(run: &Echo, spec: &Loaded) -> Vec<Vec<String>> {
+    [
+        (&run.server_pcap, run.server, run.client, &run.server_trace),
+        (&run.client_pcap, run.client, run.server, &run.client_trace),
+    ]
+    .into_iter()
+    .map(|(pcap, side, peer, trace)| {
+        let report = replay_file(spec, pcap, Some(side.into()));
+        let states = agreeing(&report);
+        assert_same_states(&states, &runtime_states(trace, peer), &report);
+        states
+    })
+    .collect()
+}
+
 #[test]
 fn an_exchange_agrees_from_either_side_with_the_runtimes_states() {
     let run = echo("clean", 30_000, |_| FaultConfig::default());
     let tcp = spec("tcp.fsm");
-    for (pcap, side, peer, trace) in [
-        (&run.server_pcap, run.server, run.client, &run.server_trace),
-        (&run.client_pcap, run.client, run.server, &run.client_trace),
-    ] {
-        let report = replay_file(&tcp, pcap, Some(side.into()));
-        let states = agreeing(&report);
-        assert_same_states(&states, &runtime_states(trace, peer), &report);
-        assert!(states.len() >= 5, "{report}");
+    for states in both_sides(&run, &tcp) {
+        assert!(states.len() >= 5, "{states:?}");
     }
     // By default the side is the first SYN's receiver: the server.
     let report = replay_file(&tcp, &run.server_pcap, None);
@@ -210,16 +222,7 @@ fn an_exchange_with_loss_and_duplicates_agrees() {
         seed,
         ..FaultConfig::default()
     });
-    let tcp = spec("tcp.fsm");
-    // Each side's own capture holds what it sent and what reached it.
-    for (pcap, side, peer, trace) in [
-        (&run.server_pcap, run.server, run.client, &run.server_trace),
-        (&run.client_pcap, run.client, run.server, &run.client_trace),
-    ] {
-        let report = replay_file(&tcp, pcap, Some(side.into()));
-        let states = agreeing(&report);
-        assert_same_states(&states, &runtime_states(trace, peer), &report);
-    }
+    both_sides(&run, &spec("tcp.fsm"));
     let _ = std::fs::remove_dir_all(&run.dir);
 }
 

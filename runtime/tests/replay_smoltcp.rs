@@ -93,30 +93,8 @@ fn exchange(
             got
         })
     };
-    let (mut sent, mut got, mut closed) = (0, Vec::new(), false);
-    let mut buf = vec![0u8; 64 * 1024];
-    let done = smol.wait_for(LIMIT, |net| {
-        let s = net.tcp();
-        while sent < to_ours.len() && s.can_send() {
-            match s.send_slice(&to_ours[sent..]) {
-                Ok(n) if n > 0 => sent += n,
-                _ => break,
-            }
-        }
-        while s.can_recv() {
-            match s.recv_slice(&mut buf) {
-                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-                _ => break,
-            }
-        }
-        let eof = !s.may_recv();
-        if !closed && sent == to_ours.len() && (smol_closes || eof) {
-            s.close();
-            closed = true;
-        }
-        (closed && eof).then_some(())
-    });
-    assert!(done.is_some(), "smoltcp's side finished\n{}", smol.log());
+    let got = smoltcp_support::exchange(&smol, &to_ours, smol_closes, LIMIT)
+        .unwrap_or_else(|e| panic!("{e}\n{}", smol.log()));
     assert_eq!(got, to_smol);
     assert_eq!(ours.join().unwrap(), to_ours);
     let end = smol.wait_state(LIMIT, |s| {

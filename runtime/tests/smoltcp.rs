@@ -176,51 +176,6 @@ fn our_exchange(
     rx
 }
 
-/// smoltcp's side of a transfer: sends `out` while reading until our
-/// FIN; its FIN goes right after `out` if `close_first`, else after ours.
-fn smol_exchange(smol: &SmolPeer, out: &[u8], close_first: bool) -> Result<Vec<u8>, String> {
-    let mut sent = 0;
-    let mut got = Vec::with_capacity(MIB);
-    let mut closed = false;
-    let mut buf = vec![0u8; 64 * 1024];
-    let r = smol.wait_for(LIMIT, |net| {
-        let s = net.tcp();
-        while sent < out.len() && s.can_send() {
-            match s.send_slice(&out[sent..]) {
-                Ok(n) if n > 0 => sent += n,
-                _ => break,
-            }
-        }
-        while s.can_recv() {
-            match s.recv_slice(&mut buf) {
-                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-                _ => break,
-            }
-        }
-        let eof = !s.may_recv();
-        if !closed && sent == out.len() && (close_first || eof) {
-            s.close();
-            closed = true;
-        }
-        if s.state() == SmolState::Closed && !(closed && eof) {
-            return Some(Err(format!(
-                "smoltcp's socket closed early: sent {sent}, received {}",
-                got.len()
-            )));
-        }
-        (closed && eof).then_some(Ok(()))
-    });
-    match r {
-        Some(Ok(())) => Ok(got),
-        Some(Err(e)) => Err(e),
-        None => Err(format!(
-            "smoltcp's side timed out in {:?}: sent {sent}, received {}, closed {closed}",
-            smol.state(),
-            got.len()
-        )),
-    }
-}
-
 /// Whether the wire log shows an RST from us to smoltcp.
 fn reset_by_us(log: &str) -> bool {
     log.lines()
@@ -270,7 +225,7 @@ fn transfer(pairing: Pairing, closer: Closer, seed: u64) {
     let stream = Arc::new(stream);
 
     let ours = our_exchange(stream.clone(), to_smol.clone(), closer == Closer::Ours);
-    let smol_got = smol_exchange(&smol, &to_ours, closer == Closer::Smoltcp)
+    let smol_got = smoltcp_support::exchange(&smol, &to_ours, closer == Closer::Smoltcp, LIMIT)
         .unwrap_or_else(|e| panic!("{e}; ours {}\n{}", path(&stream), smol.log()));
     let our_got = ours
         .recv_timeout(LIMIT)
