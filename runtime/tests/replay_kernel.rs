@@ -14,7 +14,7 @@
 mod common;
 mod kernel_support;
 
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{BufRead, BufReader};
 use std::net::{Shutdown, SocketAddr, SocketAddrV4, TcpListener, TcpStream};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 use common::pattern;
 use fsm_lab::replay::{Capture, Outcome, Side, replay};
 use fsm_runtime::loaded::Loaded;
-use kernel_support::{KERNEL_IP, Lab, OUR_IP, TUN_NAME, in_namespace, kernel_view};
+use kernel_support::{KERNEL_IP, Lab, OUR_IP, TUN_NAME, exchange, in_namespace, kernel_view};
 
 const STEP: Duration = Duration::from_secs(20);
 const BYTES: usize = 200_000;
@@ -75,32 +75,6 @@ fn stop_tshark(mut child: Child) {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-}
-
-/// Sends `out` and reads until the peer's FIN; shuts writing down first
-/// if `first`, else after the peer's FIN.
-fn exchange<S>(s: &S, out: &[u8], first: bool, shutdown: fn(&S)) -> Vec<u8>
-where
-    for<'a> &'a S: Read + Write,
-    S: Sync,
-{
-    std::thread::scope(|scope| {
-        let writer = scope.spawn(|| {
-            let mut w = s;
-            w.write_all(out).expect("write");
-            if first {
-                shutdown(s);
-            }
-        });
-        let mut got = Vec::new();
-        let mut r = s;
-        r.read_to_end(&mut got).expect("read");
-        writer.join().expect("writer");
-        if !first {
-            shutdown(s);
-        }
-        got
-    })
 }
 
 fn kernel_shutdown(s: &TcpStream) {
