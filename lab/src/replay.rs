@@ -50,6 +50,8 @@
 //!
 //! * A transition's `send_syn`, `send_syn_ack`, `send_fin`, `reply_rst`
 //!   and `send_rst` are *owed*: the next such segment out pays the debt.
+//!   An owed SYN, SYN-ACK or RST must be the connection's next segment
+//!   out (a retransmitted SYN aside); an owed FIN may wait behind data.
 //! * A SYN, a FIN or an RST out that nothing owes is an application call,
 //!   inferred at the moment its segment is seen: a SYN is `active_open`
 //!   (or `send` in LISTEN), a FIN is `close`, an RST is `abort`. The spec
@@ -775,7 +777,9 @@ struct Tracker<'m> {
     /// The TCB existed once and the spec deleted it.
     deleted: bool,
     remote_known: bool,
-    owed: Vec<Action>,
+    /// Sending actions of the transitions taken, not yet seen on the
+    /// wire, with the frame and line of their transition.
+    owed: Vec<(Action, u64, u32)>,
     /// The last segment in.
     last_in: Option<Frame>,
     local: SocketAddrV4,
@@ -904,12 +908,13 @@ impl<'m> Tracker<'m> {
                     }
                     self.remote_known = true;
                 }
-                Action::ReplyRst if f.flags.rst() => {}
+                // A reset answers a segment, and never an RST.
+                Action::ReplyRst if f.flags.rst() || !is_segment_event(event) => {}
                 Action::SendSyn
                 | Action::SendSynAck
                 | Action::SendFin
                 | Action::ReplyRst
-                | Action::SendRst => self.owed.push(a),
+                | Action::SendRst => self.owed.push((a, f.number, info.line)),
                 _ => {}
             }
         }
@@ -1128,7 +1133,7 @@ impl<'m> Tracker<'m> {
 
     /// Pays a debt of `action` if one is owed.
     fn pay(&mut self, action: Action) -> bool {
-        match self.owed.iter().position(|&a| a == action) {
+        match self.owed.iter().position(|&(a, _, _)| a == action) {
             Some(i) => {
                 self.owed.remove(i);
                 true
@@ -1185,6 +1190,27 @@ impl<'m> Tracker<'m> {
     }
 
     fn outgoing(&mut self, f: &Frame) -> Result<(), (Option<Event>, String)> {
+        // A SYN, SYN-ACK or reset the spec sent goes out before anything
+        // else of the connection (a FIN may wait behind data).
+        let urgent = self.owed.iter().find(|(a, _, _)| *a != Action::SendFin);
+        if let Some(&(action, frame, line)) = urgent {
+            let is = match action {
+                Action::SendSyn => f.flags.syn() && f.ack.is_none(),
+                Action::SendSynAck => f.flags.syn() && f.ack.is_some(),
+                _ => f.flags.rst(),
+            };
+            let again = f.flags.syn() && self.tcb.as_ref().is_some_and(|t| t.iss == Some(f.seq));
+            if !is && !again {
+                return Err((
+                    None,
+                    format!(
+                        "the transition taken at frame {frame} ({}:{line}) sends {action} \
+                         first, and this segment is not that",
+                        self.machine.spec()
+                    ),
+                ));
+            }
+        }
         if f.flags.rst() {
             if self.pay(Action::ReplyRst) || self.pay(Action::SendRst) {
                 return Ok(());
@@ -1369,4 +1395,20 @@ pub fn allowed(machine: &Loaded, state: &str) -> Vec<String> {
             )
         })
         .collect()
+}
+
+/// Whether `event` is raised by a segment (not a call or a timer).
+fn is_segment_event(event: Event) -> bool {
+    matches!(
+        event,
+        Event::RcvSyn
+            | Event::RcvSynAck
+            | Event::RcvAck
+            | Event::RcvFin
+            | Event::RcvRst
+            | Event::RcvRstInWindow
+            | Event::RcvBadAck
+            | Event::RcvUnacceptable
+            | Event::RcvSegment
+    )
 }

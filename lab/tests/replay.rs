@@ -2,7 +2,8 @@
 //! either side (each from its own capture) agrees with tcp.fsm and goes through the states the
 //! runtime itself reported; so does one with lost and duplicated
 //! datagrams; a capture made under a variant spec is flagged at the frame
-//! where it leaves tcp.fsm, and agrees with the variant; bad input is an
+//! where it leaves tcp.fsm, and agrees with the variant; captures written
+//! segment by segment are held to the rules one at a time; bad input is an
 //! error, never a panic.
 
 use std::io::{Read, Write};
@@ -15,8 +16,10 @@ use std::time::{Duration, Instant};
 use fsm_lab::replay::{Capture, Direction, Outcome, Report, Side, replay};
 use fsm_runtime::fault::FaultConfig;
 use fsm_runtime::loaded::Loaded;
+use fsm_runtime::pcap::PcapWriter;
 use fsm_runtime::trace::TraceEntry;
 use fsm_runtime::vocab::Machine;
+use fsm_runtime::wire::{Flags, SeqNum, TcpRepr};
 use fsm_runtime::{Config, Endpoint, Options};
 
 type Trace = Arc<Mutex<Vec<TraceEntry>>>;
@@ -390,4 +393,110 @@ fn bad_input_is_an_error_never_a_panic() {
     assert!(err.contains("garbage.pcap"), "{err}");
     assert!(!err.contains("panicked"), "{err}");
     let _ = std::fs::remove_dir_all(&run.dir);
+}
+
+/// A capture written segment by segment: `(from the server?, seq, ack,
+/// flags, payload length)`, between 10.0.0.1:80 (the server) and
+/// 10.0.0.2:4000.
+fn synthetic(name: &str, segments: &[(bool, u32, Option<u32>, Flags, usize)]) -> PathBuf {
+    let path = dir("synthetic").join(format!("{name}.pcap"));
+    let mut w = PcapWriter::create(&path).unwrap();
+    let payload = vec![b'x'; 1000];
+    for (i, &(from_server, seq, ack, flags, len)) in segments.iter().enumerate() {
+        let (src, dst) = if from_server {
+            (SERVER, CLIENT)
+        } else {
+            (CLIENT, SERVER)
+        };
+        let seg = TcpRepr {
+            src_port: src.port(),
+            dst_port: dst.port(),
+            seq: SeqNum(seq),
+            ack: ack.map(SeqNum),
+            flags,
+            window: 8192,
+            payload: &payload[..len],
+            ..TcpRepr::default()
+        };
+        let packet = fsm_runtime::wire::emit_vec(*src.ip(), *dst.ip(), &seg);
+        w.write(Duration::from_millis(i as u64), &packet).unwrap();
+    }
+    w.flush().unwrap();
+    path
+}
+
+const SERVER: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
+const CLIENT: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 4000);
+const S: bool = true;
+const C: bool = false;
+
+#[test]
+fn written_captures_are_held_segment_by_segment() {
+    let tcp = spec("tcp.fsm");
+    let (syn, fin, rst, none) = (Flags::SYN, Flags::FIN, Flags::RST, Flags::empty());
+    // A handshake, data each way, the client closes, then the server.
+    let clean = synthetic(
+        "clean",
+        &[
+            (C, 100, None, syn, 0),
+            (S, 500, Some(101), syn, 0),
+            (C, 101, Some(501), none, 0),
+            (C, 101, Some(501), none, 10),
+            (S, 501, Some(111), none, 20),
+            (C, 111, Some(521), fin, 0),
+            (S, 521, Some(112), none, 0),
+            (S, 521, Some(112), fin, 0),
+            (C, 112, Some(522), none, 0),
+        ],
+    );
+    for (side, want) in [
+        (
+            SERVER,
+            "CLOSED LISTEN SYN_RCVD ESTABLISHED CLOSE_WAIT LAST_ACK CLOSED",
+        ),
+        (
+            CLIENT,
+            "CLOSED SYN_SENT ESTABLISHED FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT",
+        ),
+    ] {
+        let report = replay_file(&tcp, &clean, Some(side.into()));
+        assert_eq!(agreeing(&report).join(" "), want, "{report}");
+    }
+    // The server answers a SYN with a bare ACK: tcp.fsm sends a SYN-ACK.
+    let no_syn_ack = synthetic(
+        "no-syn-ack",
+        &[(C, 100, None, syn, 0), (S, 500, Some(101), none, 0)],
+    );
+    let report = replay_file(&tcp, &no_syn_ack, None);
+    let d = report.first_disagreement().expect("flagged");
+    assert_eq!((d.frame, d.state), (2, "SYN_RCVD"), "{report}");
+    assert!(d.reason.contains("send_syn_ack"), "{report}");
+    // The server does not acknowledge the client's FIN: tcp.fsm took it
+    // in (ESTABLISHED -> CLOSE_WAIT / send_ack).
+    let fin_ignored = synthetic(
+        "fin-ignored",
+        &[
+            (C, 100, None, syn, 0),
+            (S, 500, Some(101), syn, 0),
+            (C, 101, Some(501), none, 0),
+            (C, 101, Some(501), fin, 0),
+            (S, 501, Some(101), none, 0),
+        ],
+    );
+    let report = replay_file(&tcp, &fin_ignored, None);
+    let d = report.first_disagreement().expect("flagged");
+    assert_eq!(
+        (d.frame, d.state, d.event),
+        (5, "CLOSE_WAIT", Some("rcv_fin")),
+        "{report}"
+    );
+    // No listener: the RST answering a SYN is the spec's in CLOSED.
+    let refused = synthetic(
+        "refused",
+        &[(C, 100, None, syn, 0), (S, 0, Some(101), rst, 0)],
+    );
+    let report = replay_file(&tcp, &refused, None);
+    assert_eq!(agreeing(&report).join(" "), "CLOSED", "{report}");
+    assert_eq!(report.connections[0].steps[0].event, "rcv_segment");
+    let _ = std::fs::remove_dir_all(dir("synthetic"));
 }
