@@ -462,6 +462,22 @@ fn written_captures_are_held_segment_by_segment() {
         let report = replay_file(&tcp, &clean, Some(side.into()));
         assert_eq!(agreeing(&report).join(" "), want, "{report}");
     }
+    // The same as pcapng, as tshark writes by default.
+    let pcapng = clean.with_extension("pcapng");
+    match Command::new("editcap")
+        .args(["-F", "pcapng"])
+        .arg(&clean)
+        .arg(&pcapng)
+        .status()
+    {
+        Ok(s) if s.success() => {
+            let report = replay_file(&tcp, &pcapng, Some(SERVER.into()));
+            let again = replay_file(&tcp, &clean, Some(SERVER.into()));
+            assert_eq!(report.connections, again.connections);
+        }
+        Ok(s) => panic!("editcap failed: {s}"),
+        Err(_) => fsm_runtime::testing::skip("editcap (of tshark) not found"),
+    }
     // The server answers a SYN with a bare ACK: tcp.fsm sends a SYN-ACK.
     let no_syn_ack = synthetic(
         "no-syn-ack",
