@@ -821,9 +821,10 @@ impl<'m> Tracker<'m> {
         }
     }
 
-    /// The spec deleted the TCB: a new SYN starts a new connection.
+    /// The spec deleted the TCB, or the connection is not replayed: a new
+    /// SYN starts a new connection.
     fn ended(&self) -> bool {
-        self.deleted && self.tcb.is_none()
+        (self.deleted && self.tcb.is_none()) || matches!(self.outcome, Outcome::NotReplayed(_))
     }
 
     fn open(&self) -> bool {
