@@ -56,7 +56,11 @@
 //!   inferred at the moment its segment is seen: a SYN is `active_open`
 //!   (or `send` in LISTEN), a FIN is `close`, an RST is `abort`. The spec
 //!   must have that call in the current state with the sending action,
-//!   and the replay takes that transition.
+//!   and the replay takes that transition. An RST that is no abort may
+//!   answer the last segment in after a silent timer deleted the TCB: if
+//!   the spec has `time_wait_timeout`, `linger_timeout` or `user_timeout`
+//!   here deleting the TCB, and answers `rcv_segment` there with
+//!   `reply_rst`, the replay takes both.
 //! * A SYN, SYN-ACK or FIN again at the same sequence number is a
 //!   retransmission (a timer of the runtime's, not an event).
 //! * Any other segment needs a synchronized TCB (the spec has not deleted
@@ -75,7 +79,8 @@
 //! Calls are placed where their first segment is seen, not where the
 //! application made them (a close whose FIN waits behind data is seen
 //! late); silent timers (`time_wait_timeout`, `linger_timeout`,
-//! `user_timeout`) are not inferred, so a connection may end in TIME_WAIT;
+//! `user_timeout`) are inferred only from the reset above, so a connection
+//! may end in TIME_WAIT;
 //! ACKs (`send_ack`, `send_challenge_ack`) are not required segment by
 //! segment, since they may be delayed, merged or rate-limited.
 

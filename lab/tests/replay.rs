@@ -506,6 +506,38 @@ fn written_captures_are_held_segment_by_segment() {
         (5, "CLOSE_WAIT", Some("rcv_fin")),
         "{report}"
     );
+    // The client's TIME_WAIT ends unseen; the server's FIN again then
+    // meets no TCB, and the RST answering it is the spec's: the replay
+    // takes time_wait_timeout, then rcv_segment in CLOSED.
+    let time_wait_over = synthetic(
+        "time-wait-over",
+        &[
+            (C, 100, None, syn, 0),
+            (S, 500, Some(101), syn, 0),
+            (C, 101, Some(501), none, 0),
+            (C, 101, Some(501), fin, 0),
+            (S, 501, Some(102), none, 0),
+            (S, 501, Some(102), fin, 0),
+            (C, 102, Some(502), none, 0),
+            (S, 501, Some(102), fin, 0),
+            (C, 102, None, rst, 0),
+        ],
+    );
+    let report = replay_file(&tcp, &time_wait_over, Some(CLIENT.into()));
+    assert_eq!(
+        agreeing(&report).join(" "),
+        "CLOSED SYN_SENT ESTABLISHED FIN_WAIT_1 FIN_WAIT_2 TIME_WAIT CLOSED",
+        "{report}"
+    );
+    let events: Vec<&str> = report.connections[0]
+        .steps
+        .iter()
+        .map(|s| s.event)
+        .collect();
+    assert!(
+        events.ends_with(&["time_wait_timeout", "rcv_segment"]),
+        "{events:?}"
+    );
     // No listener: the RST answering a SYN is the spec's in CLOSED.
     let refused = synthetic(
         "refused",
