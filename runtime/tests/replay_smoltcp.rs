@@ -93,7 +93,8 @@ fn exchange(
             got
         })
     };
-    let got = smoltcp_support::exchange(&smol, &to_ours, smol_closes, LIMIT)
+    let got = smol
+        .exchange(LIMIT, &to_ours, smol_closes)
         .unwrap_or_else(|e| panic!("{e}\n{}", smol.log()));
     assert_eq!(got, to_smol);
     assert_eq!(ours.join().unwrap(), to_ours);

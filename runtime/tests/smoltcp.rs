@@ -176,6 +176,11 @@ fn our_exchange(
     rx
 }
 
+/// smoltcp's side of a transfer (see [`SmolPeer::exchange`]).
+fn smol_exchange(smol: &SmolPeer, out: &[u8], close_first: bool) -> Result<Vec<u8>, String> {
+    smol.exchange(LIMIT, out, close_first)
+}
+
 /// Whether the wire log shows an RST from us to smoltcp.
 fn reset_by_us(log: &str) -> bool {
     log.lines()
@@ -225,7 +230,7 @@ fn transfer(pairing: Pairing, closer: Closer, seed: u64) {
     let stream = Arc::new(stream);
 
     let ours = our_exchange(stream.clone(), to_smol.clone(), closer == Closer::Ours);
-    let smol_got = smoltcp_support::exchange(&smol, &to_ours, closer == Closer::Smoltcp, LIMIT)
+    let smol_got = smol_exchange(&smol, &to_ours, closer == Closer::Smoltcp)
         .unwrap_or_else(|e| panic!("{e}; ours {}\n{}", path(&stream), smol.log()));
     let our_got = ours
         .recv_timeout(LIMIT)

@@ -392,6 +392,58 @@ impl SmolPeer {
         .expect("smoltcp connect");
     }
 
+    /// smoltcp's side of a transfer: sends `out` while reading until the
+    /// peer's FIN; its FIN goes right after `out` if `close_first`, else
+    /// after the peer's. Returns what it read; fails if the socket closed
+    /// early or `limit` passed.
+    pub fn exchange(
+        &self,
+        limit: Duration,
+        out: &[u8],
+        close_first: bool,
+    ) -> Result<Vec<u8>, String> {
+        let mut sent = 0;
+        let mut got = Vec::with_capacity(out.len());
+        let mut closed = false;
+        let mut buf = vec![0u8; 64 * 1024];
+        let r = self.wait_for(limit, |net| {
+            let s = net.tcp();
+            while sent < out.len() && s.can_send() {
+                match s.send_slice(&out[sent..]) {
+                    Ok(n) if n > 0 => sent += n,
+                    _ => break,
+                }
+            }
+            while s.can_recv() {
+                match s.recv_slice(&mut buf) {
+                    Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
+                    _ => break,
+                }
+            }
+            let eof = !s.may_recv();
+            if !closed && sent == out.len() && (close_first || eof) {
+                s.close();
+                closed = true;
+            }
+            if s.state() == tcp::State::Closed && !(closed && eof) {
+                return Some(Err(format!(
+                    "smoltcp's socket closed early: sent {sent}, received {}",
+                    got.len()
+                )));
+            }
+            (closed && eof).then_some(Ok(()))
+        });
+        match r {
+            Some(Ok(())) => Ok(got),
+            Some(Err(e)) => Err(e),
+            None => Err(format!(
+                "smoltcp's side timed out in {:?}: sent {sent}, received {}, closed {closed}",
+                self.state(),
+                got.len()
+            )),
+        }
+    }
+
     /// The latest segments on the wire.
     pub fn log(&self) -> String {
         self.lock().log().dump()
@@ -443,56 +495,5 @@ fn run(shared: &Shared, socket: &UdpSocket, deadline: Instant) {
 fn keep(batch: &mut Vec<Vec<u8>>, bytes: &[u8]) {
     if !bytes.is_empty() {
         batch.push(bytes.to_vec());
-    }
-}
-
-/// smoltcp's side of a transfer: sends `out` while reading until our
-/// FIN; its FIN goes right after `out` if `close_first`, else after ours;
-/// every wait ends by `limit`.
-pub fn exchange(
-    smol: &SmolPeer,
-    out: &[u8],
-    close_first: bool,
-    limit: Duration,
-) -> Result<Vec<u8>, String> {
-    let mut sent = 0;
-    let mut got = Vec::with_capacity(out.len());
-    let mut closed = false;
-    let mut buf = vec![0u8; 64 * 1024];
-    let r = smol.wait_for(limit, |net| {
-        let s = net.tcp();
-        while sent < out.len() && s.can_send() {
-            match s.send_slice(&out[sent..]) {
-                Ok(n) if n > 0 => sent += n,
-                _ => break,
-            }
-        }
-        while s.can_recv() {
-            match s.recv_slice(&mut buf) {
-                Ok(n) if n > 0 => got.extend_from_slice(&buf[..n]),
-                _ => break,
-            }
-        }
-        let eof = !s.may_recv();
-        if !closed && sent == out.len() && (close_first || eof) {
-            s.close();
-            closed = true;
-        }
-        if s.state() == tcp::State::Closed && !(closed && eof) {
-            return Some(Err(format!(
-                "smoltcp's socket closed early: sent {sent}, received {}",
-                got.len()
-            )));
-        }
-        (closed && eof).then_some(Ok(()))
-    });
-    match r {
-        Some(Ok(())) => Ok(got),
-        Some(Err(e)) => Err(e),
-        None => Err(format!(
-            "smoltcp's side timed out in {:?}: sent {sent}, received {}, closed {closed}",
-            smol.state(),
-            got.len()
-        )),
     }
 }
