@@ -12,6 +12,8 @@
 //!   drop-tail queue, in virtual time: what the congestion machine does
 //!   with it (`cargo run --release -p fsm-lab --example bottleneck`).
 //! - [`plot`]: small SVG line charts, for the bottleneck's figures.
+//! - [`replay`]: holds a packet capture against a spec, connection by
+//!   connection, as seen from one side (`fsm-lab replay`).
 //!
 //! The runtime's own simulation tests (`runtime/tests/simulation.rs`,
 //! `variants.rs`, `mutants.rs`) use [`sim`] and [`oracle`] from here.
@@ -24,4 +26,5 @@ pub mod bottleneck;
 pub mod compare;
 pub mod oracle;
 pub mod plot;
+pub mod replay;
 pub mod sim;

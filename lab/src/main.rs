@@ -1,7 +1,9 @@
-//! `fsm-lab`: specs compared side by side under simulated networks.
+//! `fsm-lab`: specs compared side by side under simulated networks, and
+//! captures held against a spec.
 //!
 //! ```text
 //! fsm-lab compare tcp.fsm examples/specs/no_time_wait.fsm --seeds 1000 --loss 0.1
+//! fsm-lab replay tcp.fsm capture.pcap --side 10.199.0.1
 //! ```
 
 use std::path::PathBuf;
@@ -28,6 +30,26 @@ enum Command {
     /// Runs the same seeds and network under each spec and prints one
     /// table, the specs as columns.
     Compare(CompareArgs),
+    /// Holds a capture (pcap or pcapng) against a spec, connection by
+    /// connection, as seen from one side: the first segment the spec does
+    /// not allow, or the states each connection went through. Exits with
+    /// 1 when a connection disagrees, 2 when the input cannot be read.
+    Replay(ReplayArgs),
+}
+
+#[derive(clap::Args)]
+struct ReplayArgs {
+    /// The spec file.
+    spec: PathBuf,
+    /// The capture file (tshark: `-F pcap`, or pcapng).
+    capture: PathBuf,
+    /// The side to replay, IP:PORT or IP (default: the receiver of the
+    /// first SYN without ACK).
+    #[arg(long, value_name = "IP[:PORT]")]
+    side: Option<fsm_lab::replay::Side>,
+    /// Prints the report as JSON.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -106,7 +128,42 @@ fn refused(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let Command::Compare(args) = Cli::parse().command;
+    match Cli::parse().command {
+        Command::Compare(args) => run_compare(&args),
+        Command::Replay(args) => run_replay(&args),
+    }
+}
+
+fn run_replay(args: &ReplayArgs) -> ExitCode {
+    use fsm_lab::replay::{Capture, replay};
+    let machine = match fsm_runtime::loaded::Loaded::load(&args.spec) {
+        Ok(m) => m,
+        Err(e) => {
+            refused(e);
+            return ExitCode::from(2);
+        }
+    };
+    let report = Capture::read_file(&args.capture).and_then(|c| replay(&machine, &c, args.side));
+    let report = match report {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if args.json {
+        println!("{:#}", report.to_json());
+    } else {
+        print!("{report}");
+    }
+    if report.agrees() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
+}
+
+fn run_compare(args: &CompareArgs) -> ExitCode {
     let mut subjects = Vec::new();
     for path in &args.specs {
         match Subject::load(path) {

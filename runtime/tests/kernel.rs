@@ -34,7 +34,7 @@ use common::{hash, pattern};
 use fsm_runtime::Stream;
 use fsm_runtime::wire::SeqNum;
 use kernel_support::{
-    Carried, KERNEL_IP, Lab, OUR_IP, counter_changes, in_namespace, in_namespace_with,
+    Carried, KERNEL_IP, Lab, OUR_IP, counter_changes, exchange, in_namespace, in_namespace_with,
     kernel_counters, kernel_view, ss,
 };
 
@@ -55,32 +55,6 @@ const OUR_PORT: u16 = 7000;
 enum Closer {
     Ours,
     Kernel,
-}
-
-/// Sends `out` while reading everything until the peer's FIN. The side
-/// that closes first shuts its writing down as soon as `out` is written;
-/// the other one after it has read the peer's FIN.
-fn exchange<S: Sync>(stream: &S, out: &[u8], close_first: bool, shutdown: fn(&S)) -> Vec<u8>
-where
-    for<'a> &'a S: Read + Write,
-{
-    std::thread::scope(|scope| {
-        let writer = scope.spawn(|| {
-            let mut w = stream;
-            w.write_all(out).expect("write");
-            if close_first {
-                shutdown(stream);
-            }
-        });
-        let mut got = Vec::with_capacity(out.len());
-        let mut r = stream;
-        r.read_to_end(&mut got).expect("read");
-        writer.join().expect("writer");
-        if !close_first {
-            shutdown(stream);
-        }
-        got
-    })
 }
 
 /// Our side's inner address (IPv4, as every address of the runtime).

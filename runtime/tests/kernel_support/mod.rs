@@ -46,7 +46,7 @@
 pub mod tun;
 
 use std::collections::BTreeMap;
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket};
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -625,4 +625,30 @@ pub fn counter_changes(
 /// there).
 pub fn ss() -> String {
     run("ss", &["-tan"]).unwrap_or_default()
+}
+
+/// Sends `out` while reading everything until the peer's FIN. The side
+/// that closes first shuts its writing down as soon as `out` is written;
+/// the other one after it has read the peer's FIN.
+pub fn exchange<S: Sync>(stream: &S, out: &[u8], close_first: bool, shutdown: fn(&S)) -> Vec<u8>
+where
+    for<'a> &'a S: Read + Write,
+{
+    std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut w = stream;
+            w.write_all(out).expect("write");
+            if close_first {
+                shutdown(stream);
+            }
+        });
+        let mut got = Vec::with_capacity(out.len());
+        let mut r = stream;
+        r.read_to_end(&mut got).expect("read");
+        writer.join().expect("writer");
+        if !close_first {
+            shutdown(stream);
+        }
+        got
+    })
 }
