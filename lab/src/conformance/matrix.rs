@@ -1,0 +1,236 @@
+//! The conformance matrix: rows the spec's pairs, columns the
+//! implementations, written as Markdown (CONFORMANCE.md).
+
+use std::fmt::Write as _;
+
+use super::{Pair, Spec, Verdict};
+
+/// One implementation's column.
+pub struct Column {
+    /// Its head (`smoltcp 0.14`).
+    pub name: String,
+    /// The letter its notes are numbered with (`S` for S1, S2, ...).
+    pub key: char,
+    /// The verdicts in pair order, or why the column was not run.
+    pub result: Result<Vec<Verdict>, String>,
+}
+
+/// Agree, differ and untestable counts.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Cells that agree.
+    pub agree: usize,
+    /// Cells that differ.
+    pub differs: usize,
+    /// Cells that could not be tested.
+    pub untestable: usize,
+}
+
+impl Totals {
+    /// The counts of `verdicts`.
+    pub fn of(verdicts: &[Verdict]) -> Totals {
+        let mut t = Totals::default();
+        for v in verdicts {
+            match v {
+                Verdict::Agree => t.agree += 1,
+                Verdict::Differs(_) => t.differs += 1,
+                Verdict::Untestable(_) => t.untestable += 1,
+            }
+        }
+        t
+    }
+
+    /// Cells tested (agree or differ).
+    pub fn testable(&self) -> usize {
+        self.agree + self.differs
+    }
+
+    /// Every cell.
+    pub fn total(&self) -> usize {
+        self.testable() + self.untestable
+    }
+
+    /// The share tested, in percent.
+    pub fn percent_testable(&self) -> f64 {
+        if self.total() == 0 {
+            0.0
+        } else {
+            100.0 * self.testable() as f64 / self.total() as f64
+        }
+    }
+}
+
+/// What a cell of column `key` says, as the table shows it: `agree`,
+/// `differs (S3)`, `untestable (SU1)`; notes numbered in row order.
+pub fn cells(key: char, verdicts: &[Verdict]) -> Vec<String> {
+    let (mut d, mut u) = (0, 0);
+    verdicts
+        .iter()
+        .map(|v| match v {
+            Verdict::Agree => "agree".to_string(),
+            Verdict::Differs(_) => {
+                d += 1;
+                format!("**differs** ({key}{d})")
+            }
+            Verdict::Untestable(_) => {
+                u += 1;
+                format!("untestable ({key}U{u})")
+            }
+        })
+        .collect()
+}
+
+/// The RFC section column: `3.10.7.4`, or `-` for a pair beyond the RFC.
+fn rfc(p: &Pair) -> String {
+    p.rfc.clone().unwrap_or_else(|| "-".to_string())
+}
+
+/// "`SYN_RCVD -close-> FIN_WAIT_1` (tcp.fsm:108" (the caller closes the
+/// parenthesis).
+fn cite(spec: &Spec, p: &Pair) -> String {
+    format!("`{}` ({}:{}", p.describe(), spec.file, p.line)
+}
+
+/// The matrix table's cells of every row, for a column: (row number,
+/// cell), as [`markdown`] writes them.
+pub fn table_cells(column: &Column) -> Option<Vec<String>> {
+    column.result.as_ref().ok().map(|v| cells(column.key, v))
+}
+
+/// Reads the cells of column `head` back from a matrix [`markdown`]
+/// wrote, in row order (for checking a committed file is current).
+pub fn read_cells(markdown: &str, head: &str) -> Option<Vec<String>> {
+    let mut lines = markdown.lines().skip_while(|l| !l.starts_with("| # |"));
+    let header: Vec<&str> = split_row(lines.next()?);
+    let col = header.iter().position(|h| *h == head)?;
+    Some(
+        lines
+            .skip(1)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| split_row(l).get(col).copied().unwrap_or("").to_string())
+            .collect(),
+    )
+}
+
+fn split_row(line: &str) -> Vec<&str> {
+    line.trim()
+        .trim_start_matches('|')
+        .trim_end_matches('|')
+        .split(" | ")
+        .map(str::trim)
+        .collect()
+}
+
+/// CONFORMANCE.md: `intro`, the totals, the matrix, then each column's
+/// differences (with their evidence and `finding`'s explanation, if it
+/// has one) and untestable cells (with their reasons).
+pub fn markdown(
+    spec: &Spec,
+    columns: &[Column],
+    intro: &str,
+    finding: &dyn Fn(char, &Pair) -> Option<String>,
+) -> String {
+    let mut out = String::new();
+    out.push_str(intro.trim_end());
+    out.push_str("\n\n## Totals\n\n");
+    out.push_str("| implementation | agree | differs | untestable | testable |\n");
+    out.push_str("|---|---:|---:|---:|---:|\n");
+    for c in columns {
+        match &c.result {
+            Ok(v) => {
+                let t = Totals::of(v);
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {}/{} ({:.0}%) |",
+                    c.name,
+                    t.agree,
+                    t.differs,
+                    t.untestable,
+                    t.testable(),
+                    t.total(),
+                    t.percent_testable()
+                );
+            }
+            Err(why) => {
+                let _ = writeln!(out, "| {} | not run: {why} | | | |", c.name);
+            }
+        }
+    }
+    out.push_str("\n## Matrix\n\n");
+    let _ = write!(out, "| # | pair | {} | RFC 9293 |", spec.file);
+    for c in columns {
+        let _ = write!(out, " {} |", c.name);
+    }
+    out.push_str("\n|---:|---|---:|---|");
+    for _ in columns {
+        out.push_str("---|");
+    }
+    out.push('\n');
+    let all: Vec<Vec<String>> = columns
+        .iter()
+        .map(|c| table_cells(c).unwrap_or_else(|| vec!["not run".to_string(); spec.pairs.len()]))
+        .collect();
+    for (i, p) in spec.pairs.iter().enumerate() {
+        let _ = write!(
+            out,
+            "| {} | `{}` | {} | {} |",
+            i + 1,
+            p.describe(),
+            p.line,
+            rfc(p)
+        );
+        for c in &all {
+            let _ = write!(out, " {} |", c[i]);
+        }
+        out.push('\n');
+    }
+    for c in columns {
+        let Ok(verdicts) = &c.result else {
+            continue;
+        };
+        let t = Totals::of(verdicts);
+        let _ = writeln!(out, "\n## {}\n", c.name);
+        if t.differs == 0 {
+            out.push_str("No differences.\n");
+        } else {
+            out.push_str("### Differences\n");
+        }
+        let mut d = 0;
+        for (p, v) in spec.pairs.iter().zip(verdicts) {
+            let Verdict::Differs(evidence) = v else {
+                continue;
+            };
+            d += 1;
+            let _ = writeln!(
+                out,
+                "\n#### {}{d}. {}, RFC 9293 {})\n",
+                c.key,
+                cite(spec, p),
+                rfc(p)
+            );
+            if let Some(f) = finding(c.key, p) {
+                let _ = writeln!(out, "{}\n", f.trim_end());
+            }
+            out.push_str("```text\n");
+            out.push_str(evidence.trim_end());
+            out.push_str("\n```\n");
+        }
+        if t.untestable > 0 {
+            out.push_str("\n### Untestable\n\n");
+            let mut u = 0;
+            for (p, v) in spec.pairs.iter().zip(verdicts) {
+                if let Verdict::Untestable(why) = v {
+                    u += 1;
+                    let _ = writeln!(
+                        out,
+                        "- {}U{u}. {}): {}",
+                        c.key,
+                        cite(spec, p),
+                        why.replace('\n', " ")
+                    );
+                }
+            }
+        }
+    }
+    out
+}
