@@ -43,7 +43,7 @@ round the step that did; it is untestable only if no way is left.
   virtual time (every timer testable); a passive OPEN is `Host::listen_for` (a fully
   specified passive OPEN, one TCB), the state is the connection's.
 - **smoltcp 0.14**: an `Interface` on a queue device (`Medium::Ip`), one `tcp::Socket`,
-  virtual time; `set_timeout(5 s)` is its user timeout; `close()` is CLOSE, `abort()` is
+  virtual time; `set_timeout(30 s)` is its user timeout; `close()` is CLOSE, `abort()` is
   ABORT; the state is `Socket::state()`.
 - **Linux**: the kernel's TCP in a network namespace the command creates, behind a TUN
   device the tester reads and writes raw IPv4 packets on; the application side is
@@ -89,9 +89,7 @@ fn main() -> ExitCode {
         return ExitCode::FAILURE;
     }
     columns.push(linux);
-    let text = matrix::markdown(&spec, &columns, INTRO, &|_, p| {
-        findings::deciding_text(p).map(|t| format!("What decides it: {t}"))
-    });
+    let text = matrix::markdown(&spec, &columns, INTRO, &findings::class);
     if let Err(e) = std::fs::write(&out, text) {
         eprintln!("{}: {e}", out.display());
         return ExitCode::FAILURE;

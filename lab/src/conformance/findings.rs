@@ -2,6 +2,7 @@
 //! known to part from tcp.fsm, the RFC 9293 text tcp.fsm follows there.
 
 use super::Pair;
+use super::matrix::Class;
 
 /// RFC 9293 3.10.7.4, "Second, check the RST bit" (the RFC 5961 rules).
 const RST_IN_WINDOW: &str = "RFC 9293 3.10.7.4 (RFC 5961 3.2): \"If the RST bit is set and the \
@@ -30,9 +31,7 @@ return 'error: closing' responses to any queued SENDs, or RECEIVEs.\" No segment
 /// RFC 9293 3.10.4, CLOSE in SYN-RECEIVED.
 const CLOSE_SYN_RCVD: &str = "RFC 9293 3.10.4, CLOSE call, SYN-RECEIVED STATE: \"If no SENDs have \
 been issued and there is no pending data to send, then form a FIN segment and send it, and enter \
-FIN-WAIT-1 state; otherwise, queue for processing after entering ESTABLISHED state.\" The \
-sockets API has no handle on a connection not yet accepted, so a listener's child cannot be \
-closed alone.";
+FIN-WAIT-1 state; otherwise, queue for processing after entering ESTABLISHED state.\"";
 
 /// RFC 9293 3.10.7.4, the ACK in FIN-WAIT-1.
 const FIN_WAIT_1_ACK: &str = "RFC 9293 3.10.7.4, fifth, check the ACK field, FIN-WAIT-1 STATE: \
@@ -56,32 +55,34 @@ general and for any outstanding calls, delete the TCB, enter the CLOSED state, a
 TIME-WAIT TIMEOUT: \"If the time-wait timeout expires on a connection, delete the TCB, enter the \
 CLOSED state, and return.\" Neither sends a segment.";
 
-/// RFC 9293 3.10.7.4, RST in SYN-RECEIVED and the time-wait state.
-const TIME_WAIT_SYN: &str = "RFC 9293 3.10.7.4 (RFC 5961 4.2): a SYN in TIME-WAIT, as in every \
-synchronized state, draws a challenge ACK. Linux, like BSD, lets a SYN with a higher sequence \
-number reopen a connection in TIME-WAIT (RFC 6191 describes this with timestamps), which is \
-beyond RFC 9293.";
-
 /// RFC 9293 3.10.7.2 and 3.10.7.4, the ACK of something never sent.
 const BAD_ACK: &str = "RFC 9293 3.10.7.4, SYN-RECEIVED STATE, fifth, check the ACK field: \"If \
 the segment acknowledgment is not acceptable, form a reset segment <SEQ=SEG.ACK><CTL=RST> and \
 send it.\"";
 
-/// The text that decides the difference on `pair`, if tcp.fsm's rule
-/// there is one implementations are known to part from.
-pub fn deciding_text(pair: &Pair) -> Option<&'static str> {
+/// The class of a difference on `pair` (the RFC 9293 text tcp.fsm
+/// follows there), if tcp.fsm's rule there is one implementations are
+/// known to part from.
+pub fn class(pair: &Pair) -> Option<Class> {
     let (from, event) = (pair.from.as_str(), pair.event.as_str());
     Some(match event {
-        "rcv_rst_in_window" => RST_IN_WINDOW,
-        "rcv_syn" if from == "TIME_WAIT" => TIME_WAIT_SYN,
-        "rcv_syn" if from != "LISTEN" && from != "SYN_SENT" => SYN_SYNCHRONIZED,
-        "send" if from == "SYN_SENT" || from == "SYN_RCVD" => SEND_EARLY,
-        "close" if from == "SYN_SENT" => CLOSE_SYN_SENT,
-        "close" if from == "SYN_RCVD" => CLOSE_SYN_RCVD,
-        "rcv_ack" | "rcv_fin" if from == "FIN_WAIT_1" => FIN_WAIT_1_ACK,
-        "abort" => ABORT_QUIET,
-        "user_timeout" | "time_wait_timeout" | "linger_timeout" => TIMEOUTS,
-        "rcv_bad_ack" => BAD_ACK,
+        "rcv_rst_in_window" => ("RST in the window but not at RCV.NXT", RST_IN_WINDOW),
+        "rcv_syn" if from != "LISTEN" && from != "SYN_SENT" => {
+            ("SYN in a synchronized state", SYN_SYNCHRONIZED)
+        }
+        "send" if from == "SYN_SENT" || from == "SYN_RCVD" => {
+            ("SEND before the connection is open", SEND_EARLY)
+        }
+        "close" if from == "SYN_SENT" => ("CLOSE in SYN_SENT", CLOSE_SYN_SENT),
+        "close" if from == "SYN_RCVD" => ("CLOSE in SYN_RCVD", CLOSE_SYN_RCVD),
+        "rcv_ack" | "rcv_fin" if from == "FIN_WAIT_1" => {
+            ("What acknowledges a FIN in FIN_WAIT_1", FIN_WAIT_1_ACK)
+        }
+        "abort" => ("ABORT: where an RST goes out", ABORT_QUIET),
+        "user_timeout" | "time_wait_timeout" | "linger_timeout" => {
+            ("Timeouts send nothing", TIMEOUTS)
+        }
+        "rcv_bad_ack" => ("An ACK of something never sent", BAD_ACK),
         _ => return None,
     })
 }

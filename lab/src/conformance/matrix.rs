@@ -121,14 +121,35 @@ fn split_row(line: &str) -> Vec<&str> {
         .collect()
 }
 
-/// CONFORMANCE.md: `intro`, the totals, the matrix, then each column's
-/// differences (with their evidence and `finding`'s explanation, if it
-/// has one) and untestable cells (with their reasons).
+/// A class of differences: a title and the text that decides it.
+pub type Class = (&'static str, &'static str);
+
+/// The numbers of column `c`'s differing cells (`S3`), by pair index.
+fn difference_numbers(c: &Column) -> Vec<Option<String>> {
+    let mut d = 0;
+    match &c.result {
+        Ok(v) => v
+            .iter()
+            .map(|v| {
+                matches!(v, Verdict::Differs(_)).then(|| {
+                    d += 1;
+                    format!("{}{d}", c.key)
+                })
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    }
+}
+
+/// CONFORMANCE.md: `intro`, the totals, the classes of differences (each
+/// with the text that decides it, from `class`), the matrix, then each
+/// column's differences (with their evidence) and untestable cells (with
+/// their reasons).
 pub fn markdown(
     spec: &Spec,
     columns: &[Column],
     intro: &str,
-    finding: &dyn Fn(char, &Pair) -> Option<String>,
+    class: &dyn Fn(&Pair) -> Option<Class>,
 ) -> String {
     let mut out = String::new();
     out.push_str(intro.trim_end());
@@ -154,6 +175,36 @@ pub fn markdown(
             Err(why) => {
                 let _ = writeln!(out, "| {} | not run: {why} | | | |", c.name);
             }
+        }
+    }
+    let numbers: Vec<Vec<Option<String>>> = columns.iter().map(difference_numbers).collect();
+    let mut classes: Vec<(Option<Class>, Vec<String>)> = Vec::new();
+    for (i, p) in spec.pairs.iter().enumerate() {
+        let cells: Vec<&String> = numbers.iter().filter_map(|n| n.get(i)?.as_ref()).collect();
+        if cells.is_empty() {
+            continue;
+        }
+        let k = class(p);
+        let at = match classes.iter().position(|(c, _)| *c == k) {
+            Some(at) => at,
+            None => {
+                classes.push((k, Vec::new()));
+                classes.len() - 1
+            }
+        };
+        classes[at].1.extend(cells.into_iter().cloned());
+    }
+    // Unclassified ones last.
+    classes.sort_by_key(|(c, _)| c.is_none());
+    if !classes.is_empty() {
+        out.push_str("\n## Differences by class\n");
+        for (c, cells) in &classes {
+            let (title, text) = c.unwrap_or(("Other differences", ""));
+            let _ = writeln!(out, "\n### {title}\n");
+            if !text.is_empty() {
+                let _ = writeln!(out, "{text}\n");
+            }
+            let _ = writeln!(out, "Cells: {}.", cells.join(", "));
         }
     }
     out.push_str("\n## Matrix\n\n");
@@ -208,8 +259,8 @@ pub fn markdown(
                 cite(spec, p),
                 rfc(p)
             );
-            if let Some(f) = finding(c.key, p) {
-                let _ = writeln!(out, "{}\n", f.trim_end());
+            if let Some((title, _)) = class(p) {
+                let _ = writeln!(out, "Class: {title}.\n");
             }
             out.push_str("```text\n");
             out.push_str(evidence.trim_end());

@@ -16,8 +16,9 @@ const SMOL_IP: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 1);
 const PEER_IP: Ipv4Addr = Ipv4Addr::new(10, 201, 0, 2);
 const PORT: u16 = 4000;
 
-/// The socket's timeout (smoltcp's user timeout, `set_timeout`).
-const TIMEOUT: Duration = Duration::from_secs(5);
+/// The socket's timeout (smoltcp's user timeout, `set_timeout`): longer
+/// than its TIME_WAIT (10 s), which it would otherwise cut short.
+const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// How much virtual time a timer may take to fire.
 const TIMER_LIMIT: Duration = Duration::from_secs(600);
@@ -154,6 +155,11 @@ impl Implementation for Smol {
             ),
             (_, "linger_timeout") => Some("smoltcp has no FIN_WAIT_2 timeout".into()),
             ("CLOSED", "user_timeout") => Some("a closed socket has no timer".into()),
+            ("TIME_WAIT", "user_timeout") => Some(
+                "smoltcp's TIME_WAIT lasts 10 s, a constant; its timeout, if shorter, ends \
+                 TIME_WAIT first and if longer never comes: the two cannot be told apart"
+                    .into(),
+            ),
             ("LISTEN", "user_timeout") => {
                 Some("a listening socket has no remote end to time out".into())
             }
