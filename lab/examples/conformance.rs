@@ -10,7 +10,7 @@
 //! is marked "not run: <why>", and with `CI=true` in the environment that
 //! is an error.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use fsm_lab::conformance::matrix::{self, Totals};
@@ -62,7 +62,10 @@ fn main() -> ExitCode {
         // Inside the namespace `linux::column` made.
         return linux::inner_main(&Spec::tcp(), &file);
     }
-    let mut out = PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/../CONFORMANCE.md"));
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .expect("the lab is in the workspace");
+    let mut out = root.join("CONFORMANCE.md");
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         match a.as_str() {

@@ -329,18 +329,18 @@ impl Spec {
             .iter()
             .map(|p| {
                 best.remove(&p.index).ok_or_else(|| {
-                    // Say why: the pair's own step, or no way there.
-                    let passive = [true, false];
-                    let reasons: Vec<String> = passive
+                    // Why: the pair's own step cannot be driven, or no way
+                    // to its state can.
+                    [true, false]
                         .iter()
-                        .filter_map(|&pv| imp.cannot(&p.from, &p.event, pv))
-                        .collect();
-                    match reasons.first() {
-                        Some(r) => r.clone(),
-                        None => format!("no way to {} that {} can be driven along", p.from, {
-                            imp.name()
-                        }),
-                    }
+                        .find_map(|&passive| imp.cannot(&p.from, &p.event, passive))
+                        .unwrap_or_else(|| {
+                            format!(
+                                "no way to {} that {} can be driven along",
+                                p.from,
+                                imp.name()
+                            )
+                        })
                 })
             })
             .collect()
