@@ -141,6 +141,12 @@ pub trait Implementation {
         Vec::new()
     }
 
+    /// Whether [`Self::notes`] lists every event raised, as
+    /// `FROM -event-> TO`: then each step's event must be among them.
+    fn traces_events(&self) -> bool {
+        false
+    }
+
     /// Ends the run.
     fn end(&mut self);
 }
@@ -474,7 +480,8 @@ impl Spec {
                 let again = peer.observe(&p, &mut log);
                 packets.push((p, again));
             }
-            for n in imp.notes() {
+            let notes = imp.notes();
+            for n in &notes {
                 let _ = writeln!(log, "   ({} says: {n})", imp.name());
             }
             let seen = imp.state();
@@ -497,6 +504,13 @@ impl Spec {
             let mut problems = Vec::new();
             if seen != to {
                 problems.push(format!("state {seen}, tcp.fsm says {to}"));
+            }
+            // An implementation that says which events it raised must have
+            // raised this step's (not another with the same look on the
+            // wire).
+            let wanted = format!("{from} -{event}-> {to}");
+            if imp.traces_events() && !notes.contains(&wanted) {
+                problems.push(format!("{} did not raise {wanted}", imp.name()));
             }
             let timer = self.model.events[step.event.index()].kind == EventKind::Timer;
             problems.extend(check_sends(

@@ -234,6 +234,10 @@ impl<M: Machine> Implementation for Ours<M> {
         self.raised.drain(..).map(|(_, text)| text).collect()
     }
 
+    fn traces_events(&self) -> bool {
+        true
+    }
+
     fn end(&mut self) {
         self.host = None;
         self.id = None;
