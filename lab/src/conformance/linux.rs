@@ -485,3 +485,27 @@ impl Implementation for Linux {
         self.drop_all();
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verdicts_survive_the_file() {
+        let v = vec![
+            Verdict::Agree,
+            Verdict::Differs("1. a\\b\n   < RST\tx".to_string()),
+            Verdict::Untestable("why".to_string()),
+        ];
+        assert_eq!(decode(&encode(&v)).unwrap(), v);
+        assert!(decode("maybe\n").is_err());
+    }
+
+    #[test]
+    fn kernel_states_have_the_spec_names() {
+        assert_eq!(name("SYN-RECV"), "SYN_RCVD");
+        assert_eq!(name("NEW-SYN-RECV"), "SYN_RCVD");
+        assert_eq!(name("FIN-WAIT-2"), "FIN_WAIT_2");
+        assert_eq!(name("CLOSE"), "CLOSED");
+    }
+}

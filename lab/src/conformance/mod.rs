@@ -424,16 +424,17 @@ impl Spec {
             let pair = &self.pairs[step.pair.expect("a tour step fires")];
             let _ = writeln!(
                 log,
-                "{}. {} (tcp.fsm:{})",
+                "{}. {} ({}:{})",
                 i + 1,
                 tour::describe(&self.model, step),
+                self.file,
                 pair.line
             );
             let mut packets = Vec::new();
             let kind = self.model.events[step.event.index()].kind;
             let done: Result<(), String> = match kind {
                 EventKind::Call => {
-                    let call = Call::of(&event).expect("tcp.fsm's calls");
+                    let call = Call::of(&event).expect("a call of the runtime's vocabulary");
                     let _ = writeln!(log, "   {call:?}");
                     imp.call(call).map_err(|e| format!("{call:?} failed: {e}"))
                 }
@@ -485,7 +486,7 @@ impl Spec {
                 let _ = writeln!(log, "   ({} says: {n})", imp.name());
             }
             let seen = imp.state();
-            let _ = writeln!(log, "   state {seen} (tcp.fsm: {to})");
+            let _ = writeln!(log, "   state {seen} ({}: {to})", self.file);
             if let Err(e) = done {
                 let _ = writeln!(log, "   differs: {e}");
                 verdict = match (last, kind) {
@@ -503,7 +504,7 @@ impl Spec {
             }
             let mut problems = Vec::new();
             if seen != to {
-                problems.push(format!("state {seen}, tcp.fsm says {to}"));
+                problems.push(format!("state {seen}, {} says {to}", self.file));
             }
             // An implementation that says which events it raised must have
             // raised this step's (not another with the same look on the
@@ -598,17 +599,17 @@ fn check_sends(
         problems.push(format!("no RST ({a})"));
     }
     if !rst_action && new(&rst) {
-        problems.push("an RST tcp.fsm does not send here".to_string());
+        problems.push("an RST the spec does not send here".to_string());
     }
     if !timer {
         if !has("send_syn") && new(&syn) {
-            problems.push("a SYN tcp.fsm does not send here".to_string());
+            problems.push("a SYN the spec does not send here".to_string());
         }
         if !has("send_syn_ack") && new(&syn_ack) {
-            problems.push("a SYN-ACK tcp.fsm does not send here".to_string());
+            problems.push("a SYN-ACK the spec does not send here".to_string());
         }
         if !has("send_fin") && !fin_queued && new(&fin) {
-            problems.push("a FIN tcp.fsm does not send here".to_string());
+            problems.push("a FIN the spec does not send here".to_string());
         }
     }
     problems
@@ -871,5 +872,106 @@ impl Peer {
             let _ = write!(s, " len={}", t.payload.len());
         }
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn addrs() -> Addrs {
+        Addrs {
+            implementation: SocketAddrV4::new([10, 0, 0, 1].into(), 80),
+            peer: SocketAddrV4::new([10, 0, 0, 2].into(), 5000),
+        }
+    }
+
+    fn packet(flags: Flags, seq: u32, ack: Option<u32>) -> Vec<u8> {
+        let a = addrs();
+        let repr = TcpRepr {
+            src_port: 80,
+            dst_port: 5000,
+            seq: SeqNum(seq),
+            ack: ack.map(SeqNum),
+            flags,
+            window: 1000,
+            ..TcpRepr::default()
+        };
+        wire::emit_vec(*a.implementation.ip(), *a.peer.ip(), &repr)
+    }
+
+    fn actions(a: &[&str]) -> Vec<String> {
+        a.iter().map(|s| s.to_string()).collect()
+    }
+
+    #[test]
+    fn sends_are_held_against_the_actions() {
+        let ack = (packet(Flags::empty(), 1, Some(2)), false);
+        let rst = (packet(Flags::RST, 1, None), false);
+        assert!(
+            check_sends(
+                &actions(&["send_ack"]),
+                std::slice::from_ref(&ack),
+                false,
+                false,
+                false
+            )
+            .is_empty()
+        );
+        assert_eq!(
+            check_sends(&actions(&["send_ack"]), &[], false, false, false),
+            ["no ACK (send_ack)"]
+        );
+        assert_eq!(
+            check_sends(
+                &actions(&[]),
+                std::slice::from_ref(&rst),
+                false,
+                false,
+                false
+            ),
+            ["an RST the spec does not send here"]
+        );
+        assert!(check_sends(&actions(&["reply_rst"]), &[rst], false, false, false).is_empty());
+        // A SYN sent again is no new send; a FIN waits behind a SYN not
+        // yet acknowledged.
+        let syn_again = (packet(Flags::SYN, 1, None), true);
+        assert!(check_sends(&actions(&[]), &[syn_again], false, false, false).is_empty());
+        assert!(check_sends(&actions(&["send_fin"]), &[], false, false, true).is_empty());
+    }
+
+    #[test]
+    fn the_peer_makes_each_segment_from_what_it_saw() {
+        let mut log = String::new();
+        let mut peer = Peer::new(addrs());
+        // LISTEN: the peer's SYN.
+        let syn = peer.segment("rcv_syn", None);
+        assert!(syn.flags.syn() && syn.ack.is_none() && syn.seq == PEER_ISS);
+        // The SYN-ACK seen, the peer acknowledges it; an RST at RCV.NXT
+        // and one in the window but not at it.
+        assert!(!peer.observe(&packet(Flags::SYN, 100, Some(PEER_ISS.0 + 1)), &mut log));
+        assert_eq!(peer.segment("rcv_ack", None).ack, Some(SeqNum(101)));
+        let rst = peer.segment("rcv_rst", None);
+        assert_eq!((rst.seq, rst.ack), (PEER_ISS + 1, None));
+        assert_eq!(peer.segment("rcv_rst_in_window", None).seq, PEER_ISS + 6);
+        // Its FIN: an ACK short of it, and of it.
+        assert!(!peer.observe(&packet(Flags::FIN, 101, Some(PEER_ISS.0 + 1)), &mut log));
+        assert_eq!(peer.segment("rcv_ack", Some(false)).ack, Some(SeqNum(101)));
+        assert_eq!(peer.segment("rcv_ack", Some(true)).ack, Some(SeqNum(102)));
+        // The same FIN again is a retransmission.
+        assert!(peer.observe(&packet(Flags::FIN, 101, Some(PEER_ISS.0 + 1)), &mut log));
+        assert!(log.contains("< SYN+ACK seq=i ack=p+1"), "{log}");
+    }
+
+    #[test]
+    fn in_syn_sent_an_rst_acknowledges_the_syn() {
+        let mut log = String::new();
+        let mut peer = Peer::new(addrs());
+        peer.observe(&packet(Flags::SYN, 500, None), &mut log);
+        let rst = peer.segment("rcv_rst", None);
+        assert!(rst.flags.rst());
+        assert_eq!(rst.ack, Some(SeqNum(501)));
+        let bad = peer.segment("rcv_bad_ack", None);
+        assert_eq!(bad.ack, Some(SeqNum(1001)));
     }
 }
