@@ -239,48 +239,44 @@ pub fn markdown(
         let Ok(verdicts) = &c.result else {
             continue;
         };
-        let t = Totals::of(verdicts);
+        // One pass: each differing cell's section, each untestable cell's
+        // line, numbered as the table numbers them.
+        let (mut differs, mut untestable) = (String::new(), String::new());
+        let (mut d, mut u) = (0, 0);
+        for (p, v) in spec.pairs.iter().zip(verdicts) {
+            match v {
+                Verdict::Agree => {}
+                Verdict::Differs(evidence) => {
+                    d += 1;
+                    let class = class(p)
+                        .map(|(title, _)| format!("Class: {title}.\n\n"))
+                        .unwrap_or_default();
+                    let _ = write!(
+                        differs,
+                        "\n#### {}{d}. {}, RFC 9293 {})\n\n{class}```text\n{}\n```\n",
+                        c.key,
+                        cite(spec, p),
+                        rfc(p),
+                        evidence.trim_end()
+                    );
+                }
+                Verdict::Untestable(why) => {
+                    u += 1;
+                    let why = why.replace('\n', " ");
+                    let _ = writeln!(untestable, "- {}U{u}. {}): {why}", c.key, cite(spec, p));
+                }
+            }
+        }
         let _ = writeln!(out, "\n## {}\n", c.name);
-        if t.differs == 0 {
+        if differs.is_empty() {
             out.push_str("No differences.\n");
         } else {
             out.push_str("### Differences\n");
+            out.push_str(&differs);
         }
-        let mut d = 0;
-        for (p, v) in spec.pairs.iter().zip(verdicts) {
-            let Verdict::Differs(evidence) = v else {
-                continue;
-            };
-            d += 1;
-            let _ = writeln!(
-                out,
-                "\n#### {}{d}. {}, RFC 9293 {})\n",
-                c.key,
-                cite(spec, p),
-                rfc(p)
-            );
-            if let Some((title, _)) = class(p) {
-                let _ = writeln!(out, "Class: {title}.\n");
-            }
-            out.push_str("```text\n");
-            out.push_str(evidence.trim_end());
-            out.push_str("\n```\n");
-        }
-        if t.untestable > 0 {
+        if !untestable.is_empty() {
             out.push_str("\n### Untestable\n\n");
-            let mut u = 0;
-            for (p, v) in spec.pairs.iter().zip(verdicts) {
-                if let Verdict::Untestable(why) = v {
-                    u += 1;
-                    let _ = writeln!(
-                        out,
-                        "- {}U{u}. {}): {}",
-                        c.key,
-                        cite(spec, p),
-                        why.replace('\n', " ")
-                    );
-                }
-            }
+            out.push_str(&untestable);
         }
     }
     out
