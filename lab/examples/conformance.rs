@@ -41,7 +41,9 @@ round the step that did; it is untestable only if no way is left.
 
 - **our runtime**: `fsm_runtime::host::Host` with tcp.fsm compiled in, driven sans-IO in
   virtual time (every timer testable); a passive OPEN is `Host::listen_for` (a fully
-  specified passive OPEN, one TCB), the state is the connection's.
+  specified passive OPEN, one TCB), the state is the connection's; with
+  `Config::record_steps` it says which events it raised, and each step's own
+  transition must be among them.
 - **smoltcp 0.14**: an `Interface` on a queue device (`Medium::Ip`), one `tcp::Socket`,
   virtual time; `set_timeout(30 s)` is its user timeout; `close()` is CLOSE, `abort()` is
   ABORT; the state is `Socket::state()`.
@@ -51,7 +53,8 @@ round the step that did; it is untestable only if no way is left.
   CLOSE, `SO_LINGER` 0 and `close` for ABORT; the connection under test is the accepted
   one once accepted); `TCP_USER_TIMEOUT` is the user timeout and `TCP_LINGER2` the
   FIN_WAIT_2 timeout; the state is the namespace's `/proc/net/tcp` (a listener's child
-  that is gone before it opened is LISTEN again, as tcp.fsm's forget_peer).
+  that is gone before it opened is LISTEN again, as tcp.fsm's forget_peer). The column
+  is the kernel the command ran on (its head names the release); no sysctl is changed.
 
 Reproduce: `sudo -E cargo run -p fsm-lab --example conformance` (`cargo test -p fsm-lab
 --test conformance` checks the runtime's column and that this file's deterministic columns
