@@ -54,7 +54,7 @@ round the step that did; it is untestable only if no way is left.
   one once accepted); `TCP_USER_TIMEOUT` is the user timeout and `TCP_LINGER2` the
   FIN_WAIT_2 timeout; the state is the namespace's `/proc/net/tcp` (a listener's child
   that is gone before it opened is LISTEN again, as tcp.fsm's forget_peer). The column
-  is the kernel the command ran on (its head names the release); no sysctl is changed.
+  is the kernel the command ran on (its head names the release); no TCP sysctl is changed.
 
 Reproduce: `sudo -E cargo run -p fsm-lab --example conformance` (`cargo test -p fsm-lab
 --test conformance` checks the runtime's column and that this file's deterministic columns

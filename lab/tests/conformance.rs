@@ -4,7 +4,7 @@
 //! the Linux column runs with at least 80% of the pairs testable.
 
 use fsm_lab::conformance::matrix::{self, Totals};
-use fsm_lab::conformance::{self, Spec, Verdict, linux, ours::Ours};
+use fsm_lab::conformance::{self, Spec, Verdict, findings, linux, ours::Ours};
 use fsm_runtime::loaded::Loaded;
 
 fn committed() -> String {
@@ -68,19 +68,41 @@ fn a_runtime_that_parts_from_the_spec_is_told() {
     assert_eq!(at("FIN_WAIT_1", "rcv_rst"), Verdict::Agree);
 }
 
+/// The section `## NAME` of a matrix, up to the next one.
+fn section<'a>(markdown: &'a str, name: &str) -> &'a str {
+    let head = format!("\n## {name}\n");
+    let Some(start) = markdown.find(&head) else {
+        return "";
+    };
+    let rest = &markdown[start + head.len()..];
+    &rest[..rest.find("\n## ").unwrap_or(rest.len())]
+}
+
 #[test]
 fn conformance_md_is_current_for_the_deterministic_columns() {
     let spec = Spec::tcp();
     let text = committed();
     for column in conformance::deterministic_columns(&spec) {
         let now = matrix::table_cells(&column).expect("run");
+        assert!(
+            !section(&text, &column.name).is_empty(),
+            "no section `{}`",
+            column.name
+        );
         let written = matrix::read_cells(&text, &column.name)
             .unwrap_or_else(|| panic!("CONFORMANCE.md has no column `{}`", column.name));
-        assert_eq!(
-            written, now,
+        let stale = format!(
             "CONFORMANCE.md's `{}` column is stale: run `cargo run -p fsm-lab --example \
              conformance` (as root for the Linux column)",
             column.name
+        );
+        assert_eq!(written, now, "{stale}");
+        // Its section too: the evidence and the reasons.
+        let fresh = matrix::markdown(&spec, std::slice::from_ref(&column), "", &findings::class);
+        assert_eq!(
+            section(&text, &column.name),
+            section(&fresh, &column.name),
+            "{stale}"
         );
     }
 }
