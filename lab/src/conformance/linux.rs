@@ -4,7 +4,7 @@
 //! application side is `socket2` sockets, the state is the namespace's
 //! `/proc/net/tcp`.
 //!
-//! [`column`] (the *outer* run, as root) creates the namespace and runs
+//! [`column()`] (the *outer* run, as root) creates the namespace and runs
 //! the program again inside it (`ip netns exec`), with [`INNER_ENV`]
 //! naming a file for the verdicts; that *inner* run ([`inner_main`]) does
 //! the work and writes them; the outer run reads them and removes the
