@@ -368,7 +368,8 @@ impl Implementation for Linux {
                  everything is acknowledged"
                 .to_string(),
             ("TIME_WAIT", "time_wait_timeout") => "TIME_WAIT lasts TCP_TIMEWAIT_LEN, 60 s, \
-                 fixed when the kernel is compiled; left out to keep the run short"
+                 fixed when the kernel is compiled: no socket option or sysctl shortens it, \
+                 and the run does not wait a minute for one pair"
                 .to_string(),
             _ => return None,
         })
