@@ -12,6 +12,11 @@
 //!   drop-tail queue, in virtual time: what the congestion machine does
 //!   with it (`cargo run --release -p fsm-lab --example bottleneck`).
 //! - [`plot`]: small SVG line charts, for the bottleneck's figures.
+//! - [`conformance`]: the spec's tour played over the wire against an
+//!   implementation (the runtime, smoltcp, Linux), pair by pair, and the
+//!   matrix of verdicts (CONFORMANCE.md).
+//! - [`netns`]: network namespaces and TUN devices, for the Linux column
+//!   and the runtime's Linux interop tests.
 //! - [`replay`]: holds a packet capture against a spec, connection by
 //!   connection, as seen from one side (`fsm-lab replay`).
 //!
@@ -24,6 +29,8 @@
 
 pub mod bottleneck;
 pub mod compare;
+pub mod conformance;
+pub mod netns;
 pub mod oracle;
 pub mod plot;
 pub mod replay;

@@ -857,34 +857,9 @@ fn user_timeouts(run: &Run) {
     assert!(c.took("LAST_ACK", "user_timeout", "CLOSED"));
 }
 
-/// Pairs of tcp.fsm this runtime never raises, by source state and event,
-/// with why (from conn.rs: the user timeout runs only while a TCB has a
-/// connect deadline or something of ours awaits an ACK).
-///
-/// The FIN_WAIT_2 and TIME_WAIT entries hold because FIN_WAIT_2 is entered
-/// only on the ACK of our FIN (`[fin_acked]`).
-const NEVER_RAISED: &[(&str, &str, &str)] = &[
-    (
-        "CLOSED",
-        "user_timeout",
-        "a CLOSED machine has no TCB, hence no timers: it only answers a segment",
-    ),
-    (
-        "LISTEN",
-        "user_timeout",
-        "a listening TCB has sent nothing awaiting an ACK and has no connect deadline",
-    ),
-    (
-        "FIN_WAIT_2",
-        "user_timeout",
-        "all we sent, FIN included, is acknowledged and SEND is refused: nothing awaits an ACK",
-    ),
-    (
-        "TIME_WAIT",
-        "user_timeout",
-        "all we sent is acknowledged and start_time_wait stopped the other timers: only 2MSL runs",
-    ),
-];
+// The pairs this runtime never raises, with why: the conformance tester
+// marks the same ones untestable.
+use fsm_lab::conformance::ours::NEVER_RAISED;
 
 /// Guard outcomes the endpoint's API cannot bring about: (source state,
 /// event, guard as written, whether it held, why).
