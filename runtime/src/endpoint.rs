@@ -102,11 +102,11 @@ struct Io<M: Machine> {
     /// Until when the driver sleeps in `poll` (`None`: nobody sleeps
     /// there now): a call that moves a deadline earlier wakes it.
     sleeping_until: Option<Instant>,
-    /// Whether the driver asleep in `poll` is an application thread: then
-    /// any call may have met what it waits for, and wakes it.
-    app_driving: bool,
-    /// Whether the I/O thread holds the driver now.
-    io_thread_driving: bool,
+    /// Who holds the driver now (`None`: nobody). An application thread
+    /// asleep in `poll` may be waiting for what any call did, so calls
+    /// wake it; the I/O thread is woken only by an application that wants
+    /// the driver.
+    held_by: Option<Holder>,
     /// When an application thread last drove or asked to: the I/O thread
     /// stands back for [`DRIVER_GRACE`] after it (timers included: the
     /// application thread's next wait runs them).
@@ -114,6 +114,13 @@ struct Io<M: Machine> {
     /// Application threads waiting for a change while another thread
     /// drives, each woken only by a change of what it waits on.
     waiting: Vec<Waiter>,
+}
+
+/// Who holds the driver.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Holder {
+    IoThread,
+    Application,
 }
 
 /// What an application thread waits on.
@@ -286,8 +293,9 @@ impl<M: Machine> Shared<M> {
         io.flush(&self.socket, now);
         let next = io.next_deadline();
         let earlier = next.is_some_and(|n| io.sleeping_until.is_some_and(|u| n < u));
-        let wake =
-            io.outbox.stalled() || (io.sleeping_until.is_some() && io.app_driving) || earlier;
+        let wake = io.outbox.stalled()
+            || (io.sleeping_until.is_some() && io.held_by == Some(Holder::Application))
+            || earlier;
         io.wake_changed();
         drop(io);
         if wake {
@@ -299,7 +307,7 @@ impl<M: Machine> Shared<M> {
     /// the host's next deadline or `until`, whichever comes first; reads
     /// what arrived in batches, runs the timers and sends what is ready.
     /// Whoever calls it holds `driver`.
-    fn drive(&self, driver: &mut Driver, until: Option<Instant>, app: bool) {
+    fn drive(&self, driver: &mut Driver, until: Option<Instant>) {
         let (wait, stalled) = {
             let mut io = self.lock();
             let now = Instant::now();
@@ -308,7 +316,6 @@ impl<M: Machine> Shared<M> {
                 d.saturating_duration_since(now).min(IDLE_POLL)
             });
             io.sleeping_until = Some(now + wait);
-            io.app_driving = app;
             (wait, io.outbox.stalled())
         };
         if stalled != driver.watching_writable {
@@ -434,8 +441,7 @@ impl<M: Machine> Endpoint<M> {
             io: Mutex::new(Io {
                 core,
                 sleeping_until: None,
-                app_driving: false,
-                io_thread_driving: false,
+                held_by: None,
                 app_drove_at: None,
                 waiting: Vec::new(),
             }),
@@ -604,8 +610,8 @@ const DRIVER_GRACE: Duration = Duration::from_millis(2);
 /// or have no call waiting; stands back while they drive.
 fn io_loop<M: Machine>(shared: &Shared<M>) {
     while let Some(mut driver) = take_turn(shared) {
-        shared.drive(&mut driver, None, false);
-        shared.lock().io_thread_driving = false;
+        shared.drive(&mut driver, None);
+        shared.lock().held_by = None;
         drop(driver);
         shared.lock().pass_driver();
     }
@@ -626,7 +632,7 @@ fn take_turn<M: Machine>(shared: &Shared<M>) -> Option<MutexGuard<'_, Driver>> {
         // one that finds the driver taken knows whether to wake us.
         let until = match shared.try_driver() {
             Some(driver) if grace_end.is_none_or(|g| g <= now) => {
-                io.io_thread_driving = true;
+                io.held_by = Some(Holder::IoThread);
                 return Some(driver);
             }
             Some(_) => grace_end.unwrap_or(now),
@@ -796,15 +802,17 @@ fn wait<'a, M: Machine>(
     };
     io.app_drove_at = Some(now);
     if let Some(mut driver) = shared.try_driver() {
+        io.held_by = Some(Holder::Application);
         drop(io);
-        shared.drive(&mut driver, deadline, true);
-        drop(driver);
+        shared.drive(&mut driver, deadline);
         let mut io = shared.lock();
+        io.held_by = None;
+        drop(driver);
         io.app_drove_at = Some(Instant::now());
         io.pass_driver();
         return Ok(io);
     }
-    if io.io_thread_driving {
+    if io.held_by == Some(Holder::IoThread) {
         // It stands back after this turn.
         shared.wake();
     }
