@@ -81,7 +81,7 @@ use crate::conn::CongestionView;
 use crate::driver::{Core, bind_socket, first_of, host_error, inner_v4};
 use crate::endpoint::{Memory, Options};
 use crate::fault::FaultStats;
-use crate::host::{ConnId, Counters, Host, HostError, Status};
+use crate::host::{Change, ConnId, Counters, Host, HostError, Status};
 use crate::trace::TraceEntry;
 use crate::udp::{Inbox, Socket};
 use crate::vocab::Machine;
@@ -154,6 +154,8 @@ struct State<M: Machine> {
     waiting: HashMap<ConnId, Waiting>,
     /// Tasks waiting to accept, by listening port.
     accepting: HashMap<u16, Vec<Waker>>,
+    /// The host's changes of a driver round (kept for its allocation).
+    changes: Vec<Change>,
 }
 
 /// Adds `waker` to `wakers` unless it wakes the same task as one there.
@@ -184,19 +186,25 @@ impl<M: Machine> State<M> {
         }
     }
 
-    /// Moves to `wake` the wakers of every connection whose status
-    /// changed, and of every listener with a connection to accept.
+    /// Moves to `wake` the wakers of every connection the host changed
+    /// (`Host::drain_changes`) whose status they look at changed, and of
+    /// every listener it changed that has a connection to accept.
     fn all_changed(&mut self, wake: &mut Vec<Waker>) {
-        let host = &self.core.host;
-        self.waiting
-            .retain(|id, w| w.wake_changed(host.status(*id), wake));
-        self.accepting.retain(|port, w| {
-            let none = host.acceptable(*port) == 0;
-            if !none {
-                wake.append(w);
+        let mut changes = std::mem::take(&mut self.changes);
+        changes.extend(self.core.host.drain_changes());
+        for change in changes.drain(..) {
+            match change {
+                Change::Connection(id) => self.changed(id, wake),
+                Change::Listener(port) => {
+                    if self.core.host.acceptable(port) > 0
+                        && let Some(mut w) = self.accepting.remove(&port)
+                    {
+                        wake.append(&mut w);
+                    }
+                }
             }
-            none
-        });
+        }
+        self.changes = changes;
     }
 }
 
@@ -442,6 +450,7 @@ impl<M: Machine> AsyncEndpoint<M> {
                 sleeping_until: None,
                 waiting: HashMap::new(),
                 accepting: HashMap::new(),
+                changes: Vec::new(),
             }),
             socket,
             local,
