@@ -92,6 +92,7 @@ use std::path::Path;
 use std::str::FromStr;
 use std::time::Duration;
 
+use fsm_codegen::syntax::EventKind;
 use fsm_runtime::loaded::{Loaded, LoadedState};
 use fsm_runtime::vocab::{Action, Event, Group, Guard, Machine};
 use fsm_runtime::wire::{self, Flags, SeqNum};
@@ -915,7 +916,7 @@ impl<'m> Tracker<'m> {
                     self.remote_known = true;
                 }
                 // A reset answers a segment, and never an RST.
-                Action::ReplyRst if f.flags.rst() || !is_segment_event(event) => {}
+                Action::ReplyRst if f.flags.rst() || !is_segment_event(self.machine, event) => {}
                 Action::SendSyn
                 | Action::SendSynAck
                 | Action::SendFin
@@ -1403,18 +1404,10 @@ pub fn allowed(machine: &Loaded, state: &str) -> Vec<String> {
         .collect()
 }
 
-/// Whether `event` is raised by a segment (not a call or a timer).
-fn is_segment_event(event: Event) -> bool {
-    matches!(
-        event,
-        Event::RcvSyn
-            | Event::RcvSynAck
-            | Event::RcvAck
-            | Event::RcvFin
-            | Event::RcvRst
-            | Event::RcvRstInWindow
-            | Event::RcvBadAck
-            | Event::RcvUnacceptable
-            | Event::RcvSegment
-    )
+/// Whether the spec declares `event` a segment event (not a call or a
+/// timer).
+fn is_segment_event(machine: &Loaded, event: Event) -> bool {
+    let m = &machine.source().model;
+    m.event(event.name())
+        .is_some_and(|e| m.events[e.index()].kind == EventKind::Segment)
 }
