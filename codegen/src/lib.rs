@@ -12,6 +12,9 @@
 //! Every problem is a [`Diagnostic`] that renders as `file:line:col`, the
 //! source line and a caret.
 //!
+//! [`msc`] draws a run of two endpoints (an explorer's counterexample) as a
+//! message sequence chart, in the figures' SVG style.
+//!
 //! ```
 //! let spec = fsm_codegen::compile("door.fsm", r#"
 //!     machine Door "a door"
@@ -53,6 +56,7 @@ pub mod guard;
 pub mod lsp;
 pub mod mermaid;
 pub mod model;
+pub mod msc;
 pub mod rust;
 pub mod stats;
 pub mod svg;
