@@ -7,7 +7,7 @@ use std::ops::Range;
 /// A ring of bytes with a fixed limit, allocated lazily and grown by
 /// doubling. Holds `len()` readable bytes; bytes may also be written ahead
 /// of the end (out-of-order data) and committed later.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct Ring {
     buf: Vec<u8>,
     head: usize,
@@ -151,6 +151,35 @@ impl Ring {
         n
     }
 
+    /// Feeds the bytes held to `h`: the readable ones, then those written
+    /// ahead at `ahead` (offsets from the readable end, as the assembler
+    /// keeps them), not where they sit in the allocation.
+    pub fn fingerprint<H: std::hash::Hasher>(&self, ahead: &[Range<usize>], h: &mut H) {
+        h.write_usize(self.limit);
+        h.write_usize(self.len);
+        let mut byte = [0u8];
+        let cap = self.buf.len();
+        let mut at = |offset: usize| {
+            if cap > 0 {
+                byte[0] = self.buf[(self.head + offset) % cap];
+            }
+            byte[0]
+        };
+        if let Some(all) = self.contiguous(0, self.len) {
+            h.write(all);
+        } else {
+            for i in 0..self.len {
+                h.write_u8(at(i));
+            }
+        }
+        for r in ahead {
+            h.write_usize(r.start);
+            for i in r.clone() {
+                h.write_u8(at(self.len + i));
+            }
+        }
+    }
+
     /// Forgets every byte and gives the memory back.
     pub fn clear(&mut self) {
         *self = Ring::new(self.limit);
@@ -160,7 +189,7 @@ impl Ring {
 /// Out-of-order ranges received past the in-order end, as offsets from
 /// that end, sorted and merged. Bounded: past [`Assembler::MAX_RANGES`]
 /// ranges a new one is refused (the sender will retransmit).
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default, Hash)]
 pub struct Assembler {
     ranges: Vec<Range<usize>>,
 }
@@ -172,6 +201,11 @@ impl Assembler {
     /// Whether nothing is held.
     pub fn is_empty(&self) -> bool {
         self.ranges.is_empty()
+    }
+
+    /// The ranges held (offsets from the in-order end), sorted and merged.
+    pub fn ranges(&self) -> &[Range<usize>] {
+        &self.ranges
     }
 
     /// Records bytes `range` as received. Returns false (recording
@@ -223,12 +257,6 @@ impl Assembler {
     /// Forgets everything.
     pub fn clear(&mut self) {
         self.ranges.clear();
-    }
-
-    /// The ranges held (offsets from the in-order end).
-    #[cfg(test)]
-    pub fn ranges(&self) -> &[Range<usize>] {
-        &self.ranges
     }
 }
 

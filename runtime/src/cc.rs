@@ -351,6 +351,22 @@ impl Window {
         }
     }
 
+    /// Feeds everything but the pair traced last to `h` (see
+    /// [`crate::fingerprint`]).
+    pub(crate) fn fingerprint<H: std::hash::Hasher>(&self, h: &mut H) {
+        use std::hash::Hash;
+        let Window {
+            state,
+            cwnd,
+            ssthresh,
+            recover,
+            avoidance,
+            initial_segments,
+            last_transition: _,
+        } = self;
+        (state, cwnd, ssthresh, recover, avoidance, initial_segments).hash(h);
+    }
+
     /// The recovery point starts just past the ISS.
     pub fn start(&mut self, iss: SeqNum) {
         self.recover = iss + 1;

@@ -10,6 +10,7 @@
 //! out the [`Action`]s it returns. There is no match on the state here.
 
 use std::collections::VecDeque;
+use std::hash::{Hash, Hasher};
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -17,6 +18,7 @@ use std::time::{Duration, Instant};
 use crate::buffer::{Assembler, Ring};
 use crate::cc::{self, CcWords, Facts, Window};
 use crate::config::Config;
+use crate::fingerprint;
 use crate::isn::IsnGenerator;
 use crate::rtt::RttEstimator;
 use crate::trace::{StepRecord, TraceEntry};
@@ -25,7 +27,7 @@ use crate::wire::seq::SeqNum;
 use crate::wire::tcp::{Flags, TcpRepr};
 
 /// What a connection tells its application.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ConnError {
     /// The peer reset the connection.
     Reset,
@@ -98,7 +100,7 @@ struct Cause<'a> {
 
 /// A segment with no payload, fully decided when it was queued (RSTs,
 /// challenge ACKs): it survives the TCB.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Control {
     /// Destination (inner).
     pub dst: SocketAddrV4,
@@ -114,7 +116,7 @@ pub struct Control {
 
 /// The transmission control block: RFC 9293's connection variables and
 /// queues. Created by `create_tcb`, gone with `delete_tcb`.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Tcb {
     iss: Option<SeqNum>,
     /// Whether we sent a bare SYN of our own (an active open).
@@ -337,6 +339,77 @@ impl Tcb {
         let end_of_data = self.buf_seq() + self.send_buf.len();
         end_of_data.gt(self.snd_nxt) || self.fin_seq().is_some_and(|f| f.ge(self.snd_nxt))
     }
+
+    /// Feeds everything that decides what the TCB does next (see
+    /// [`crate::fingerprint`]), times relative to `now`.
+    fn fingerprint<H: Hasher>(&self, now: Instant, h: &mut H) {
+        let Tcb {
+            iss,
+            sent_syn,
+            syn_pending,
+            snd_una,
+            snd_nxt,
+            snd_max,
+            snd_wnd,
+            snd_wl1,
+            snd_wl2,
+            max_snd_wnd,
+            scaling,
+            snd_shift,
+            rcv_shift,
+            peer_mss,
+            irs,
+            rcv_nxt,
+            rcv_adv,
+            rcv_sws,
+            send_buf,
+            queued_total,
+            fin_queued,
+            recv_buf,
+            assembler,
+            peer_fin,
+            fin_received,
+            ack_pending,
+            rtt,
+            rtt_probe,
+            rto_deadline,
+            retransmissions,
+            progress_at,
+            open_deadline,
+            fin_acked_at,
+            syn_retransmitted,
+            time_wait_deadline,
+            dupacks,
+            partial_acks,
+            resend_una,
+            cc,
+            unacked_bytes,
+            dup_acks_owed,
+            ack_due,
+            challenge,
+        } = self;
+        (iss, sent_syn, syn_pending, snd_una, snd_nxt, snd_max).hash(h);
+        (snd_wnd, snd_wl1, snd_wl2, max_snd_wnd).hash(h);
+        (scaling, snd_shift, rcv_shift, peer_mss).hash(h);
+        (irs, rcv_nxt, rcv_adv, rcv_sws, queued_total, fin_queued).hash(h);
+        send_buf.fingerprint(&[], h);
+        recv_buf.fingerprint(assembler.ranges(), h);
+        assembler.hash(h);
+        (peer_fin, fin_received, ack_pending).hash(h);
+        rtt.hash(h);
+        rtt_probe.map(|(seq, _)| seq).hash(h);
+        fingerprint::opt_time(h, now, rtt_probe.map(|(_, at)| at));
+        for t in [rto_deadline, progress_at, open_deadline, fin_acked_at] {
+            fingerprint::opt_time(h, now, *t);
+        }
+        fingerprint::opt_time(h, now, *time_wait_deadline);
+        fingerprint::opt_time(h, now, *ack_due);
+        (retransmissions, syn_retransmitted, dupacks, partial_acks).hash(h);
+        (resend_una, unacked_bytes, dup_acks_owed).hash(h);
+        cc.fingerprint(h);
+        fingerprint::time(h, now, challenge.0);
+        challenge.1.hash(h);
+    }
 }
 
 /// A segment ready to emit: its header fields and where its payload is.
@@ -362,13 +435,15 @@ pub struct Outgoing {
 
 /// What the application still has to read once the TCB is gone: bytes
 /// that were taken in (and acknowledged), and whether the peer's FIN was.
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Leftover {
     data: Ring,
     fin: bool,
 }
 
-/// One TCP connection driven by the machine `M`.
+/// One TCP connection driven by the machine `M`. A clone is an
+/// independent copy (an explorer branches on it).
+#[derive(Clone)]
 pub struct Connection<M: Machine> {
     machine: M,
     state: M::State,
@@ -465,6 +540,49 @@ impl<M: Machine> Connection<M> {
             cc_trace: Vec::new(),
             cc_fresh: Vec::new(),
             cc_steps: Vec::new(),
+        }
+    }
+
+    /// Feeds everything that decides what this connection does next to
+    /// `h`, times relative to `now` (see [`crate::fingerprint`]).
+    pub fn fingerprint<H: Hasher>(&self, now: Instant, h: &mut H) {
+        let Connection {
+            machine,
+            state,
+            local,
+            remote,
+            tcb,
+            leftover,
+            was_open,
+            steps: _,
+            control,
+            error,
+            config: _,
+            trace: _,
+            fresh: _,
+            unhandled: _,
+            passive_remote,
+            last_transition: _,
+            cc_trace: _,
+            cc_fresh: _,
+            cc_steps: _,
+        } = self;
+        machine.state_name(*state).hash(h);
+        (local, remote, was_open, control, error, passive_remote).hash(h);
+        match tcb {
+            None => h.write_u8(0),
+            Some(t) => {
+                h.write_u8(1);
+                t.fingerprint(now, h);
+            }
+        }
+        match leftover {
+            None => h.write_u8(0),
+            Some(Leftover { data, fin }) => {
+                h.write_u8(1);
+                data.fingerprint(&[], h);
+                fin.hash(h);
+            }
         }
     }
 

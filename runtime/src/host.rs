@@ -7,6 +7,7 @@
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::fmt;
+use std::hash::{Hash, Hasher};
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -131,6 +132,7 @@ impl fmt::Display for Counters {
 /// apart even if they chose the same inner port.
 type Key = (u16, SocketAddrV4, SocketAddr);
 
+#[derive(Clone)]
 struct Entry<M: Machine> {
     conn: Connection<M>,
     udp_peer: SocketAddr,
@@ -147,11 +149,13 @@ struct Entry<M: Machine> {
     scheduled: Option<Instant>,
 }
 
+#[derive(Clone)]
 struct Slot<M: Machine> {
     generation: u32,
     entry: Option<Entry<M>>,
 }
 
+#[derive(Clone)]
 struct Listener<M: Machine> {
     template: Connection<M>,
     backlog: usize,
@@ -175,7 +179,10 @@ pub enum Change {
     Listener(u16),
 }
 
-/// Many connections over one inner address.
+/// Many connections over one inner address. A clone is an independent
+/// copy: an explorer branches on it, and [`Host::fingerprint`] tells two
+/// copies that would behave alike.
+#[derive(Clone)]
 pub struct Host<M: Machine> {
     machine: M,
     config: Arc<Config>,
@@ -204,7 +211,7 @@ pub struct Host<M: Machine> {
 const EPHEMERAL: std::ops::RangeInclusive<u16> = 49152..=65535;
 
 /// What the connections recorded and the host has not yet handed on.
-#[derive(Default)]
+#[derive(Clone, Default)]
 struct Records {
     trace: Vec<TraceEntry>,
     steps: Vec<StepRecord>,
@@ -249,6 +256,68 @@ impl<M: Machine> Host<M> {
             scratch: Vec::new(),
             next_port: *EPHEMERAL.start(),
             preferred_port: None,
+        }
+    }
+
+    /// Feeds everything that decides what this host does next to `h`,
+    /// times relative to `now`: two hosts with the same fingerprint
+    /// answer every datagram, call and timer alike (see
+    /// [`crate::fingerprint`] for what is left out and why).
+    pub fn fingerprint<H: Hasher>(&self, now: Instant, h: &mut H) {
+        let Host {
+            machine: _,
+            config: _,
+            local_ip,
+            epoch: _,
+            isn: _,
+            slots,
+            free,
+            by_key: _,
+            listeners,
+            dirty,
+            changes: _,
+            timers: _,
+            replies,
+            records: _,
+            counters: _,
+            scratch: _,
+            next_port,
+            preferred_port,
+        } = self;
+        (local_ip, free, dirty, replies, next_port, preferred_port).hash(h);
+        h.write_usize(slots.len());
+        for slot in slots {
+            slot.generation.hash(h);
+            let Some(e) = &slot.entry else {
+                h.write_u8(0);
+                continue;
+            };
+            h.write_u8(1);
+            let Entry {
+                conn,
+                udp_peer,
+                key,
+                child_of,
+                held,
+                dirty: _,
+                changed: _,
+                scheduled: _,
+            } = e;
+            (udp_peer, key, child_of, held).hash(h);
+            conn.fingerprint(now, h);
+        }
+        let mut ports: Vec<&u16> = listeners.keys().collect();
+        ports.sort_unstable();
+        for port in ports {
+            let Listener {
+                template,
+                backlog,
+                half_open,
+                ready,
+                changed: _,
+            } = &listeners[port];
+            (port, backlog, half_open, ready).hash(h);
+            template.fingerprint(now, h);
         }
     }
 

@@ -23,6 +23,7 @@ pub mod conn;
 mod driver;
 pub mod endpoint;
 pub mod fault;
+pub mod fingerprint;
 pub mod host;
 pub mod isn;
 #[cfg(feature = "load")]

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 /// RTT estimator and current RTO.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Hash)]
 pub struct RttEstimator {
     srtt: Option<Duration>,
     rttvar: Duration,
