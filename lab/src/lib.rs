@@ -19,6 +19,10 @@
 //!   and the runtime's Linux interop tests.
 //! - [`replay`]: holds a packet capture against a spec, connection by
 //!   connection, as seen from one side (`fsm-lab replay`).
+//! - [`explore`]: every interleaving of two hosts over a lossy,
+//!   duplicating, reordering network, held to the properties, with the
+//!   shortest counterexamples (`fsm-lab explore`).
+//! - [`trace_json`]: every event as a JSON line (`--trace-json`).
 //!
 //! The runtime's own simulation tests (`runtime/tests/simulation.rs`,
 //! `variants.rs`, `mutants.rs`) use [`sim`] and [`oracle`] from here.
@@ -30,8 +34,10 @@
 pub mod bottleneck;
 pub mod compare;
 pub mod conformance;
+pub mod explore;
 pub mod netns;
 pub mod oracle;
 pub mod plot;
 pub mod replay;
 pub mod sim;
+pub mod trace_json;

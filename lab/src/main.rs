@@ -4,6 +4,7 @@
 //! ```text
 //! fsm-lab compare tcp.fsm examples/specs/no_time_wait.fsm --seeds 1000 --loss 0.1
 //! fsm-lab replay tcp.fsm capture.pcap --side 10.199.0.1
+//! fsm-lab explore tcp.fsm --scenario echo --loss 1 --dup 1 --reorder
 //! ```
 
 use std::path::PathBuf;
@@ -12,6 +13,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use fsm_lab::compare::{Options, Subject, compare, write_heat_maps};
+use fsm_lab::explore::Scenario;
 use fsm_lab::sim::{Faults, Mode, Network, Setup};
 use fsm_runtime::cc::Congestion;
 
@@ -35,6 +37,73 @@ enum Command {
     /// not allow, or the states each connection went through. Exits with
     /// 1 when a connection disagrees, 2 when the input cannot be read.
     Replay(ReplayArgs),
+    /// Explores every interleaving of a scenario between a client and a
+    /// server over a network that may lose, duplicate and reorder
+    /// datagrams, breadth first, holding every state to the properties;
+    /// prints the figures and the shortest counterexample of each property
+    /// violated. Exits with 0 when none is, 1 when one is, 2 on bad input.
+    Explore(ExploreArgs),
+}
+
+#[derive(clap::Args)]
+struct ExploreArgs {
+    /// The client's spec (and the server's, without --peer).
+    spec: PathBuf,
+    /// The server's spec.
+    #[arg(long, value_name = "SPEC2")]
+    peer: Option<PathBuf>,
+    /// What the applications do: echo, server-closes-first,
+    /// simultaneous-close, simultaneous-open, abort, reuse (a replay takes
+    /// its schedule's).
+    #[arg(long, value_parser = scenario, required_unless_present = "replay")]
+    scenario: Option<Scenario>,
+    /// Datagrams the network may lose in a run.
+    #[arg(long, default_value_t = 0)]
+    loss: u8,
+    /// Datagrams the network may duplicate in a run.
+    #[arg(long, default_value_t = 0)]
+    dup: u8,
+    /// The network may deliver datagrams in any order.
+    #[arg(long)]
+    reorder: bool,
+    /// Bytes each side writes of its own per connection (at most 128).
+    #[arg(long, default_value_t = 2)]
+    bytes: usize,
+    /// The segment size both hosts announce.
+    #[arg(long, default_value_t = 1)]
+    mss: u16,
+    /// Explores no deeper than this many moves.
+    #[arg(long)]
+    max_depth: Option<u32>,
+    /// Worker threads (default: the machine's cores).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Writes each counterexample here: its schedule (for --replay), its
+    /// sequence chart (SVG) and its replay as text.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Prints the report as JSON.
+    #[arg(long)]
+    json: bool,
+    /// Plays a schedule file back exactly instead of exploring.
+    #[arg(long, value_name = "FILE")]
+    replay: Option<PathBuf>,
+    /// With --replay: writes every event as a JSON line here.
+    #[arg(long, value_name = "FILE", requires = "replay")]
+    trace_json: Option<PathBuf>,
+    /// With --replay: writes every datagram sent to this pcap file.
+    #[arg(long, value_name = "FILE", requires = "replay")]
+    pcap: Option<PathBuf>,
+    /// The congestion spec both hosts run (default: congestion.fsm).
+    #[arg(long, value_name = "FILE")]
+    cc_spec: Option<PathBuf>,
+}
+
+fn scenario(s: &str) -> Result<Scenario, String> {
+    Scenario::named(s).ok_or_else(|| {
+        let names: Vec<&str> = Scenario::ALL.iter().map(|s| s.name()).collect();
+        format!("one of {}", names.join(", "))
+    })
 }
 
 #[derive(clap::Args)]
@@ -131,6 +200,175 @@ fn main() -> ExitCode {
     match Cli::parse().command {
         Command::Compare(args) => run_compare(&args),
         Command::Replay(args) => run_replay(&args),
+        Command::Explore(args) => explore::run(&args),
+    }
+}
+
+mod explore {
+    use super::*;
+    use fsm_lab::explore::{self as ex, Options, Report, Subject};
+
+    /// Loads a spec, or prints its diagnostics.
+    fn load(path: &std::path::Path) -> Result<Subject, ExitCode> {
+        Subject::load(&path.to_string_lossy()).map_err(|e| {
+            refused(e);
+            ExitCode::from(2)
+        })
+    }
+
+    pub(super) fn run(args: &ExploreArgs) -> ExitCode {
+        match try_run(args) {
+            Ok(code) | Err(code) => code,
+        }
+    }
+
+    fn try_run(args: &ExploreArgs) -> Result<ExitCode, ExitCode> {
+        let client = load(&args.spec)?;
+        let server = match &args.peer {
+            Some(p) => load(p)?,
+            None => Subject::new(&client.path, client.machine.clone()),
+        };
+        let congestion = args
+            .cc_spec
+            .as_deref()
+            .map(Congestion::load)
+            .transpose()
+            .map_err(|e| {
+                refused(e);
+                ExitCode::from(2)
+            })?;
+        let mut options = Options::new(args.scenario.unwrap_or(ex::Scenario::Echo));
+        options.bytes = args.bytes;
+        options.mss = args.mss;
+        options.losses = args.loss;
+        options.dups = args.dup;
+        options.reorder = args.reorder;
+        options.max_depth = args.max_depth;
+        options.congestion = congestion;
+        if let Some(t) = args.threads {
+            options.threads = t.max(1);
+        }
+        let bad = |e: String| {
+            eprintln!("error: {e}");
+            ExitCode::from(2)
+        };
+        if let Some(file) = &args.replay {
+            let text = std::fs::read_to_string(file)
+                .map_err(|e| bad(format!("{}: {e}", file.display())))?;
+            let moves = ex::read_schedule(&text, &mut options)
+                .map_err(|e| bad(format!("{}: {e}", file.display())))?;
+            let played = ex::replay([&client, &server], &options, &moves).map_err(bad)?;
+            print!("{played}");
+            if let Some(path) = &args.trace_json {
+                let text = played.trace_json([&client.machine, &server.machine]);
+                std::fs::write(path, text).map_err(|e| bad(format!("{}: {e}", path.display())))?;
+                eprintln!("wrote {}", path.display());
+            }
+            if let Some(path) = &args.pcap {
+                played
+                    .write_pcap(path)
+                    .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+                eprintln!("wrote {}", path.display());
+            }
+            return Ok(if played.failed() {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
+        let bar = indicatif::ProgressBar::new_spinner();
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} {elapsed} {msg}")
+                .expect("a valid template"),
+        );
+        let progress = |states: u64, depth: u32| {
+            bar.set_message(format!("{states} states, depth {depth}"));
+            bar.tick();
+        };
+        let report = ex::explore([&client, &server], &options, &progress).map_err(bad)?;
+        bar.finish_and_clear();
+        if args.json {
+            println!("{:#}", json(&report));
+        } else {
+            print!("{report}");
+        }
+        if let Some(dir) = &args.out {
+            write_counterexamples(dir, &report, [&client, &server]).map_err(bad)?;
+        }
+        Ok(if report.ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        })
+    }
+
+    /// Per counterexample: `PROPERTY.schedule`, `PROPERTY.svg` and
+    /// `PROPERTY.txt` in `dir`.
+    fn write_counterexamples(
+        dir: &std::path::Path,
+        report: &Report,
+        subjects: [&Subject; 2],
+    ) -> Result<(), String> {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        for c in &report.violations {
+            let name = c.violation.property.name();
+            let played = ex::replay(subjects, &report.options, &c.schedule)?;
+            let title = format!(
+                "{} against {}, scenario {} ({}): {}",
+                report.specs[0],
+                report.specs[1],
+                report.options.scenario,
+                report.options.network(),
+                c.violation.property.name()
+            );
+            let command = format!(
+                "fsm-lab explore {} --peer {} --replay {name}.schedule",
+                report.specs[0], report.specs[1]
+            );
+            let files = [
+                (format!("{name}.schedule"), ex::schedule_file(report, c)),
+                (
+                    format!("{name}.svg"),
+                    fsm_codegen::msc::render_with(&ex::chart(&played, &title), Some(&command)),
+                ),
+                (format!("{name}.txt"), played.to_string()),
+            ];
+            for (file, text) in files {
+                let path = dir.join(file);
+                std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                eprintln!("wrote {}", path.display());
+            }
+        }
+        Ok(())
+    }
+
+    fn json(r: &Report) -> serde_json::Value {
+        serde_json::json!({
+            "specs": r.specs,
+            "scenario": r.options.scenario.name(),
+            "bytes": r.options.bytes,
+            "mss": r.options.mss,
+            "loss": r.options.losses,
+            "dup": r.options.dups,
+            "reorder": r.options.reorder,
+            "states": r.states,
+            "transitions": r.transitions,
+            "depth": r.depth,
+            "bounded": r.bounded,
+            "seconds": r.elapsed.as_secs_f64(),
+            "states_per_second": r.rate(),
+            "bytes_per_state": r.bytes_per_state,
+            "peak_memory": r.peak_memory,
+            "desired": r.desired,
+            "acceptable": r.acceptable,
+            "violations": r.violations.iter().map(|c| serde_json::json!({
+                "property": c.violation.property.name(),
+                "message": c.violation.message,
+                "states": c.count,
+                "schedule": c.schedule.iter().map(|m| m.to_string()).collect::<Vec<_>>(),
+            })).collect::<Vec<_>>(),
+            "untaken": {"client": r.untaken[0], "server": r.untaken[1]},
+        })
     }
 }
 

@@ -376,21 +376,22 @@ pub enum Mode {
     SlowReaders,
 }
 
-/// What one side's wire and events have shown so far, for the checks.
-#[derive(Default)]
-struct Watch {
+/// What one side's wire and events have shown so far, for the checks
+/// (the explorer keeps one per side too, as part of its state).
+#[derive(Clone, Default, Hash)]
+pub(crate) struct Watch {
     /// The peer's ISN, from its SYN.
-    peer_isn: Option<SeqNum>,
+    pub(crate) peer_isn: Option<SeqNum>,
     /// Where the peer's FIN sits, from a segment that carried it.
-    peer_fin: Option<SeqNum>,
+    pub(crate) peer_fin: Option<SeqNum>,
     /// The largest acknowledgment this side sent (relative to `peer_isn`).
-    acked: Option<SeqNum>,
+    pub(crate) acked: Option<SeqNum>,
     /// An `rcv_fin` transition fired on this side.
-    fin_taken: bool,
+    pub(crate) fin_taken: bool,
     /// The spec reported an error on this side.
-    reported: bool,
+    pub(crate) reported: bool,
     /// This side's machine entered a state of the group `open`.
-    opened: bool,
+    pub(crate) opened: bool,
 }
 
 /// Holds a host's new events against the spec, noting what they allow,
@@ -416,19 +417,27 @@ fn check_steps<M: Machine, O: Observer + ?Sized>(
             .check(r)
             .map_err(|e| format!("{}: {e}", name(side)))?;
         observer.step(side, r);
+        watch.note(r, oracle);
+    }
+    Ok(())
+}
+
+impl Watch {
+    /// Notes what an event the spec allowed (held against it already)
+    /// allows the wire and the application to show from now on.
+    pub(crate) fn note(&mut self, r: &StepRecord, oracle: &Oracle) {
         if r.transition.is_none() {
-            continue;
+            return;
         }
-        watch.fin_taken |= r.event == Event::RcvFin;
-        watch.reported |= r.actions.iter().any(|a| {
+        self.fin_taken |= r.event == Event::RcvFin;
+        self.reported |= r.actions.iter().any(|a| {
             matches!(
                 a,
                 Action::ReportReset | Action::ReportRefused | Action::ReportTimeout
             )
         });
-        watch.opened |= oracle.in_group("open", r.to);
+        self.opened |= oracle.in_group("open", r.to);
     }
-    Ok(())
 }
 
 /// Why a run failed.
@@ -875,8 +884,20 @@ fn watch_wire(
                 occupied,
             ),
     };
+    check_wire(&seg, side, watch)?;
+    Ok(seen)
+}
+
+/// Notes what a segment `side` sent shows (its SYN's ISN, its FIN, its
+/// acknowledgment) and fails if it acknowledges the other side's FIN
+/// with no `rcv_fin` transition.
+pub(crate) fn check_wire(
+    seg: &wire::TcpRepr<'_>,
+    side: usize,
+    watch: &mut [Watch; 2],
+) -> Result<(), String> {
     if seg.flags.rst() {
-        return Ok(seen);
+        return Ok(());
     }
     let peer = &mut watch[1 - side];
     if seg.flags.syn() {
@@ -900,21 +921,45 @@ fn watch_wire(
             ));
         }
     }
-    Ok(seen)
+    Ok(())
 }
 
 /// What the application saw must follow from the events.
 fn check_app(app: &App, watch: &Watch) -> Result<(), String> {
-    if app.eof && !watch.fin_taken {
-        return Err("the application saw the end of the stream with no rcv_fin transition".into());
+    watch.check_seen(&Seen {
+        eof: app.eof,
+        error: app.error && !app.aborted && !app.unreported,
+        read: app.conn.is_some() && !app.received.is_empty(),
+    })
+}
+
+/// What an application saw of its connection.
+pub(crate) struct Seen {
+    /// The end of the stream.
+    pub(crate) eof: bool,
+    /// An error it did not cause itself (by aborting) and that is not the
+    /// end of a connection closed without the peer's FIN.
+    pub(crate) error: bool,
+    /// Data, on the connection it still holds.
+    pub(crate) read: bool,
+}
+
+impl Watch {
+    /// What the application saw must follow from the events.
+    pub(crate) fn check_seen(&self, seen: &Seen) -> Result<(), String> {
+        if seen.eof && !self.fin_taken {
+            return Err(
+                "the application saw the end of the stream with no rcv_fin transition".into(),
+            );
+        }
+        if seen.error && !self.reported {
+            return Err("the application saw an error the spec did not report".into());
+        }
+        if seen.read && !self.opened {
+            return Err("the application read data before the machine was open".into());
+        }
+        Ok(())
     }
-    if app.error && !app.aborted && !app.unreported && !watch.reported {
-        return Err("the application saw an error the spec did not report".into());
-    }
-    if app.conn.is_some() && !app.received.is_empty() && !watch.opened {
-        return Err("the application read data before the machine was open".into());
-    }
-    Ok(())
 }
 
 fn describe<M: Machine>(app: &App, host: &Host<M>) -> String {

@@ -1,0 +1,757 @@
+//! One state of an exploration: two sans-IO hosts, the datagrams between
+//! them, the two applications' scripts and the monitors of the checks; the
+//! moves enabled in it, and what each does.
+//!
+//! Time passes only when a timer fires: a datagram is delivered, lost or
+//! duplicated in no time, and a call takes none. Applications are prompt:
+//! no timer fires while one of them can take its next call (else any
+//! timer would find every application asleep, and a FIN_WAIT_2 or user
+//! timeout end every connection). A datagram lives at most
+//! MSL in the network (the RFC's assumption, which TIME_WAIT rests on):
+//! time cannot pass its deadline until it was delivered or lost, so a
+//! timer fires only when no datagram in flight would outlive the jump.
+
+use std::collections::HashSet;
+use std::hash::{Hash, Hasher};
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use fsm_runtime::config::Config;
+use fsm_runtime::conn::ConnError;
+use fsm_runtime::host::{ConnId, Host, Status};
+use fsm_runtime::isn::IsnGenerator;
+use fsm_runtime::trace::StepRecord;
+use fsm_runtime::vocab::Machine;
+use fsm_runtime::wire;
+
+use super::scenario::{Data, End, Op, Scenario, own_data};
+use super::{Property, Violation};
+use crate::oracle::Oracle;
+use crate::sim::{Seen, Watch, check_wire};
+
+/// The client's side index.
+pub(crate) const CLIENT: usize = 0;
+/// The server's port, and the client's (fixed, so `reuse` reuses it).
+pub(crate) const PORTS: [u16; 2] = [1000, 80];
+
+pub(crate) fn ip(side: usize) -> Ipv4Addr {
+    Ipv4Addr::new(10, 0, 0, 1 + side as u8)
+}
+
+pub(crate) fn inner(side: usize) -> SocketAddrV4 {
+    SocketAddrV4::new(ip(side), PORTS[side])
+}
+
+fn udp(side: usize) -> SocketAddr {
+    SocketAddr::V4(SocketAddrV4::new(ip(side), 9))
+}
+
+/// What every state of one exploration shares.
+pub(crate) struct Ctx {
+    pub scenario: Scenario,
+    pub scripts: [&'static [Op]; 2],
+    /// Bytes each side writes of its own per connection.
+    pub bytes: usize,
+    pub losses: u8,
+    pub dups: u8,
+    pub reorder: bool,
+    /// The spec each side's events are held against.
+    pub oracles: [Arc<Oracle>; 2],
+    /// The congestion machine's spec.
+    pub cc_oracle: Arc<Oracle>,
+    /// The state a listener waits in (a new connection begins when a
+    /// child leaves it).
+    pub listening: Option<&'static str>,
+    pub msl: Duration,
+    pub base: Instant,
+    /// What happened before the first move (for replays).
+    pub setup: Vec<Happened>,
+}
+
+/// A move: what the network, a timer or an application does next.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Move {
+    /// Side's application takes the next call of its script.
+    App(u8),
+    /// The datagram at this place in flight arrives.
+    Deliver(u16),
+    /// The earliest timer of either host fires.
+    Timer,
+    /// The datagram at this place is lost.
+    Lose(u16),
+    /// The datagram at this place is duplicated (the copy right behind it).
+    Duplicate(u16),
+}
+
+impl std::fmt::Display for Move {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Move::App(s) => write!(f, "app {}", side_name(usize::from(*s))),
+            Move::Deliver(i) => write!(f, "deliver {i}"),
+            Move::Timer => f.write_str("timer"),
+            Move::Lose(i) => write!(f, "lose {i}"),
+            Move::Duplicate(i) => write!(f, "duplicate {i}"),
+        }
+    }
+}
+
+impl std::str::FromStr for Move {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Move, String> {
+        let words: Vec<&str> = s.split_whitespace().collect();
+        let index = |w: &str| w.parse::<u16>().map_err(|e| format!("{w:?}: {e}"));
+        match words.as_slice() {
+            ["app", "client"] => Ok(Move::App(0)),
+            ["app", "server"] => Ok(Move::App(1)),
+            ["deliver", i] => Ok(Move::Deliver(index(i)?)),
+            ["timer"] => Ok(Move::Timer),
+            ["lose", i] => Ok(Move::Lose(index(i)?)),
+            ["duplicate", i] => Ok(Move::Duplicate(index(i)?)),
+            _ => Err(format!("not a move: {s:?}")),
+        }
+    }
+}
+
+pub(crate) fn side_name(side: usize) -> &'static str {
+    if side == CLIENT { "client" } else { "server" }
+}
+
+/// A datagram in flight.
+#[derive(Clone)]
+pub(crate) struct Flight {
+    pub to: u8,
+    pub bytes: Arc<[u8]>,
+    /// Past this it cannot be in the network: time waits for it.
+    pub deadline: Duration,
+    /// Which datagram it is, for the drawing (not part of the state).
+    pub id: u32,
+}
+
+/// How an application's connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Saw {
+    End(End),
+    /// The connection failed for another reason than a reset.
+    Error(ConnError),
+    /// The connection ended with neither the peer's FIN nor an error.
+    ClosedWithoutFin,
+}
+
+impl Saw {
+    fn describe(self) -> String {
+        match self {
+            Saw::End(End::Eof) => "the end of the stream".into(),
+            Saw::End(End::Reset) => "a reset".into(),
+            Saw::End(End::Aborted) => "its own abort".into(),
+            Saw::Error(e) => format!("the error {e:?}"),
+            Saw::ClosedWithoutFin => "the connection end without FIN or error".into(),
+        }
+    }
+}
+
+/// One side's application.
+#[derive(Clone, Default, Hash)]
+pub(crate) struct App {
+    /// The next call of the script.
+    pub pc: u8,
+    pub conn: Option<ConnId>,
+    /// Connections opened so far (the current one's number, from 1).
+    pub k: u8,
+    /// Bytes the current write has handed over.
+    pub written: u16,
+    /// Bytes all writes handed over on the current connection.
+    pub sent: u16,
+    /// Bytes read on the current connection.
+    pub received: Vec<u8>,
+    /// How the current connection ended for it, once it did.
+    pub saw: Option<Saw>,
+    /// Each connection let go of: (number, how it ended, bytes read,
+    /// bytes written).
+    pub ends: Vec<(u8, Option<Saw>, u16, u16)>,
+}
+
+/// A state of the exploration.
+#[derive(Clone)]
+pub(crate) struct World<M: Machine> {
+    /// Virtual time since the start (not part of the state: times in it
+    /// are relative to now).
+    pub now: Duration,
+    pub hosts: [Host<M>; 2],
+    pub flights: Vec<Flight>,
+    pub lost: u8,
+    pub duplicated: u8,
+    pub apps: [App; 2],
+    pub watch: [Watch; 2],
+    /// The earliest deadline of either host (derived from them).
+    pub next_timer: Option<Duration>,
+    pub next_id: u32,
+}
+
+/// What the replay of a move shows, for the drawing and the traces.
+#[derive(Clone, Debug)]
+pub(crate) enum Happened {
+    /// An event a side's connection machine raised.
+    Step(usize, StepRecord),
+    /// A datagram a side sent (the inner IPv4 packet), with its id.
+    Sent(usize, u32, Arc<[u8]>),
+    /// A call of a side's application, as text.
+    Call(usize, String),
+    /// A timer fired on a side.
+    Timer(usize),
+}
+
+/// Where a move's effects are written while replaying (not while
+/// exploring).
+pub(crate) type Log = Vec<Happened>;
+
+/// What moves leave behind besides the next state.
+#[derive(Default)]
+pub(crate) struct Sink {
+    /// What happened, when replaying.
+    pub log: Option<Log>,
+    /// The (side, transition line, source state) pairs taken.
+    pub pairs: HashSet<(u8, u32, &'static str)>,
+}
+
+/// The explorer's configuration of both hosts: a round trip takes no
+/// time and a datagram lives at most MSL (100 ms), so the retransmission
+/// timer (never below 200 ms) cannot expire while its segment or the
+/// segment answering it is still on the way: it fires only after a loss.
+pub(crate) fn config() -> Config {
+    let mut c = Config::loopback(Duration::from_millis(100));
+    c.initial_rto = Duration::from_millis(200);
+    c.min_rto = Duration::from_millis(200);
+    c.max_rto = Duration::from_millis(1600);
+    c.max_retransmissions = 4;
+    c.user_timeout = Duration::from_secs(10);
+    c.linger = Duration::from_secs(2);
+    c.recv_buffer = 256;
+    c.send_buffer = 256;
+    c.keep_trace = false;
+    c.record_steps = true;
+    c
+}
+
+impl<M: Machine> World<M> {
+    /// The initial state: the server listening (or both sides connecting),
+    /// nothing in flight.
+    pub fn new(
+        machines: [M; 2],
+        config: &Config,
+        ctx: &Ctx,
+        sink: &mut Sink,
+    ) -> Result<World<M>, String> {
+        let [a, b] = machines;
+        let host = |side: usize, m: M| {
+            let key = [side as u8 + 1; 16];
+            Host::with_machine(
+                m,
+                ip(side),
+                config.clone(),
+                IsnGenerator::new(key),
+                ctx.base,
+            )
+        };
+        let mut w = World {
+            now: Duration::ZERO,
+            hosts: [host(0, a), host(1, b)],
+            flights: Vec::new(),
+            lost: 0,
+            duplicated: 0,
+            apps: Default::default(),
+            watch: Default::default(),
+            next_timer: None,
+            next_id: 0,
+        };
+        let at = ctx.base;
+        if ctx.scenario.listens() {
+            w.hosts[1]
+                .listen(at, PORTS[1], 4)
+                .map_err(|e| format!("listen: {e}"))?;
+        } else {
+            for (side, port) in PORTS.into_iter().enumerate() {
+                let id = w.hosts[side]
+                    .connect(at, Some(port), inner(1 - side), udp(1 - side), None)
+                    .map_err(|e| format!("connect: {e}"))?;
+                w.apps[side].conn = Some(id);
+                w.apps[side].k = 1;
+            }
+        }
+        w.pump(ctx, sink).map_err(|v| v.message)?;
+        Ok(w)
+    }
+
+    fn at(&self, ctx: &Ctx) -> Instant {
+        ctx.base + self.now
+    }
+
+    /// Feeds the whole state to `h`, times relative to now: both hosts,
+    /// what is in flight (per direction in order; as a multiset of each
+    /// direction when the network reorders), the budgets spent, the
+    /// applications and the monitors.
+    pub fn fingerprint<H: Hasher>(&self, ctx: &Ctx, h: &mut H) {
+        let at = self.at(ctx);
+        for host in &self.hosts {
+            host.fingerprint(at, h);
+        }
+        for to in 0..2u8 {
+            let mut each: Vec<u64> = self
+                .flights
+                .iter()
+                .filter(|f| f.to == to)
+                .map(|f| {
+                    let mut fh = std::hash::DefaultHasher::new();
+                    f.bytes.hash(&mut fh);
+                    (f.deadline.saturating_sub(self.now)).hash(&mut fh);
+                    fh.finish()
+                })
+                .collect();
+            if ctx.reorder {
+                each.sort_unstable();
+            }
+            each.hash(h);
+        }
+        (self.lost, self.duplicated).hash(h);
+        self.apps.hash(h);
+        self.watch.hash(h);
+    }
+
+    /// The moves enabled now, in a fixed order: the applications, the
+    /// deliveries, the timer, then the faults.
+    pub fn moves(&self, ctx: &Ctx, out: &mut Vec<Move>) {
+        out.clear();
+        for side in 0..2 {
+            if self.app_enabled(side, ctx) {
+                out.push(Move::App(side as u8));
+            }
+        }
+        // Without reordering each direction is first in, first out.
+        let mut head = [false; 2];
+        for (i, f) in self.flights.iter().enumerate() {
+            let first = !std::mem::replace(&mut head[usize::from(f.to)], true);
+            if ctx.reorder || first {
+                out.push(Move::Deliver(i as u16));
+            }
+        }
+        // Applications are prompt: time does not pass while one can act.
+        let apps_idle = !out.iter().any(|m| matches!(m, Move::App(_)));
+        if let Some(t) = self.next_timer
+            && apps_idle
+            && self.flights.iter().all(|f| f.deadline >= t)
+        {
+            out.push(Move::Timer);
+        }
+        if self.lost < ctx.losses {
+            out.extend((0..self.flights.len()).map(|i| Move::Lose(i as u16)));
+        }
+        if self.duplicated < ctx.dups {
+            out.extend((0..self.flights.len()).map(|i| Move::Duplicate(i as u16)));
+        }
+    }
+
+    /// Takes `mv`, which must be enabled; a violated property is the error.
+    pub fn apply(&mut self, mv: Move, ctx: &Ctx, sink: &mut Sink) -> Result<(), Violation> {
+        match mv {
+            Move::App(side) => self.app_step(usize::from(side), ctx, sink)?,
+            Move::Deliver(i) => {
+                let f = self.flights.remove(usize::from(i));
+                let at = self.at(ctx);
+                let to = usize::from(f.to);
+                self.hosts[to].handle_datagram(at, udp(1 - to), &f.bytes);
+            }
+            Move::Timer => {
+                let t = self.next_timer.expect("enabled");
+                self.now = self.now.max(t);
+                let at = self.at(ctx);
+                for side in 0..2 {
+                    let due = self.hosts[side].poll_timeout().is_some_and(|d| d <= at);
+                    if due {
+                        self.hosts[side].handle_timeout(at);
+                        if let Some(log) = &mut sink.log {
+                            log.push(Happened::Timer(side));
+                        }
+                    }
+                }
+            }
+            Move::Lose(i) => {
+                self.flights.remove(usize::from(i));
+                self.lost += 1;
+            }
+            Move::Duplicate(i) => {
+                let mut copy = self.flights[usize::from(i)].clone();
+                copy.id = self.next_id;
+                self.next_id += 1;
+                self.flights.insert(usize::from(i) + 1, copy);
+                self.duplicated += 1;
+            }
+        }
+        self.pump(ctx, sink)
+    }
+
+    /// After a move: holds what the hosts recorded against the specs,
+    /// takes what they send into the network, and notes the next timer.
+    fn pump(&mut self, ctx: &Ctx, sink: &mut Sink) -> Result<(), Violation> {
+        let at = self.at(ctx);
+        let mut buf = [0u8; 2048];
+        for side in 0..2 {
+            let host = &mut self.hosts[side];
+            for r in host.drain_cc_steps() {
+                ctx.cc_oracle.check_step(&r).map_err(|e| {
+                    Violation::new(
+                        Property::Spec,
+                        format!("{} (congestion machine): {e}", side_name(side)),
+                    )
+                })?;
+            }
+            let steps: Vec<StepRecord> = host.drain_steps().collect();
+            host.drain_trace();
+            host.drain_cc_trace();
+            host.drain_changes();
+            for r in steps {
+                ctx.oracles[side].check_step(&r).map_err(|e| {
+                    Violation::new(Property::Spec, format!("{}: {e}", side_name(side)))
+                })?;
+                if self.begins(side, &r, ctx) {
+                    self.watch[side] = Watch {
+                        peer_isn: self.watch[side].peer_isn,
+                        ..Watch::default()
+                    };
+                }
+                self.watch[side].note(&r, &ctx.oracles[side]);
+                if let Some(t) = &r.transition {
+                    sink.pairs.insert((side as u8, t.line, r.from));
+                }
+                if let Some(log) = &mut sink.log {
+                    log.push(Happened::Step(side, r));
+                }
+            }
+        }
+        for side in 0..2 {
+            while let Some(t) = self.hosts[side].poll_transmit(at, &mut buf) {
+                let bytes: Arc<[u8]> = Arc::from(&buf[..t.len]);
+                let Ok((_, seg)) = wire::parse(&bytes) else {
+                    return Err(Violation::new(
+                        Property::Wire,
+                        format!("{} sent a malformed datagram", side_name(side)),
+                    ));
+                };
+                // A SYN with a new ISN starts another connection: what the
+                // peer saw of the last one no longer counts.
+                let peer = &mut self.watch[1 - side];
+                if seg.flags.syn() && !seg.flags.rst() && peer.peer_isn != Some(seg.seq) {
+                    peer.peer_fin = None;
+                    peer.acked = None;
+                }
+                check_wire(&seg, side, &mut self.watch)
+                    .map_err(|e| Violation::new(Property::Wire, e))?;
+                let id = self.next_id;
+                self.next_id += 1;
+                if let Some(log) = &mut sink.log {
+                    log.push(Happened::Sent(side, id, bytes.clone()));
+                }
+                self.flights.push(Flight {
+                    to: 1 - side as u8,
+                    bytes,
+                    deadline: self.now + ctx.msl,
+                    id,
+                });
+            }
+        }
+        let next = self.hosts.iter_mut().filter_map(|h| h.poll_timeout()).min();
+        self.next_timer = next.map(|t| t.saturating_duration_since(ctx.base));
+        Ok(())
+    }
+
+    /// Whether `r` starts a new connection on `side`: an open from the
+    /// initial state, or a listener's child leaving the listening state.
+    fn begins(&self, side: usize, r: &StepRecord, ctx: &Ctx) -> bool {
+        r.transition.is_some()
+            && r.to != r.from
+            && (r.from == ctx.oracles[side].initial()
+                || (r.remote.is_some() && Some(r.from) == ctx.listening))
+    }
+
+    fn status(&self, side: usize) -> Option<Status> {
+        self.apps[side]
+            .conn
+            .and_then(|id| self.hosts[side].status(id))
+    }
+
+    fn app_enabled(&self, side: usize, ctx: &Ctx) -> bool {
+        let app = &self.apps[side];
+        let Some(&op) = ctx.scripts[side].get(usize::from(app.pc)) else {
+            return false;
+        };
+        let st = self.status(side);
+        let over = |st: &Status| st.finished || st.error.is_some();
+        match op {
+            Op::Connect => {
+                let remote = inner(1 - side);
+                !self.hosts[side].each_connection().any(|held| {
+                    held.conn.local().port() == PORTS[side] && held.conn.remote() == Some(remote)
+                })
+            }
+            Op::Accept => self.hosts[side].acceptable(PORTS[side]) > 0,
+            Op::Write(_) | Op::Close => {
+                st.is_some_and(|st| (st.open && st.writable > 0) || over(&st))
+            }
+            Op::ReadRequest | Op::ReadToEnd => {
+                st.is_some_and(|st| st.readable > 0 || st.eof || over(&st))
+            }
+            Op::Abort | Op::Release => app.conn.is_some(),
+        }
+    }
+
+    fn app_step(&mut self, side: usize, ctx: &Ctx, sink: &mut Sink) -> Result<(), Violation> {
+        let at = self.at(ctx);
+        let op = ctx.scripts[side][usize::from(self.apps[side].pc)];
+        let (app, host) = (&mut self.apps[side], &mut self.hosts[side]);
+        let mut call = op.to_string();
+        let mut advance = true;
+        match op {
+            Op::Connect | Op::Accept => {
+                let id = if op == Op::Connect {
+                    host.connect(at, Some(PORTS[side]), inner(1 - side), udp(1 - side), None)
+                        .ok()
+                } else {
+                    host.accept(PORTS[side]).ok().flatten()
+                };
+                *app = App {
+                    pc: app.pc,
+                    conn: id,
+                    k: app.k + 1,
+                    ends: std::mem::take(&mut app.ends),
+                    ..App::default()
+                };
+            }
+            Op::Write(data) => {
+                let id = app.conn.expect("enabled");
+                let bytes = match data {
+                    Data::Own => own_data(side, app.k, ctx.bytes),
+                    Data::Echo => app.received.clone(),
+                };
+                let from = usize::from(app.written);
+                match host.send(at, id, &bytes[from..]) {
+                    Ok(n) => {
+                        app.written += n as u16;
+                        app.sent += n as u16;
+                        call = format!("write {n} B");
+                        advance = usize::from(app.written) == bytes.len();
+                    }
+                    Err(_) => call = "write: refused".into(),
+                }
+            }
+            Op::Close => {
+                if host.close(at, app.conn.expect("enabled")).is_err() {
+                    call = "close: refused".into();
+                }
+            }
+            Op::Abort => {
+                let _ = host.abort(at, app.conn.expect("enabled"));
+                app.saw = Some(Saw::End(End::Aborted));
+            }
+            Op::ReadRequest | Op::ReadToEnd => {
+                let id = app.conn.expect("enabled");
+                let mut chunk = [0u8; 512];
+                let before = app.received.len();
+                while let Ok(n @ 1..) = host.recv(at, id, &mut chunk) {
+                    app.received.extend_from_slice(&chunk[..n]);
+                }
+                let expected = ctx.scenario.peer_writes(side, app.k, ctx.bytes);
+                if !expected.starts_with(&app.received) {
+                    return Err(Violation::new(
+                        Property::Data,
+                        format!(
+                            "the {} read {:?} on connection {}, not a prefix of what its peer \
+                             wrote there ({:?})",
+                            side_name(side),
+                            String::from_utf8_lossy(&app.received),
+                            app.k,
+                            String::from_utf8_lossy(&expected)
+                        ),
+                    ));
+                }
+                let st = host.status(id).expect("held");
+                let saw = match (st.error, st.eof, st.finished) {
+                    (Some(ConnError::Reset), ..) => Some(Saw::End(End::Reset)),
+                    (Some(e), ..) => Some(Saw::Error(e)),
+                    (None, true, _) => Some(Saw::End(End::Eof)),
+                    (None, false, true) => Some(Saw::ClosedWithoutFin),
+                    _ => None,
+                };
+                let read = app.received.len() - before;
+                call = format!("read {read} B");
+                if st.readable == 0
+                    && let Some(saw) = saw
+                {
+                    app.saw.get_or_insert(saw);
+                    call.push_str(match saw {
+                        Saw::End(End::Eof) => ", EOF",
+                        Saw::End(_) | Saw::Error(_) => ", error",
+                        Saw::ClosedWithoutFin => ", closed",
+                    });
+                } else {
+                    advance = op == Op::ReadRequest && app.received.len() >= ctx.bytes;
+                }
+            }
+            Op::Release => {
+                self.check_acked(side)?;
+                let app = &mut self.apps[side];
+                let id = app.conn.take().expect("enabled");
+                self.hosts[side].release(id);
+                app.ends
+                    .push((app.k, app.saw, app.received.len() as u16, app.sent));
+            }
+        }
+        let app = &mut self.apps[side];
+        if advance {
+            app.pc += 1;
+            app.written = 0;
+        }
+        // What a read saw must follow from the events so far.
+        if matches!(op, Op::ReadRequest | Op::ReadToEnd) {
+            let saw = app.saw;
+            let seen = Seen {
+                eof: saw == Some(Saw::End(End::Eof)),
+                error: matches!(saw, Some(Saw::End(End::Reset) | Saw::Error(_))),
+                read: !app.received.is_empty(),
+            };
+            self.watch[side]
+                .check_seen(&seen)
+                .map_err(|e| Violation::new(Property::App, format!("{}: {e}", side_name(side))))?;
+        }
+        if let Some(log) = &mut sink.log {
+            log.push(Happened::Call(side, call));
+        }
+        Ok(())
+    }
+
+    /// Every byte `side` acknowledged on its current connection was read
+    /// by its application, unless the application saw an error.
+    fn check_acked(&self, side: usize) -> Result<(), Violation> {
+        let (app, w) = (&self.apps[side], &self.watch[side]);
+        let (Some(isn), Some(acked)) = (w.peer_isn, w.acked) else {
+            return Ok(());
+        };
+        // (Of the data the peer's application handed over: not its FIN.)
+        let peer = &self.apps[1 - side];
+        let wrote = if peer.k == app.k {
+            peer.sent
+        } else {
+            peer.ends.iter().find(|e| e.0 == app.k).map_or(0, |e| e.3)
+        };
+        let acked = (acked.distance(isn + 1).max(0) as usize).min(usize::from(wrote));
+        let excused = matches!(
+            app.saw,
+            Some(Saw::End(End::Reset | End::Aborted) | Saw::Error(_))
+        );
+        if !excused && app.received.len() < acked {
+            return Err(Violation::new(
+                Property::AckedLost,
+                format!(
+                    "the {} acknowledged {acked} bytes of connection {} but its application \
+                     read {} and saw no error",
+                    side_name(side),
+                    app.k,
+                    app.received.len()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// What a state with no move is: `Ok(None)` desired, `Ok(Some(why))`
+    /// acceptable, `Err` a deadlock or an undesired end.
+    pub fn classify(&self, ctx: &Ctx) -> Result<Option<String>, Violation> {
+        let done = |side: usize| usize::from(self.apps[side].pc) == ctx.scripts[side].len();
+        if !done(0) || !done(1) {
+            // The server's accept never comes when the client aborted
+            // before its handshake completed on the server.
+            if ctx.scenario == Scenario::Abort
+                && done(CLIENT)
+                && self.apps[1].pc == 0
+                && self.hosts.iter().all(|h| h.connections() == 0)
+            {
+                return Ok(Some(
+                    "the client aborted before the server could accept".into(),
+                ));
+            }
+            let waiting: Vec<String> = (0..2)
+                .filter(|&s| !done(s))
+                .map(|s| {
+                    let op = ctx.scripts[s][usize::from(self.apps[s].pc)];
+                    let state = self.apps[s]
+                        .conn
+                        .and_then(|id| self.hosts[s].connection(id))
+                        .map_or("-".to_owned(), |c| c.state().to_string());
+                    format!("the {} waits to {op} (in {state})", side_name(s))
+                })
+                .collect();
+            return Err(Violation::new(
+                Property::Deadlock,
+                format!("no move is possible: {}", waiting.join("; ")),
+            ));
+        }
+        let held: Vec<String> = self
+            .hosts
+            .iter()
+            .enumerate()
+            .flat_map(|(s, h)| {
+                h.each_connection()
+                    .map(move |c| format!("{} {}", side_name(s), c.conn.state()))
+            })
+            .collect();
+        if !held.is_empty() {
+            return Err(Violation::new(
+                Property::Undesired,
+                format!(
+                    "the scripts ended, but connections remain: {}",
+                    held.join(", ")
+                ),
+            ));
+        }
+        let mut acceptable = Vec::new();
+        for side in 0..2 {
+            let want = ctx.scenario.expect(side);
+            for &(k, saw, read, _) in &self.apps[side].ends {
+                let all = ctx.scenario.peer_writes(side, k, ctx.bytes).len() == usize::from(read);
+                let who = format!("the {} on connection {k}", side_name(side));
+                match saw {
+                    Some(Saw::End(end)) if end == want && (all || end != End::Eof) => {}
+                    Some(Saw::End(End::Reset)) if all => acceptable.push(format!(
+                        "{who} saw a reset after reading all its peer wrote"
+                    )),
+                    // Its peer's RST lost, nothing of its own outstanding:
+                    // only its own timeout can end a half-open connection.
+                    Some(Saw::Error(ConnError::TimedOut))
+                        if all && ctx.scenario == Scenario::Abort =>
+                    {
+                        acceptable.push(format!(
+                            "{who} read all its peer wrote, and its own timeout ended the \
+                             connection the peer had aborted (the RST was lost)"
+                        ))
+                    }
+                    Some(saw) => {
+                        return Err(Violation::new(
+                            Property::Undesired,
+                            format!("{who} read {read} B and saw {}", saw.describe()),
+                        ));
+                    }
+                    None => {
+                        return Err(Violation::new(
+                            Property::Undesired,
+                            format!("{who} let go before it saw an end"),
+                        ));
+                    }
+                }
+            }
+        }
+        Ok(if acceptable.is_empty() {
+            None
+        } else {
+            Some(acceptable.join("; "))
+        })
+    }
+}

@@ -1,0 +1,156 @@
+//! The explorer: tcp.fsm holds in every scenario with a loss; variant
+//! specs with known defects are caught, each with a shortest
+//! counterexample that a replay reproduces and that draws as a sequence
+//! chart naming every state of its path.
+
+use fsm_lab::explore::{
+    self, Options, Property, Report, Scenario, Subject, chart, read_schedule, replay, schedule_file,
+};
+
+fn spec(path: &str) -> Subject {
+    let full = format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"));
+    let machine = fsm_runtime::loaded::Loaded::load(std::path::Path::new(&full))
+        .unwrap_or_else(|e| panic!("{path}: {e}"));
+    Subject::new(path, machine)
+}
+
+fn run(s: &Subject, options: &Options) -> Report {
+    explore::explore([s, s], options, &|_, _| {}).expect("explores")
+}
+
+#[test]
+fn tcp_fsm_holds_in_every_scenario_with_one_loss() {
+    let tcp = spec("tcp.fsm");
+    for scenario in Scenario::ALL {
+        let mut o = Options::new(scenario);
+        o.losses = 1;
+        let r = run(&tcp, &o);
+        assert!(r.ok(), "{scenario}:\n{r}");
+        assert!(!r.bounded);
+        assert!(r.desired > 0, "{scenario}: no desired end:\n{r}");
+        assert!(r.states > 10, "{scenario}: {} states", r.states);
+    }
+}
+
+/// A variant spec, the scenario that shows its defect, and the property
+/// the defect breaks, as the spec's text tells it (not as the explorer
+/// finds it).
+struct Defect {
+    spec: &'static str,
+    scenario: Scenario,
+    losses: u8,
+    breaks: Property,
+}
+
+const DEFECTS: [Defect; 5] = [
+    // ESTABLISHED has no transition for the peer's FIN: the server never
+    // sees the end of the client's stream, and waits to read forever.
+    Defect {
+        spec: "examples/specs/no_close_wait.fsm",
+        scenario: Scenario::Echo,
+        losses: 0,
+        breaks: Property::Deadlock,
+    },
+    // SYN_RCVD never becomes ESTABLISHED: nothing is ever accepted.
+    Defect {
+        spec: "examples/specs/no_syn_rcvd_established.fsm",
+        scenario: Scenario::Echo,
+        losses: 0,
+        breaks: Property::Deadlock,
+    },
+    // A SYN in SYN_SENT is refused: two connects that cross never open,
+    // and the connect times out.
+    Defect {
+        spec: "examples/specs/no_simultaneous_open.fsm",
+        scenario: Scenario::SimultaneousOpen,
+        losses: 0,
+        breaks: Property::Undesired,
+    },
+    // The server closes as soon as the client's FIN arrives, before it
+    // could echo: the client reads nothing back.
+    Defect {
+        spec: "examples/specs/server_closes_on_fin.fsm",
+        scenario: Scenario::Echo,
+        losses: 0,
+        breaks: Property::Undesired,
+    },
+    // No linger timeout in FIN_WAIT_2: when the aborting client's RST is
+    // lost, the server's FIN is acknowledged and nothing ever ends it.
+    Defect {
+        spec: "examples/specs/no_linger.fsm",
+        scenario: Scenario::Abort,
+        losses: 1,
+        breaks: Property::Deadlock,
+    },
+];
+
+#[test]
+fn variants_with_defects_are_caught_and_the_counterexamples_replay() {
+    for d in DEFECTS {
+        let s = spec(d.spec);
+        let mut o = Options::new(d.scenario);
+        o.losses = d.losses;
+        let r = run(&s, &o);
+        let c = r
+            .violations
+            .iter()
+            .find(|c| c.violation.property == d.breaks)
+            .unwrap_or_else(|| panic!("{}: {:?} not found:\n{r}", d.spec, d.breaks));
+        // The schedule file reads back to the same settings and moves, and
+        // plays back to the same violation.
+        let mut again = Options::new(Scenario::Echo);
+        let moves = read_schedule(&schedule_file(&r, c), &mut again).expect("reads back");
+        assert_eq!(moves, c.schedule);
+        assert_eq!(again.scenario, d.scenario);
+        assert_eq!(again.losses, d.losses);
+        let played = replay([&s, &s], &again, &moves).expect("replays");
+        assert!(
+            played.failed(),
+            "{}: the replay does not fail:\n{played}",
+            d.spec
+        );
+        let verdict = played.verdict().expect("a verdict");
+        assert!(
+            verdict.starts_with(d.breaks.name()),
+            "{}: {verdict}",
+            d.spec
+        );
+        // Its chart names every state the path went through.
+        let svg = fsm_codegen::msc::render(&chart(&played, d.spec));
+        assert!(svg.starts_with("<svg") || svg.starts_with("<?xml") || svg.starts_with("<!--"));
+        assert!(svg.trim_end().ends_with("</svg>"));
+        for state in played.states() {
+            assert!(
+                svg.contains(&state),
+                "{}: {state} missing from the chart",
+                d.spec
+            );
+        }
+    }
+}
+
+#[test]
+fn a_move_that_is_not_enabled_is_an_error_not_a_panic() {
+    let tcp = spec("tcp.fsm");
+    let o = Options::new(Scenario::Echo);
+    let err = replay([&tcp, &tcp], &o, &[explore::Move::Deliver(3)]).unwrap_err();
+    assert!(err.contains("not enabled"), "{err}");
+    let mut o = Options::new(Scenario::Echo);
+    assert!(read_schedule("deliver x", &mut o).is_err());
+    assert!(read_schedule("scenario nowhere", &mut o).is_err());
+}
+
+#[test]
+fn the_search_is_the_same_on_one_thread_and_on_two() {
+    let tcp = spec("tcp.fsm");
+    let mut o = Options::new(Scenario::SimultaneousClose);
+    o.losses = 1;
+    o.threads = 1;
+    let one = run(&tcp, &o);
+    o.threads = 2;
+    let two = run(&tcp, &o);
+    assert_eq!(
+        (one.states, one.transitions, one.depth, one.desired),
+        (two.states, two.transitions, two.depth, two.desired)
+    );
+}
