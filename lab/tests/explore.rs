@@ -154,3 +154,37 @@ fn the_search_is_the_same_on_one_thread_and_on_two() {
         (two.states, two.transitions, two.depth, two.desired)
     );
 }
+
+/// RFC 793 figure 6 labels a simultaneous open `rcv SYN / snd ACK` where
+/// its text (and RFC 9293) send a SYN,ACK. In a crossing both SYNs are
+/// already on their way, so a bare ACK of the peer's SYN is enough: the
+/// variant takes the figure's transition and still opens, whatever the
+/// network does with one loss.
+#[test]
+fn rfc793_figure6_still_opens_a_simultaneous_open() {
+    let s = spec("examples/specs/rfc793_figure6_open.fsm");
+    let mut o = Options::new(Scenario::SimultaneousOpen);
+    o.losses = 1;
+    let r = run(&s, &o);
+    assert!(r.ok(), "{r}");
+    let line = s
+        .oracle
+        .model
+        .transitions
+        .iter()
+        .find(|t| {
+            let m = &s.oracle.model;
+            m.events[t.event.index()].name.text == "rcv_syn"
+                && t.sources
+                    .iter()
+                    .any(|x| m.states[x.index()].name.text == "SYN_SENT")
+        })
+        .expect("the figure's transition")
+        .line;
+    assert!(
+        !r.untaken[0]
+            .iter()
+            .any(|p| p.ends_with(&format!(":{line} SYN_SENT on rcv_syn"))),
+        "the figure's transition was never taken:\n{r}"
+    );
+}

@@ -117,7 +117,7 @@ type Agree = fn(&str) -> usize;
 
 #[test]
 fn loaded_and_generated_machines_agree_on_every_input() {
-    let specs: [(&str, Agree); 9] = [
+    let specs: [(&str, Agree); 11] = [
         ("tcp.fsm", agree::<fsm_runtime::tcp::Spec>),
         (
             "examples/specs/no_time_wait.fsm",
@@ -147,6 +147,14 @@ fn loaded_and_generated_machines_agree_on_every_input() {
         (
             "examples/specs/reset_anywhere_in_window.fsm",
             agree::<reset_anywhere_in_window::Spec>,
+        ),
+        (
+            "examples/specs/time_wait_ignores_rst.fsm",
+            agree::<time_wait_ignores_rst::Spec>,
+        ),
+        (
+            "examples/specs/rfc793_figure6_open.fsm",
+            agree::<rfc793_figure6_open::Spec>,
         ),
     ];
     // Every spec of examples/specs/ is among them.

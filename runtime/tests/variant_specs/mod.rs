@@ -24,3 +24,9 @@ pub mod no_linger {
 pub mod reset_anywhere_in_window {
     fsm_runtime::machine!("../examples/specs/reset_anywhere_in_window.fsm");
 }
+pub mod time_wait_ignores_rst {
+    fsm_runtime::machine!("../examples/specs/time_wait_ignores_rst.fsm");
+}
+pub mod rfc793_figure6_open {
+    fsm_runtime::machine!("../examples/specs/rfc793_figure6_open.fsm");
+}
