@@ -108,7 +108,7 @@ impl Tour {
         self.sequences.iter().map(Vec::len).sum()
     }
 
-    /// "91 pairs in 40 sequences of 200 events; guard outcomes 14/14".
+    /// "87 pairs in 77 sequences of 292 events; guard outcomes 14/14".
     pub fn summary(&self) -> String {
         let mut s = format!(
             "{} pairs in {} sequences of {} events; guard outcomes {}/{}",

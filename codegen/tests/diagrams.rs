@@ -275,7 +275,11 @@ fn transitions_with_several_sources_are_legend_rows_not_arrows() {
             assert!(!svg_arrows.contains(&svg::xml(&r.label)), "{}", r.label);
         }
     }
-    assert!(fig.several.iter().any(|r| r.sources == "any state"));
+    // A list of sources is written out: tcp.fsm's user timeout, in the
+    // states where something can await an ACK.
+    assert!(fig.several.iter().any(|r| r.label == "user timeout / –"
+        && r.sources
+            == "SYN_SENT, SYN_RCVD, ESTABLISHED, FIN_WAIT_1, CLOSE_WAIT, CLOSING, LAST_ACK"));
     assert!(
         fig.groups
             .iter()
@@ -473,6 +477,29 @@ fn a_spec_without_paths_or_several_sources_still_draws() {
     assert!(!mmd.contains("classDef"));
     assert!(mmd.contains("OFF --> ON : flip / –"));
     graphviz(&dot);
+}
+
+#[test]
+fn any_as_the_source_is_one_row_for_any_state() {
+    let source = r#"
+        machine Lamp "lamp" zh "灯"
+        state OFF initial "off"
+        state ON "on"
+        event flip call "flip"
+        event cut call "power cut" zh "停电"
+        OFF -> ON on flip
+        ON -> OFF on flip
+        any -> OFF on cut
+    "#;
+    let model = fsm_codegen::compile("lamp.fsm", source)
+        .expect("compiles")
+        .model;
+    let fig = Figure::new(&model, &en());
+    assert_eq!(fig.arrows.len(), 2);
+    assert_eq!(fig.several.len(), 1);
+    assert_eq!(fig.several[0].sources, "any state");
+    assert!(mermaid::render(&model, &en()).contains("any state · power cut / – → OFF"));
+    assert!(svg::render(&model, &zh()).contains("任何状态"));
 }
 
 /// A heat map: the pairs of the client path fired (step 2 most often),

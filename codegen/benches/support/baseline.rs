@@ -36,7 +36,6 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::Closed, E::PassiveOpen) => ok(S::Listen, &[A::CreateTcb], 0),
         (S::Closed, E::ActiveOpen) => ok(S::SynSent, &[A::CreateTcb, A::SendSyn], 1),
         (S::Closed, E::RcvSegment) => ok(S::Closed, &[A::ReplyRst], 2),
-        (S::Closed, E::UserTimeout) => ok(S::Closed, TIMEOUT, 80),
 
         (S::Listen, E::RcvSyn) => ok(S::SynRcvd, &[A::InitRcv, A::SendSynAck], 3),
         (S::Listen, E::RcvRst) => ok(S::Listen, &[], 4),
@@ -50,7 +49,6 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::Listen, E::Close) => ok(S::Closed, &[A::DeleteTcb], 6),
         (S::Listen, E::RcvBadAck) => ok(S::Listen, &[A::ReplyRst], 16),
         (S::Listen, E::Abort) => ok(S::Closed, ABORT, 75),
-        (S::Listen, E::UserTimeout) => ok(S::Closed, TIMEOUT, 81),
 
         (S::SynSent, E::RcvSynAck) => ok(S::Established, &[A::InitRcv, A::SendAck], 7),
         (S::SynSent, E::RcvSyn) => ok(S::SynRcvd, &[A::InitRcv, A::SendSynAck], 8),
@@ -59,7 +57,7 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::SynSent, E::RcvBadAck) => ok(S::SynSent, &[A::ReplyRst], 17),
         (S::SynSent, E::Send) => ok(S::SynSent, &[A::QueueData], 35),
         (S::SynSent, E::Abort) => ok(S::Closed, ABORT, 76),
-        (S::SynSent, E::UserTimeout) => ok(S::Closed, TIMEOUT, 82),
+        (S::SynSent, E::UserTimeout) => ok(S::Closed, TIMEOUT, 80),
 
         (S::SynRcvd, E::RcvAck) => ok(S::Established, &[], 11),
         (S::SynRcvd, E::RcvRst) => {
@@ -77,7 +75,7 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::SynRcvd, E::RcvSyn) => ok(S::SynRcvd, CHALLENGE, 54),
         (S::SynRcvd, E::RcvUnacceptable) => ok(S::SynRcvd, &[A::SendAck], 62),
         (S::SynRcvd, E::Abort) => ok(S::Closed, ABORT_SYNC, 70),
-        (S::SynRcvd, E::UserTimeout) => ok(S::Closed, TIMEOUT, 83),
+        (S::SynRcvd, E::UserTimeout) => ok(S::Closed, TIMEOUT, 81),
 
         (S::Established, E::Close) => ok(S::FinWait1, &[A::SendFin], 19),
         (S::Established, E::RcvFin) => ok(S::CloseWait, &[A::SendAck], 20),
@@ -87,7 +85,7 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::Established, E::RcvSyn) => ok(S::Established, CHALLENGE, 55),
         (S::Established, E::RcvUnacceptable) => ok(S::Established, &[A::SendAck], 63),
         (S::Established, E::Abort) => ok(S::Closed, ABORT_SYNC, 71),
-        (S::Established, E::UserTimeout) => ok(S::Closed, TIMEOUT, 84),
+        (S::Established, E::UserTimeout) => ok(S::Closed, TIMEOUT, 82),
 
         (S::FinWait1, E::RcvAck) => {
             if guards(Guard::FinAcked) {
@@ -108,7 +106,7 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::FinWait1, E::RcvSyn) => ok(S::FinWait1, CHALLENGE, 56),
         (S::FinWait1, E::RcvUnacceptable) => ok(S::FinWait1, &[A::SendAck], 64),
         (S::FinWait1, E::Abort) => ok(S::Closed, ABORT_SYNC, 72),
-        (S::FinWait1, E::UserTimeout) => ok(S::Closed, TIMEOUT, 85),
+        (S::FinWait1, E::UserTimeout) => ok(S::Closed, TIMEOUT, 83),
 
         (S::FinWait2, E::RcvFin) => ok(S::TimeWait, &[A::SendAck, A::StartTimeWait], 25),
         (S::FinWait2, E::LingerTimeout) => ok(S::Closed, TIMEOUT, 26),
@@ -117,7 +115,6 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::FinWait2, E::RcvSyn) => ok(S::FinWait2, CHALLENGE, 57),
         (S::FinWait2, E::RcvUnacceptable) => ok(S::FinWait2, &[A::SendAck], 65),
         (S::FinWait2, E::Abort) => ok(S::Closed, ABORT_SYNC, 73),
-        (S::FinWait2, E::UserTimeout) => ok(S::Closed, TIMEOUT, 86),
 
         (S::CloseWait, E::Close) => ok(S::LastAck, &[A::SendFin], 27),
         (S::CloseWait, E::RcvFin) => ok(S::CloseWait, &[A::SendAck], 32),
@@ -127,7 +124,7 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::CloseWait, E::RcvSyn) => ok(S::CloseWait, CHALLENGE, 58),
         (S::CloseWait, E::RcvUnacceptable) => ok(S::CloseWait, &[A::SendAck], 66),
         (S::CloseWait, E::Abort) => ok(S::Closed, ABORT_SYNC, 74),
-        (S::CloseWait, E::UserTimeout) => ok(S::Closed, TIMEOUT, 89),
+        (S::CloseWait, E::UserTimeout) => ok(S::Closed, TIMEOUT, 84),
 
         (S::Closing, E::RcvAck) => ok(S::TimeWait, &[A::StartTimeWait], 28),
         (S::Closing, E::RcvFin) => ok(S::Closing, &[A::SendAck], 33),
@@ -136,7 +133,7 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::Closing, E::RcvSyn) => ok(S::Closing, CHALLENGE, 59),
         (S::Closing, E::RcvUnacceptable) => ok(S::Closing, &[A::SendAck], 67),
         (S::Closing, E::Abort) => ok(S::Closed, ABORT, 77),
-        (S::Closing, E::UserTimeout) => ok(S::Closed, TIMEOUT, 87),
+        (S::Closing, E::UserTimeout) => ok(S::Closed, TIMEOUT, 85),
 
         (S::LastAck, E::RcvAck) => ok(S::Closed, &[A::DeleteTcb], 29),
         (S::LastAck, E::RcvFin) => ok(S::LastAck, &[A::SendAck], 34),
@@ -145,7 +142,7 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::LastAck, E::RcvSyn) => ok(S::LastAck, CHALLENGE, 60),
         (S::LastAck, E::RcvUnacceptable) => ok(S::LastAck, &[A::SendAck], 68),
         (S::LastAck, E::Abort) => ok(S::Closed, ABORT, 78),
-        (S::LastAck, E::UserTimeout) => ok(S::Closed, TIMEOUT, 90),
+        (S::LastAck, E::UserTimeout) => ok(S::Closed, TIMEOUT, 86),
 
         (S::TimeWait, E::TimeWaitTimeout) => ok(S::Closed, &[A::DeleteTcb], 30),
         (S::TimeWait, E::RcvFin) => ok(S::TimeWait, &[A::SendAck, A::StartTimeWait], 31),
@@ -154,7 +151,6 @@ fn hand_written(state: S, event: E, guards: &impl Fn(Guard) -> bool) -> Result<S
         (S::TimeWait, E::RcvSyn) => ok(S::TimeWait, CHALLENGE, 61),
         (S::TimeWait, E::RcvUnacceptable) => ok(S::TimeWait, &[A::SendAck], 69),
         (S::TimeWait, E::Abort) => ok(S::Closed, ABORT, 79),
-        (S::TimeWait, E::UserTimeout) => ok(S::Closed, TIMEOUT, 88),
 
         _ => none(false),
     }
