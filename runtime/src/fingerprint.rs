@@ -14,7 +14,10 @@
 //! connections' own deadlines, which are in), and which transition was
 //! traced last (it only keeps repeated self-loops out of the trace).
 //! One thing depends on absolute time and is left out on purpose: the ISN
-//! clock (RFC 6528), which only new connections read.
+//! clock (RFC 6528), which only new connections read (how far
+//! [`IsnGenerator::advance`] moved it ahead is in).
+//!
+//! [`IsnGenerator::advance`]: crate::isn::IsnGenerator::advance
 //!
 //! Each type's fingerprint destructures the type, so that a field added
 //! later does not compile until it is placed in or out of the fingerprint.

@@ -269,7 +269,7 @@ impl<M: Machine> Host<M> {
             config: _,
             local_ip,
             epoch: _,
-            isn: _,
+            isn,
             slots,
             free,
             by_key: _,
@@ -285,6 +285,7 @@ impl<M: Machine> Host<M> {
             preferred_port,
         } = self;
         (local_ip, free, dirty, replies, next_port, preferred_port).hash(h);
+        isn.ahead().hash(h);
         h.write_usize(slots.len());
         for slot in slots {
             slot.generation.hash(h);
@@ -319,6 +320,12 @@ impl<M: Machine> Host<M> {
             (port, backlog, half_open, ready).hash(h);
             template.fingerprint(now, h);
         }
+    }
+
+    /// Moves the ISN clock ahead by `by` (no timer moves): see
+    /// [`IsnGenerator::advance`].
+    pub fn advance_isn_clock(&mut self, by: Duration) {
+        self.isn.advance(by);
     }
 
     /// Makes connections take `port` as their local port when it is free

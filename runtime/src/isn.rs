@@ -23,6 +23,9 @@ use crate::wire::SeqNum;
 #[derive(Clone)]
 pub struct IsnGenerator {
     hasher: SipHasher24,
+    /// How far the clock runs ahead of the elapsed time it is given (see
+    /// [`IsnGenerator::advance`]).
+    ahead: Duration,
 }
 
 impl IsnGenerator {
@@ -30,6 +33,7 @@ impl IsnGenerator {
     pub fn new(key: [u8; 16]) -> Self {
         IsnGenerator {
             hasher: SipHasher24::new_with_key(&key),
+            ahead: Duration::ZERO,
         }
     }
 
@@ -51,8 +55,22 @@ impl IsnGenerator {
         local: SocketAddrV4,
         remote: SocketAddrV4,
     ) -> SeqNum {
-        let m = (elapsed_since_start.as_micros() / 4) as u32;
+        let m = ((elapsed_since_start + self.ahead).as_micros() / 4) as u32;
         SeqNum(m.wrapping_add(self.f(local, remote)))
+    }
+
+    /// Moves the timer part ahead by `by`, with no time passing: for a
+    /// simulation whose virtual time stands still between two incarnations
+    /// of a connection (an explorer's), where a real clock would have
+    /// ticked at least a round trip, so that the second does not take the
+    /// first's ISN.
+    pub fn advance(&mut self, by: Duration) {
+        self.ahead += by;
+    }
+
+    /// How far [`IsnGenerator::advance`] moved the clock ahead.
+    pub fn ahead(&self) -> Duration {
+        self.ahead
     }
 
     /// `F`: SipHash-2-4 of the 4-tuple, low 32 bits.

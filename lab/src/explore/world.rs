@@ -30,6 +30,10 @@ use super::{Property, Violation};
 use crate::oracle::Oracle;
 use crate::sim::{Seen, Watch, check_wire};
 
+/// How far a host's ISN clock runs ahead at each new connection (see
+/// [`Host::advance_isn_clock`]): 250,000 ticks of RFC 6528's 4 µs.
+const INCARNATION: Duration = Duration::from_secs(1);
+
 /// The client's side index.
 pub(crate) const CLIENT: usize = 0;
 /// The server's port, and the client's (fixed, so `reuse` reuses it).
@@ -418,6 +422,10 @@ impl<M: Machine> World<M> {
                         peer_isn: self.watch[side].peer_isn,
                         ..Watch::default()
                     };
+                    // Virtual time stands still between incarnations; a
+                    // real ISN clock would have ticked: the next one
+                    // must not take this one's ISN.
+                    self.hosts[side].advance_isn_clock(INCARNATION);
                 }
                 self.watch[side].note(&r, &ctx.oracles[side]);
                 if let Some(t) = &r.transition {
