@@ -24,6 +24,8 @@ fn tcp_fsm_holds_in_every_scenario_with_one_loss() {
     for scenario in Scenario::ALL {
         let mut o = Options::new(scenario);
         o.losses = 1;
+        // Two segments each way, so that they can arrive out of order.
+        o.bytes = 2;
         let r = run(&tcp, &o);
         assert!(r.ok(), "{scenario}:\n{r}");
         assert!(!r.bounded);

@@ -1518,6 +1518,9 @@ impl<M: Machine> Connection<M> {
         self.fire_with(env, Event::RcvFin, seg_cause(inc), None, |c| {
             if let Some(t) = c.tcb.as_mut() {
                 t.rcv_nxt += 1;
+                if crate::testing::planted(crate::testing::Plant::FinCountedTwice) {
+                    t.rcv_nxt += 1;
+                }
                 t.fin_received = true;
                 t.assembler.clear();
             }
@@ -1835,10 +1838,14 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
     arm_rto(t, now, fresh);
     t.acked_now();
     t.rcv_adv = t.rcv_nxt + t.offered_wnd() as usize;
+    let mut ack = t.rcv_nxt;
+    if len > 0 && crate::testing::planted(crate::testing::Plant::AckOneTooFar) {
+        ack += 1;
+    }
     Some(Outgoing {
         dst,
         seq,
-        ack: Some(t.rcv_nxt),
+        ack: Some(ack),
         flags,
         window: t.window_field(false),
         mss: None,

@@ -84,4 +84,31 @@ pub mod testing {
     pub fn check_with_tshark(path: &std::path::Path) -> Result<Option<usize>, String> {
         crate::pcap::check_with_tshark(path)
     }
+
+    /// A bug planted in `conn.rs`, for the tests that must find it (the
+    /// explorer's: `lab/tests/planted.rs`). Off unless a test turns one on,
+    /// for the whole process: such a test runs alone in its binary.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    #[repr(u8)]
+    pub enum Plant {
+        /// None: the runtime as it is.
+        Nothing = 0,
+        /// The peer's FIN, taken in, counts as two sequence numbers.
+        FinCountedTwice = 1,
+        /// Segments that carry data acknowledge one byte more than arrived.
+        AckOneTooFar = 2,
+    }
+
+    static PLANTED: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(0);
+
+    /// Plants `plant` (or, with [`Plant::Nothing`], takes it out).
+    pub fn plant(plant: Plant) {
+        PLANTED.store(plant as u8, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// Whether `plant` is planted.
+    #[inline]
+    pub(crate) fn planted(plant: Plant) -> bool {
+        PLANTED.load(std::sync::atomic::Ordering::Relaxed) == plant as u8
+    }
 }

@@ -22,6 +22,7 @@
 //! [`replay`] plays a schedule back exactly.
 
 mod chart;
+mod fingerprint;
 pub mod scenario;
 mod search;
 mod world;
@@ -176,12 +177,12 @@ pub struct Options {
 }
 
 impl Options {
-    /// A scenario with the defaults: 2 bytes each way in segments of 1
+    /// A scenario with the defaults: 1 byte each way in segments of 1
     /// byte, no faults, every core.
     pub fn new(scenario: Scenario) -> Options {
         Options {
             scenario,
-            bytes: 2,
+            bytes: 1,
             mss: 1,
             losses: 0,
             dups: 0,

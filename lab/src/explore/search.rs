@@ -36,7 +36,7 @@ impl Hasher for Identity {
 type Visited = HashMap<u64, u32, BuildHasherDefault<Identity>>;
 
 pub(crate) fn fingerprint<M: Machine>(w: &World<M>, ctx: &Ctx) -> u64 {
-    let mut h = std::hash::DefaultHasher::new();
+    let mut h = super::fingerprint::hasher();
     w.fingerprint(ctx, &mut h);
     h.finish()
 }

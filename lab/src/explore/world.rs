@@ -25,6 +25,7 @@ use fsm_runtime::trace::StepRecord;
 use fsm_runtime::vocab::Machine;
 use fsm_runtime::wire;
 
+use super::fingerprint;
 use super::scenario::{Data, End, Op, Scenario, own_data};
 use super::{Property, Violation};
 use crate::oracle::Oracle;
@@ -129,6 +130,8 @@ pub(crate) struct Flight {
     pub bytes: Arc<[u8]>,
     /// Past this it cannot be in the network: time waits for it.
     pub deadline: Duration,
+    /// A hash of the bytes.
+    pub hash: u64,
     /// Which datagram it is, for the drawing (not part of the state).
     pub id: u32,
 }
@@ -182,14 +185,18 @@ pub(crate) struct World<M: Machine> {
     /// Virtual time since the start (not part of the state: times in it
     /// are relative to now).
     pub now: Duration,
-    pub hosts: [Host<M>; 2],
+    /// The hosts, shared with the states they were copied from until a
+    /// move changes them.
+    pub hosts: [Arc<Host<M>>; 2],
+    /// Each host's fingerprint, relative to now (derived from it).
+    pub host_fp: [u64; 2],
     pub flights: Vec<Flight>,
     pub lost: u8,
     pub duplicated: u8,
     pub apps: [App; 2],
     pub watch: [Watch; 2],
-    /// The earliest deadline of either host (derived from them).
-    pub next_timer: Option<Duration>,
+    /// Each host's earliest deadline (derived from it).
+    pub deadlines: [Option<Duration>; 2],
     pub next_id: u32,
 }
 
@@ -260,30 +267,32 @@ impl<M: Machine> World<M> {
         };
         let mut w = World {
             now: Duration::ZERO,
-            hosts: [host(0, a), host(1, b)],
+            hosts: [Arc::new(host(0, a)), Arc::new(host(1, b))],
+            host_fp: [0; 2],
             flights: Vec::new(),
             lost: 0,
             duplicated: 0,
             apps: Default::default(),
             watch: Default::default(),
-            next_timer: None,
+            deadlines: [None; 2],
             next_id: 0,
         };
         let at = ctx.base;
         if ctx.scenario.listens() {
-            w.hosts[1]
+            w.host(1)
                 .listen(at, PORTS[1], 4)
                 .map_err(|e| format!("listen: {e}"))?;
         } else {
             for (side, port) in PORTS.into_iter().enumerate() {
-                let id = w.hosts[side]
+                let id = w
+                    .host(side)
                     .connect(at, Some(port), inner(1 - side), udp(1 - side), None)
                     .map_err(|e| format!("connect: {e}"))?;
                 w.apps[side].conn = Some(id);
                 w.apps[side].k = 1;
             }
         }
-        w.pump(ctx, sink).map_err(|v| v.message)?;
+        w.pump(ctx, sink, [true; 2], true).map_err(|v| v.message)?;
         Ok(w)
     }
 
@@ -291,25 +300,30 @@ impl<M: Machine> World<M> {
         ctx.base + self.now
     }
 
+    /// A host to change: copied first if another state shares it.
+    fn host(&mut self, side: usize) -> &mut Host<M> {
+        Arc::make_mut(&mut self.hosts[side])
+    }
+
+    /// The earliest deadline of either host.
+    pub fn next_timer(&self) -> Option<Duration> {
+        self.deadlines.iter().flatten().min().copied()
+    }
+
     /// Feeds the whole state to `h`, times relative to now: both hosts,
     /// what is in flight (per direction in order; as a multiset of each
     /// direction when the network reorders), the budgets spent, the
     /// applications and the monitors.
     pub fn fingerprint<H: Hasher>(&self, ctx: &Ctx, h: &mut H) {
-        let at = self.at(ctx);
-        for host in &self.hosts {
-            host.fingerprint(at, h);
-        }
+        self.host_fp.hash(h);
         for to in 0..2u8 {
             let mut each: Vec<u64> = self
                 .flights
                 .iter()
                 .filter(|f| f.to == to)
                 .map(|f| {
-                    let mut fh = std::hash::DefaultHasher::new();
-                    f.bytes.hash(&mut fh);
-                    (f.deadline.saturating_sub(self.now)).hash(&mut fh);
-                    fh.finish()
+                    let left = f.deadline.saturating_sub(self.now).as_nanos() as u64;
+                    f.hash ^ left.wrapping_mul(0x9e37_79b9_7f4a_7c15)
                 })
                 .collect();
             if ctx.reorder {
@@ -341,7 +355,7 @@ impl<M: Machine> World<M> {
         }
         // Applications are prompt: time does not pass while one can act.
         let apps_idle = !out.iter().any(|m| matches!(m, Move::App(_)));
-        if let Some(t) = self.next_timer
+        if let Some(t) = self.next_timer()
             && apps_idle
             && self.flights.iter().all(|f| f.deadline >= t)
         {
@@ -357,22 +371,31 @@ impl<M: Machine> World<M> {
 
     /// Takes `mv`, which must be enabled; a violated property is the error.
     pub fn apply(&mut self, mv: Move, ctx: &Ctx, sink: &mut Sink) -> Result<(), Violation> {
+        // The hosts the move reaches; only they are copied and polled.
+        let mut touched = [false; 2];
+        let mut time_moved = false;
         match mv {
-            Move::App(side) => self.app_step(usize::from(side), ctx, sink)?,
+            Move::App(side) => {
+                let side = usize::from(side);
+                touched[side] = true;
+                self.app_step(side, ctx, sink)?;
+            }
             Move::Deliver(i) => {
                 let f = self.flights.remove(usize::from(i));
                 let at = self.at(ctx);
                 let to = usize::from(f.to);
-                self.hosts[to].handle_datagram(at, udp(1 - to), &f.bytes);
+                touched[to] = true;
+                self.host(to).handle_datagram(at, udp(1 - to), &f.bytes);
             }
             Move::Timer => {
-                let t = self.next_timer.expect("enabled");
+                let t = self.next_timer().expect("enabled");
+                time_moved = t > self.now;
                 self.now = self.now.max(t);
-                let at = self.at(ctx);
                 for side in 0..2 {
-                    let due = self.hosts[side].poll_timeout().is_some_and(|d| d <= at);
-                    if due {
-                        self.hosts[side].handle_timeout(at);
+                    if self.deadlines[side].is_some_and(|d| d <= self.now) {
+                        touched[side] = true;
+                        let at = self.at(ctx);
+                        self.host(side).handle_timeout(at);
                         if let Some(log) = &mut sink.log {
                             log.push(Happened::Timer(side));
                         }
@@ -391,16 +414,26 @@ impl<M: Machine> World<M> {
                 self.duplicated += 1;
             }
         }
-        self.pump(ctx, sink)
+        self.pump(ctx, sink, touched, time_moved)
     }
 
-    /// After a move: holds what the hosts recorded against the specs,
-    /// takes what they send into the network, and notes the next timer.
-    fn pump(&mut self, ctx: &Ctx, sink: &mut Sink) -> Result<(), Violation> {
+    /// After a move: holds what the hosts it reached recorded against the
+    /// specs, takes what they send into the network, notes their next
+    /// deadlines and fingerprints (every host's when time moved).
+    fn pump(
+        &mut self,
+        ctx: &Ctx,
+        sink: &mut Sink,
+        touched: [bool; 2],
+        time_moved: bool,
+    ) -> Result<(), Violation> {
         let at = self.at(ctx);
         let mut buf = [0u8; 2048];
         for side in 0..2 {
-            let host = &mut self.hosts[side];
+            if !touched[side] {
+                continue;
+            }
+            let host = Arc::make_mut(&mut self.hosts[side]);
             for r in host.drain_cc_steps() {
                 ctx.cc_oracle.check_step(&r).map_err(|e| {
                     Violation::new(
@@ -425,7 +458,7 @@ impl<M: Machine> World<M> {
                     // Virtual time stands still between incarnations; a
                     // real ISN clock would have ticked: the next one
                     // must not take this one's ISN.
-                    self.hosts[side].advance_isn_clock(INCARNATION);
+                    self.host(side).advance_isn_clock(INCARNATION);
                 }
                 self.watch[side].note(&r, &ctx.oracles[side]);
                 if let Some(t) = &r.transition {
@@ -437,7 +470,10 @@ impl<M: Machine> World<M> {
             }
         }
         for side in 0..2 {
-            while let Some(t) = self.hosts[side].poll_transmit(at, &mut buf) {
+            if !touched[side] {
+                continue;
+            }
+            while let Some(t) = self.host(side).poll_transmit(at, &mut buf) {
                 let bytes: Arc<[u8]> = Arc::from(&buf[..t.len]);
                 let Ok((_, seg)) = wire::parse(&bytes) else {
                     return Err(Violation::new(
@@ -461,14 +497,24 @@ impl<M: Machine> World<M> {
                 }
                 self.flights.push(Flight {
                     to: 1 - side as u8,
+                    hash: fingerprint::hash_bytes(&bytes),
                     bytes,
                     deadline: self.now + ctx.msl,
                     id,
                 });
             }
         }
-        let next = self.hosts.iter_mut().filter_map(|h| h.poll_timeout()).min();
-        self.next_timer = next.map(|t| t.saturating_duration_since(ctx.base));
+        for side in 0..2 {
+            if touched[side] {
+                let next = self.host(side).poll_timeout();
+                self.deadlines[side] = next.map(|t| t.saturating_duration_since(ctx.base));
+            }
+            if touched[side] || time_moved {
+                let mut h = fingerprint::hasher();
+                self.hosts[side].fingerprint(at, &mut h);
+                self.host_fp[side] = h.finish();
+            }
+        }
         Ok(())
     }
 
@@ -515,7 +561,7 @@ impl<M: Machine> World<M> {
     fn app_step(&mut self, side: usize, ctx: &Ctx, sink: &mut Sink) -> Result<(), Violation> {
         let at = self.at(ctx);
         let op = ctx.scripts[side][usize::from(self.apps[side].pc)];
-        let (app, host) = (&mut self.apps[side], &mut self.hosts[side]);
+        let (app, host) = (&mut self.apps[side], Arc::make_mut(&mut self.hosts[side]));
         let mut call = op.to_string();
         let mut advance = true;
         match op {
@@ -608,7 +654,7 @@ impl<M: Machine> World<M> {
                 self.check_acked(side)?;
                 let app = &mut self.apps[side];
                 let id = app.conn.take().expect("enabled");
-                self.hosts[side].release(id);
+                Arc::make_mut(&mut self.hosts[side]).release(id);
                 app.ends
                     .push((app.k, app.saw, app.received.len() as u16, app.sent));
             }
