@@ -391,9 +391,9 @@ impl<M: Machine> World<M> {
                 let t = self.next_timer().expect("enabled");
                 time_moved = t > self.now;
                 self.now = self.now.max(t);
-                for side in 0..2 {
+                for (side, hit) in touched.iter_mut().enumerate() {
                     if self.deadlines[side].is_some_and(|d| d <= self.now) {
-                        touched[side] = true;
+                        *hit = true;
                         let at = self.at(ctx);
                         self.host(side).handle_timeout(at);
                         if let Some(log) = &mut sink.log {
@@ -429,10 +429,7 @@ impl<M: Machine> World<M> {
     ) -> Result<(), Violation> {
         let at = self.at(ctx);
         let mut buf = [0u8; 2048];
-        for side in 0..2 {
-            if !touched[side] {
-                continue;
-            }
+        for side in (0..2).filter(|&s| touched[s]) {
             let host = Arc::make_mut(&mut self.hosts[side]);
             for r in host.drain_cc_steps() {
                 ctx.cc_oracle.check_step(&r).map_err(|e| {
@@ -469,10 +466,7 @@ impl<M: Machine> World<M> {
                 }
             }
         }
-        for side in 0..2 {
-            if !touched[side] {
-                continue;
-            }
+        for side in (0..2).filter(|&s| touched[s]) {
             while let Some(t) = self.host(side).poll_transmit(at, &mut buf) {
                 let bytes: Arc<[u8]> = Arc::from(&buf[..t.len]);
                 let Ok((_, seg)) = wire::parse(&bytes) else {
@@ -504,12 +498,12 @@ impl<M: Machine> World<M> {
                 });
             }
         }
-        for side in 0..2 {
-            if touched[side] {
+        for (side, &hit) in touched.iter().enumerate() {
+            if hit {
                 let next = self.host(side).poll_timeout();
                 self.deadlines[side] = next.map(|t| t.saturating_duration_since(ctx.base));
             }
-            if touched[side] || time_moved {
+            if hit || time_moved {
                 let mut h = fingerprint::hasher();
                 self.hosts[side].fingerprint(at, &mut h);
                 self.host_fp[side] = h.finish();
