@@ -30,6 +30,7 @@ fn planted_bugs_are_found_with_a_counterexample() {
             .unwrap_or_else(|| panic!("{bug:?} not found:\n{r}"));
         println!("{bug:?}: {found:?}, shortest: {}", c.violation);
         let played = replay([&s, &s], &options, &c.schedule).expect("replays");
+        println!("{played}");
         // A non-progress counterexample is a lasso: its replay comes back
         // to a state it passed.
         let reproduced = match c.violation.property {
