@@ -316,29 +316,9 @@ mod explore {
     ) -> Result<(), String> {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
         for c in &report.violations {
-            let name = c.violation.property.name();
-            let played = ex::replay(subjects, &report.options, &c.schedule)?;
-            let title = format!(
-                "{} against {}, scenario {} ({}): {}",
-                report.specs[0],
-                report.specs[1],
-                report.options.scenario,
-                report.options.network(),
-                c.violation.property.name()
-            );
-            let command = format!(
-                "fsm-lab explore {} --peer {} --replay {name}.schedule",
-                report.specs[0], report.specs[1]
-            );
-            let files = [
-                (format!("{name}.schedule"), ex::schedule_file(report, c)),
-                (
-                    format!("{name}.svg"),
-                    fsm_codegen::msc::render_with(&ex::chart(&played, &title), Some(&command)),
-                ),
-                (format!("{name}.txt"), played.to_string()),
-            ];
-            for (file, text) in files {
+            for (file, text) in
+                ex::counterexample_files(report, c, subjects, &dir.display().to_string())?
+            {
                 let path = dir.join(file);
                 std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
                 eprintln!("wrote {}", path.display());

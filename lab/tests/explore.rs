@@ -101,7 +101,7 @@ fn variants_with_defects_are_caught_and_the_counterexamples_replay() {
         // The schedule file reads back to the same settings and moves, and
         // plays back to the same violation.
         let mut again = Options::new(Scenario::Echo);
-        let moves = read_schedule(&schedule_file(&r, c), &mut again).expect("reads back");
+        let moves = read_schedule(&schedule_file(&r, c, "-"), &mut again).expect("reads back");
         assert_eq!(moves, c.schedule);
         assert_eq!(again.scenario, d.scenario);
         assert_eq!(again.losses, d.losses);
@@ -189,4 +189,36 @@ fn rfc793_figure6_still_opens_a_simultaneous_open() {
             .any(|p| p.ends_with(&format!(":{line} SYN_SENT on rcv_syn"))),
         "the figure's transition was never taken:\n{r}"
     );
+}
+
+/// docs/explore/ holds counterexamples the explorer writes: each must be
+/// what `fsm-lab explore … --out docs/explore/NAME` writes today.
+#[test]
+fn the_counterexamples_in_docs_are_current() {
+    let cases = [
+        ("no_close_wait", Scenario::Echo, 0),
+        ("server_closes_on_fin", Scenario::Echo, 0),
+        ("no_linger", Scenario::Abort, 1),
+    ];
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    for (name, scenario, losses) in cases {
+        let s = spec(&format!("examples/specs/{name}.fsm"));
+        let mut o = Options::new(scenario);
+        o.losses = losses;
+        let r = run(&s, &o);
+        assert_eq!(r.violations.len(), 1, "{name}:\n{r}");
+        let out = format!("docs/explore/{name}");
+        for (file, text) in
+            explore::counterexample_files(&r, &r.violations[0], [&s, &s], &out).expect("replays")
+        {
+            let path = root.join(&out).join(&file);
+            let committed = std::fs::read_to_string(&path).unwrap_or_default();
+            assert!(
+                committed == text,
+                "{} is stale: run `cargo run --release -p fsm-lab -- {}`",
+                path.display(),
+                explore::command(&r, &out).trim_start_matches("fsm-lab ")
+            );
+        }
+    }
 }

@@ -412,12 +412,66 @@ pub fn replay(
     chart::replay(&mut world, &ctx, schedule)
 }
 
+/// The command that explores `report`'s run again and writes its
+/// counterexamples to `out`.
+pub fn command(report: &Report, out: &str) -> String {
+    let o = &report.options;
+    let mut c = format!(
+        "fsm-lab explore {} --peer {} --scenario {} --bytes {} --mss {}",
+        report.specs[0], report.specs[1], o.scenario, o.bytes, o.mss
+    );
+    for (flag, n) in [("--loss", o.losses), ("--dup", o.dups)] {
+        if n > 0 {
+            let _ = write!(c, " {flag} {n}");
+        }
+    }
+    if o.reorder {
+        c.push_str(" --reorder");
+    }
+    let _ = write!(c, " --out {out}");
+    c
+}
+
+/// A counterexample's files, as `--out DIR` writes them: its schedule
+/// (`PROPERTY.schedule`, for `--replay`), its sequence chart
+/// (`PROPERTY.svg`) and its replay as text (`PROPERTY.txt`), each naming
+/// the command that writes it again.
+pub fn counterexample_files(
+    report: &Report,
+    c: &Counterexample,
+    subjects: [&Subject; 2],
+    out: &str,
+) -> Result<Vec<(String, String)>, String> {
+    let name = c.violation.property.name();
+    let played = replay(subjects, &report.options, &c.schedule)?;
+    let title = format!(
+        "{} against {}, scenario {} ({}): {name}",
+        report.specs[0],
+        report.specs[1],
+        report.options.scenario,
+        report.options.network(),
+    );
+    let again = command(report, out);
+    Ok(vec![
+        (format!("{name}.schedule"), schedule_file(report, c, &again)),
+        (
+            format!("{name}.svg"),
+            fsm_codegen::msc::render_with(&chart(&played, &title), Some(&again)),
+        ),
+        (
+            format!("{name}.txt"),
+            format!("# Written by: {again}\n{played}"),
+        ),
+    ])
+}
+
 /// A schedule file: the settings that decide the run, then one move per
-/// line (`--replay` reads it back).
-pub fn schedule_file(report: &Report, c: &Counterexample) -> String {
+/// line (`--replay` reads it back); `command` wrote it.
+pub fn schedule_file(report: &Report, c: &Counterexample, command: &str) -> String {
     let o = &report.options;
     let mut s = String::new();
     let _ = writeln!(s, "# fsm-lab explore schedule: {}", c.violation);
+    let _ = writeln!(s, "# written by: {command}");
     let _ = writeln!(s, "# spec {}", report.specs[0]);
     let _ = writeln!(s, "# peer {}", report.specs[1]);
     let _ = writeln!(s, "scenario {}", o.scenario);

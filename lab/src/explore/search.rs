@@ -174,32 +174,47 @@ pub(crate) fn search<M: Machine>(
             .frontier_peak
             .max(frontier.len() * std::mem::size_of::<World<M>>());
         let mut results = expand_level(&frontier, &g.visited, ctx, threads);
-        // New states first, in the frontier's order (an edge may lead to
-        // a state another parent claimed later in that order).
-        let mut next = Vec::new();
+        // New states take their ids in the frontier's order, from the
+        // first parent that reached them (whichever worker claimed them),
+        // so that the search is the same on any number of threads.
+        let level_start = g.parent.len();
+        let mut slots: Vec<Option<World<M>>> = Vec::new();
+        let mut violations = Vec::new();
         for ((id, _), (expanded, _)) in frontier.iter().zip(results.iter_mut()) {
             let Expanded::Moves(moves) = expanded else {
                 continue;
             };
             for (mv, found) in moves.iter_mut() {
-                let fp = match found {
-                    Found::New(fp, _) | Found::Bad(fp, _) => *fp,
-                    Found::Old(_) => continue,
+                let (Found::Old(fp) | Found::New(fp, _) | Found::Bad(fp, _)) = *found;
+                let t = match g.visited.get(&fp) {
+                    Some(&t) => t,
+                    None => {
+                        slots.push(None);
+                        g.add(fp, *id, *mv, Kind::Inner)
+                    }
                 };
-                let taken = std::mem::replace(found, Found::Old(fp));
-                match taken {
-                    Found::New(fp, w) => {
-                        let t = g.add(fp, *id, *mv, Kind::Inner);
-                        next.push((t, *w));
+                if (t as usize) < level_start {
+                    continue;
+                }
+                match std::mem::replace(found, Found::Old(fp)) {
+                    Found::New(_, w) => slots[t as usize - level_start] = Some(*w),
+                    Found::Bad(_, v) => {
+                        g.kind[t as usize] = Kind::Violation;
+                        violations.push((t, v));
                     }
-                    Found::Bad(fp, v) => {
-                        let t = g.add(fp, *id, *mv, Kind::Violation);
-                        g.violation(v, t);
-                    }
-                    Found::Old(_) => unreachable!("matched above"),
+                    Found::Old(_) => {}
                 }
             }
         }
+        violations.sort_by_key(|(t, _)| *t);
+        for (t, v) in violations {
+            g.violation(v, t);
+        }
+        let next: Vec<(u32, World<M>)> = slots
+            .into_iter()
+            .enumerate()
+            .filter_map(|(i, w)| w.map(|w| ((level_start + i) as u32, w)))
+            .collect();
         for ((id, _), (expanded, pairs)) in frontier.iter().zip(results) {
             g.pairs.extend(pairs);
             // Ids up to this one that were never expanded have no edges.
