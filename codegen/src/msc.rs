@@ -30,7 +30,7 @@
 use std::fmt::Write as _;
 
 use crate::figure::{INK, PATH_COLORS, one_line};
-use crate::svg::xml;
+use crate::svg::{FONTS, text_width, xml};
 
 /// A message sequence chart: two lifelines, rows top to bottom (one per
 /// step of a schedule).
@@ -131,9 +131,6 @@ pub fn render_with(chart: &Chart, command: Option<&str>) -> String {
     )
 }
 
-/// Fonts in order of preference, as the figures have them.
-const FONTS: &str =
-    "Helvetica, Arial, 'Noto Sans CJK SC', 'PingFang SC', 'Microsoft YaHei', sans-serif";
 const MARGIN: f64 = 24.0;
 const TITLE_SIZE: f64 = 20.0;
 const HEAD_SIZE: f64 = 14.0;
@@ -672,26 +669,6 @@ fn wrap(text: &str, max: f64) -> Vec<String> {
         }
     }
     lines
-}
-
-/// The estimated width of `s` at `size` px, from character classes, as
-/// [`crate::svg`] estimates it (generously: the viewer's font is unknown).
-fn text_width(s: &str, size: f64, bold: bool) -> f64 {
-    let em: f64 = s
-        .chars()
-        .map(|c| match c {
-            'i' | 'j' | 'l' | '\'' | '|' | '.' | ',' | ':' | ';' | '!' => 0.3,
-            'f' | 't' | 'r' | 'I' | ' ' | '(' | ')' | '[' | ']' | '/' | '-' => 0.4,
-            'm' | 'w' | 'M' | 'W' => 0.92,
-            'a'..='z' => 0.6,
-            'A'..='Z' => 0.72,
-            '0'..='9' => 0.64,
-            '_' => 0.55,
-            c if u32::from(c) >= 0x1100 => 1.0,
-            _ => 0.7,
-        })
-        .sum();
-    em * size * if bold { 1.1 } else { 1.0 }
 }
 
 /// A point, as `x,y`.

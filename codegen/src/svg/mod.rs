@@ -46,8 +46,9 @@ use crate::figure::{DrawOptions, Figure, Heat, INK, Line, NEVER, Provenance, Ste
 use crate::model::Model;
 use crate::syntax::{LineStyle, Marker};
 
-/// Fonts in order of preference; the CJK ones cover `--lang zh`.
-const FONTS: &str =
+/// Fonts in order of preference; the CJK ones cover `--lang zh`. (The
+/// sequence charts of `crate::msc` use them too.)
+pub(crate) const FONTS: &str =
     "Helvetica, Arial, 'Noto Sans CJK SC', 'PingFang SC', 'Microsoft YaHei', sans-serif";
 
 const MARGIN: f64 = 24.0;
@@ -89,6 +90,8 @@ mod draw;
 mod layout;
 mod route;
 mod text;
+
+pub(crate) use text::text_width;
 
 pub use route::Collisions;
 pub use text::xml;

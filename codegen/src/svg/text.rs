@@ -4,7 +4,7 @@
 use super::*;
 
 /// The estimated width of `s` at `size` px.
-pub(super) fn text_width(s: &str, size: f64, bold: bool) -> f64 {
+pub(crate) fn text_width(s: &str, size: f64, bold: bool) -> f64 {
     let em: f64 = s.chars().map(char_em).sum();
     em * size * if bold { 1.1 } else { 1.0 }
 }
