@@ -45,11 +45,13 @@ const PORT: u16 = 80;
 /// Virtual time after which a run that has not settled is a failure.
 pub const HORIZON: Duration = Duration::from_secs(30 * 60);
 
-fn ip(side: usize) -> Ipv4Addr {
+/// A side's inner (and UDP) address: 10.0.0.1 for the client.
+pub(crate) fn ip(side: usize) -> Ipv4Addr {
     Ipv4Addr::new(10, 0, 0, 1 + side as u8)
 }
 
-fn udp(side: usize) -> SocketAddr {
+/// A side's UDP address.
+pub(crate) fn udp(side: usize) -> SocketAddr {
     SocketAddr::V4(SocketAddrV4::new(ip(side), 9))
 }
 
@@ -818,7 +820,8 @@ pub fn run_with<M: Machine, O: Observer + ?Sized>(
     })
 }
 
-fn name(side: usize) -> &'static str {
+/// `client` or `server`.
+pub(crate) fn name(side: usize) -> &'static str {
     if side == CLIENT { "client" } else { "server" }
 }
 

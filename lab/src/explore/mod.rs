@@ -262,9 +262,16 @@ impl Report {
     }
 }
 
-fn context(subjects: [&Subject; 2], options: &Options, base: Instant) -> Ctx {
-    let congestion = options.congestion.clone().unwrap_or_default();
-    Ctx {
+fn start(subjects: [&Subject; 2], options: &Options) -> Result<(Ctx, World<Loaded>), String> {
+    if options.bytes > 128 {
+        return Err("--bytes: at most 128 (the explorer's buffers are 256 bytes)".into());
+    }
+    let mut config = world::config();
+    config.mss = options.mss.max(1);
+    if let Some(cc) = &options.congestion {
+        config.congestion = cc.clone();
+    }
+    let mut ctx = Ctx {
         scenario: options.scenario,
         scripts: options.scenario.scripts(),
         bytes: options.bytes,
@@ -272,24 +279,12 @@ fn context(subjects: [&Subject; 2], options: &Options, base: Instant) -> Ctx {
         dups: options.dups,
         reorder: options.reorder,
         oracles: [subjects[0].oracle.clone(), subjects[1].oracle.clone()],
-        cc_oracle: congestion_oracle(congestion.machine()),
+        cc_oracle: congestion_oracle(config.congestion.machine()),
         listening: None,
-        msl: world::config().msl,
-        base,
+        msl: config.msl,
+        base: Instant::now(),
         setup: Vec::new(),
-    }
-}
-
-fn start(subjects: [&Subject; 2], options: &Options) -> Result<(Ctx, World<Loaded>), String> {
-    if options.bytes > 128 {
-        return Err("--bytes: at most 128 (the explorer's buffers are 256 bytes)".into());
-    }
-    let mut ctx = context(subjects, options, Instant::now());
-    let mut config = world::config();
-    config.mss = options.mss.max(1);
-    if let Some(cc) = &options.congestion {
-        config.congestion = cc.clone();
-    }
+    };
     // The state the server's listener waits in: where the passive open
     // leads from the initial state.
     let server = &subjects[1].machine;

@@ -13,7 +13,7 @@
 
 use std::collections::HashSet;
 use std::hash::{Hash, Hasher};
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
+use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,27 +29,20 @@ use super::fingerprint;
 use super::scenario::{Data, End, Op, Scenario, own_data};
 use super::{Property, Violation};
 use crate::oracle::Oracle;
-use crate::sim::{Seen, Watch, check_wire};
+pub(crate) use crate::sim::name as side_name;
+use crate::sim::{CLIENT, Seen, Watch, check_wire, ip, udp};
 
 /// How far a host's ISN clock runs ahead at each new connection (see
 /// [`Host::advance_isn_clock`]): 250,000 ticks of RFC 6528's 4 µs.
 const INCARNATION: Duration = Duration::from_secs(1);
 
-/// The client's side index.
-pub(crate) const CLIENT: usize = 0;
-/// The server's port, and the client's (fixed, so `reuse` reuses it).
+/// The client's port (fixed, so that `reuse` reuses it), and the
+/// server's.
 pub(crate) const PORTS: [u16; 2] = [1000, 80];
 
-pub(crate) fn ip(side: usize) -> Ipv4Addr {
-    Ipv4Addr::new(10, 0, 0, 1 + side as u8)
-}
-
+/// A side's inner address and port, at the simulation's addresses.
 pub(crate) fn inner(side: usize) -> SocketAddrV4 {
     SocketAddrV4::new(ip(side), PORTS[side])
-}
-
-fn udp(side: usize) -> SocketAddr {
-    SocketAddr::V4(SocketAddrV4::new(ip(side), 9))
 }
 
 /// What every state of one exploration shares.
@@ -117,10 +110,6 @@ impl std::str::FromStr for Move {
             _ => Err(format!("not a move: {s:?}")),
         }
     }
-}
-
-pub(crate) fn side_name(side: usize) -> &'static str {
-    if side == CLIENT { "client" } else { "server" }
 }
 
 /// A datagram in flight.
