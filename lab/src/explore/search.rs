@@ -1,7 +1,11 @@
 //! The breadth-first search: level by level, each level's states expanded
-//! on every thread, their successors merged in order on one, so that the
-//! result is the same whatever the number of threads and every
-//! counterexample is a shortest one.
+//! on every thread, their successors merged in order on one. Every
+//! counterexample is a shortest one, and the states, edges and ends do not
+//! depend on the number of threads. Which shortest counterexample is
+//! reported can: of two states with one fingerprint, the one kept is the
+//! first a worker claimed (they differ only in what the fingerprint leaves
+//! out, such as the order of datagrams going opposite ways). On one thread
+//! the run is the same every time.
 //!
 //! A visited state costs a 64-bit fingerprint in the visited map, its
 //! parent and the move from it (for counterexamples), and its edges (for
@@ -176,7 +180,7 @@ pub(crate) fn search<M: Machine>(
         let mut results = expand_level(&frontier, &g.visited, ctx, threads);
         // New states take their ids in the frontier's order, from the
         // first parent that reached them (whichever worker claimed them),
-        // so that the search is the same on any number of threads.
+        // so that the graph is the same on any number of threads.
         let level_start = g.parent.len();
         let mut slots: Vec<Option<World<M>>> = Vec::new();
         let mut violations = Vec::new();
