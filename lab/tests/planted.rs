@@ -33,21 +33,17 @@ fn planted_bugs_are_found_with_a_counterexample() {
         println!("{played}");
         // A non-progress counterexample is a lasso: its replay comes back
         // to a state it passed.
-        let reproduced = match c.violation.property {
-            Property::NonProgress => played.cycle.is_some(),
-            _ => played.failed(),
-        };
+        if c.violation.property == Property::NonProgress {
+            assert!(played.cycle.is_some(), "{bug:?}: no cycle:\n{played}");
+        }
         assert!(
-            reproduced,
+            played.failed(),
             "{bug:?}: the replay does not show it:\n{played}"
         );
         plant(Plant::Nothing);
         let healthy = replay([&s, &s], &options, &c.schedule);
         assert!(
-            healthy
-                .as_ref()
-                .is_ok_and(|p| !p.failed() && p.cycle.is_none())
-                || healthy.is_err(),
+            healthy.as_ref().is_ok_and(|p| !p.failed()) || healthy.is_err(),
             "{bug:?}: the same schedule fails without the bug"
         );
     }

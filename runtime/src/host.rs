@@ -152,12 +152,14 @@ struct Entry<M: Machine> {
 #[derive(Clone)]
 struct Slot<M: Machine> {
     generation: u32,
-    entry: Option<Entry<M>>,
+    /// Shared with the copies of the host until one of them changes it.
+    entry: Option<Arc<Entry<M>>>,
 }
 
 #[derive(Clone)]
 struct Listener<M: Machine> {
-    template: Connection<M>,
+    /// Shared with the copies of the host (it changes only when closed).
+    template: Arc<Connection<M>>,
     backlog: usize,
     /// Children that took a SYN and are not open yet, oldest first; at
     /// most `Config::syn_backlog`, the oldest evicted for a new SYN.
@@ -289,7 +291,7 @@ impl<M: Machine> Host<M> {
         h.write_usize(slots.len());
         for slot in slots {
             slot.generation.hash(h);
-            let Some(e) = &slot.entry else {
+            let Some(e) = slot.entry.as_deref() else {
                 h.write_u8(0);
                 continue;
             };
@@ -370,7 +372,7 @@ impl<M: Machine> Host<M> {
     pub fn buffer_memory(&self) -> usize {
         self.slots
             .iter()
-            .filter_map(|s| s.entry.as_ref())
+            .filter_map(|s| s.entry.as_deref())
             .map(|e| e.conn.buffer_memory())
             .sum()
     }
@@ -448,7 +450,7 @@ impl<M: Machine> Host<M> {
     fn entry(&self, id: ConnId) -> Option<&Entry<M>> {
         let slot = self.slots.get(id.index as usize)?;
         (slot.generation == id.generation)
-            .then_some(slot.entry.as_ref())
+            .then_some(slot.entry.as_deref())
             .flatten()
     }
 
@@ -457,7 +459,7 @@ impl<M: Machine> Host<M> {
         if slot.generation != id.generation {
             return None;
         }
-        slot.entry.as_mut()
+        slot.entry.as_mut().map(Arc::make_mut)
     }
 
     fn insert(&mut self, entry: Entry<M>) -> ConnId {
@@ -473,7 +475,7 @@ impl<M: Machine> Host<M> {
             }
         };
         let slot = &mut self.slots[index as usize];
-        slot.entry = Some(entry);
+        slot.entry = Some(Arc::new(entry));
         let id = ConnId {
             index,
             generation: slot.generation,
@@ -508,11 +510,10 @@ impl<M: Machine> Host<M> {
         let Some(slot) = self.slots.get_mut(id.index as usize) else {
             return;
         };
-        let Some(e) = slot
-            .entry
-            .as_mut()
-            .filter(|_| slot.generation == id.generation)
-        else {
+        if slot.generation != id.generation {
+            return;
+        }
+        let Some(e) = slot.entry.as_mut().map(Arc::make_mut) else {
             return;
         };
         Self::collect(&mut self.records, &mut e.conn);
@@ -620,7 +621,7 @@ impl<M: Machine> Host<M> {
             let epoch = self.epoch;
             let isn = &self.isn;
             if let Some(slot) = self.slots.get_mut(id.index as usize)
-                && let Some(e) = slot.entry.as_mut()
+                && let Some(e) = slot.entry.as_mut().map(Arc::make_mut)
             {
                 let env = Env { now, epoch, isn };
                 e.conn.on_segment(&env, src, &tcp);
@@ -816,7 +817,7 @@ impl<M: Machine> Host<M> {
             let epoch = self.epoch;
             let isn = &self.isn;
             if let Some(slot) = self.slots.get_mut(index as usize)
-                && let Some(e) = slot.entry.as_mut()
+                && let Some(e) = slot.entry.as_mut().map(Arc::make_mut)
             {
                 e.scheduled = None;
                 e.conn.on_timeout(&Env { now, epoch, isn });
@@ -842,7 +843,7 @@ impl<M: Machine> Host<M> {
         self.listeners.insert(
             port,
             Listener {
-                template,
+                template: Arc::new(template),
                 backlog: backlog.max(1),
                 half_open: VecDeque::new(),
                 ready: VecDeque::new(),
@@ -859,14 +860,15 @@ impl<M: Machine> Host<M> {
             .listeners
             .remove(&port)
             .ok_or(HostError::NotListening(port))?;
-        let _ = l.template.close(&self.env(now));
-        Self::collect(&mut self.records, &mut l.template);
+        let template = Arc::make_mut(&mut l.template);
+        let _ = template.close(&self.env(now));
+        Self::collect(&mut self.records, template);
         let children: Vec<ConnId> = self
             .slots
             .iter()
             .enumerate()
             .filter_map(|(i, s)| {
-                let e = s.entry.as_ref()?;
+                let e = s.entry.as_deref()?;
                 (e.child_of == Some(port)).then_some(ConnId {
                     index: i as u32,
                     generation: s.generation,
@@ -1008,7 +1010,11 @@ impl<M: Machine> Host<M> {
             .get_mut(id.index as usize)
             .filter(|s| s.generation == id.generation)
             .ok_or(HostError::UnknownConnection)?;
-        let e = slot.entry.as_mut().ok_or(HostError::UnknownConnection)?;
+        let e = slot
+            .entry
+            .as_mut()
+            .map(Arc::make_mut)
+            .ok_or(HostError::UnknownConnection)?;
         let r = f(&mut e.conn, &Env { now, epoch, isn });
         self.touched(id);
         r.map_err(HostError::Refused)
@@ -1065,7 +1071,7 @@ impl<M: Machine> Host<M> {
     /// listener's child not yet accepted.
     pub fn each_connection(&self) -> impl Iterator<Item = Held<'_, M>> {
         self.slots.iter().filter_map(|s| {
-            s.entry.as_ref().map(|e| Held {
+            s.entry.as_deref().map(|e| Held {
                 conn: &e.conn,
                 unaccepted: e.child_of.is_some(),
             })

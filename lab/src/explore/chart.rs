@@ -67,9 +67,11 @@ impl Replayed {
         out
     }
 
-    /// Whether the schedule ran into a violation or a bad end.
+    /// Whether the schedule ran into a violation or a bad end, or came
+    /// back to a state it passed (how a non-progress counterexample
+    /// plays back).
     pub fn failed(&self) -> bool {
-        self.violation.is_some() || matches!(self.end, Some(Err(_)))
+        self.violation.is_some() || matches!(self.end, Some(Err(_))) || self.cycle.is_some()
     }
 
     /// What went wrong, if anything.

@@ -20,3 +20,11 @@ pub(crate) fn hash_bytes(bytes: &[u8]) -> u64 {
     h.write(bytes);
     h.finish()
 }
+
+/// A bijective mix of 64 bits (splitmix64's finalizer): sums of mixed
+/// values make a fingerprint of a multiset that does not depend on order.
+pub(crate) fn mix(mut x: u64) -> u64 {
+    x = (x ^ (x >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    x ^ (x >> 31)
+}

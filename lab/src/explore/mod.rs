@@ -423,10 +423,6 @@ pub fn command(report: &Report, out: &str) -> String {
     if o.reorder {
         c.push_str(" --reorder");
     }
-    if o.threads == 1 {
-        // The same counterexample every time (search.rs).
-        c.push_str(" --threads 1");
-    }
     let _ = write!(c, " --out {out}");
     c
 }

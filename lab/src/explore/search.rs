@@ -1,11 +1,10 @@
 //! The breadth-first search: level by level, each level's states expanded
 //! on every thread, their successors merged in order on one. Every
 //! counterexample is a shortest one, and the states, edges and ends do not
-//! depend on the number of threads. Which shortest counterexample is
-//! reported can: of two states with one fingerprint, the one kept is the
-//! first a worker claimed (they differ only in what the fingerprint leaves
-//! out, such as the order of datagrams going opposite ways). On one thread
-//! the run is the same every time.
+//! depend on the number of threads. Of states with one fingerprint (they
+//! differ only in what the fingerprint leaves out, such as the order of
+//! datagrams going opposite ways), the one kept is the first parent's in
+//! the frontier's order, so counterexamples do not depend on them either.
 //!
 //! A visited state costs a 64-bit fingerprint in the visited map, its
 //! parent and the move from it (for counterexamples), and its edges (for
@@ -14,11 +13,11 @@
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 
 use fsm_runtime::vocab::Machine;
+use rayon::prelude::*;
 
-use super::world::{Ctx, Move, Sink, World};
+use super::world::{Ctx, Memo, Move, Sink, World};
 use super::{Property, Violation};
 
 /// The fingerprint is a hash already: the map uses it as it is.
@@ -124,9 +123,13 @@ impl Graph {
 
 /// A successor as a worker found it.
 enum Found<M: Machine> {
-    /// Seen at an earlier level.
-    Old(u64),
-    /// Not seen before this level: the state, or the violation it is.
+    /// Seen at an earlier level: its id.
+    Old(u32),
+    /// First seen at this level, and an earlier parent in the frontier's
+    /// order (or an earlier move of this one) reached it too.
+    Later(u64),
+    /// First seen at this level, by no earlier parent so far: the state,
+    /// or the violation it is. The first in the frontier's order keeps it.
     New(u64, Box<World<M>>),
     Bad(u64, Violation),
 }
@@ -165,7 +168,19 @@ pub(crate) fn search<M: Machine>(
     };
     let root = g.add(fingerprint(&init, ctx), 0, Move::Timer, Kind::Inner);
     let mut frontier: Vec<(u32, World<M>)> = vec![(root, init)];
-    let threads = threads.max(1);
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.max(1))
+        .thread_name(|i| format!("explore-{i}"))
+        .build()
+        .expect("threads can be started");
+    let sinks: Vec<Mutex<Sink<M>>> = (0..pool.current_num_threads())
+        .map(|_| {
+            Mutex::new(Sink {
+                memo: Some(Memo::new()),
+                ..Sink::default()
+            })
+        })
+        .collect();
     while !frontier.is_empty() {
         progress(g.parent.len() as u64, g.depth);
         if max_depth.is_some_and(|d| g.depth >= d) {
@@ -177,75 +192,74 @@ pub(crate) fn search<M: Machine>(
         g.frontier_peak = g
             .frontier_peak
             .max(frontier.len() * std::mem::size_of::<World<M>>());
-        let mut results = expand_level(&frontier, &g.visited, ctx, threads);
-        // New states take their ids in the frontier's order, from the
-        // first parent that reached them (whichever worker claimed them),
-        // so that the graph is the same on any number of threads.
+        let ids: Vec<u32> = frontier.iter().map(|(id, _)| *id).collect();
+        let mut results = expand_level(&pool, &sinks, frontier, &g.visited, ctx);
+        // New states take their ids in the frontier's order, and their
+        // worlds from the first parent that reached them, which holds it:
+        // the graph and its counterexamples are the same on any number of
+        // threads.
         let level_start = g.parent.len();
-        let mut slots: Vec<Option<World<M>>> = Vec::new();
+        let mut level: HashMap<u64, u32, BuildHasherDefault<Identity>> = HashMap::default();
+        let mut next: Vec<(u32, World<M>)> = Vec::new();
         let mut violations = Vec::new();
-        for ((id, _), (expanded, _)) in frontier.iter().zip(results.iter_mut()) {
+        for (&id, expanded) in ids.iter().zip(results.iter_mut()) {
             let Expanded::Moves(moves) = expanded else {
                 continue;
             };
             for (mv, found) in moves.iter_mut() {
-                let (Found::Old(fp) | Found::New(fp, _) | Found::Bad(fp, _)) = *found;
-                let t = match g.visited.get(&fp) {
-                    Some(&t) => t,
-                    None => {
-                        slots.push(None);
-                        g.add(fp, *id, *mv, Kind::Inner)
-                    }
+                let fp = match *found {
+                    Found::Old(_) => continue,
+                    Found::Later(fp) | Found::New(fp, _) | Found::Bad(fp, _) => fp,
                 };
-                if (t as usize) < level_start {
+                if level.contains_key(&fp) {
                     continue;
                 }
-                match std::mem::replace(found, Found::Old(fp)) {
-                    Found::New(_, w) => slots[t as usize - level_start] = Some(*w),
+                let t = g.add(fp, id, *mv, Kind::Inner);
+                level.insert(fp, t);
+                match std::mem::replace(found, Found::Later(fp)) {
+                    Found::New(_, w) => next.push((t, *w)),
                     Found::Bad(_, v) => {
                         g.kind[t as usize] = Kind::Violation;
                         violations.push((t, v));
                     }
-                    Found::Old(_) => {}
+                    Found::Old(_) | Found::Later(_) => {
+                        unreachable!("the first parent to reach a state holds it")
+                    }
                 }
             }
         }
-        violations.sort_by_key(|(t, _)| *t);
+        debug_assert!(next.iter().all(|(t, _)| *t as usize >= level_start));
         for (t, v) in violations {
             g.violation(v, t);
         }
-        let next: Vec<(u32, World<M>)> = slots
-            .into_iter()
-            .enumerate()
-            .filter_map(|(i, w)| w.map(|w| ((level_start + i) as u32, w)))
-            .collect();
-        for ((id, _), (expanded, pairs)) in frontier.iter().zip(results) {
-            g.pairs.extend(pairs);
+        for (&id, expanded) in ids.iter().zip(results) {
             // Ids up to this one that were never expanded have no edges.
-            while g.edge_start.len() < *id as usize {
+            while g.edge_start.len() < id as usize {
                 g.edge_start.push(g.edges.len() as u32);
             }
             g.edge_start.push(g.edges.len() as u32);
             let moves = match expanded {
                 Expanded::End(Ok(None)) => {
-                    g.kind[*id as usize] = Kind::Desired;
+                    g.kind[id as usize] = Kind::Desired;
                     continue;
                 }
                 Expanded::End(Ok(Some(why))) => {
-                    g.kind[*id as usize] = Kind::Acceptable;
+                    g.kind[id as usize] = Kind::Acceptable;
                     *g.acceptable.entry(why).or_default() += 1;
                     continue;
                 }
                 Expanded::End(Err(v)) => {
-                    g.kind[*id as usize] = Kind::Violation;
-                    g.violation(v, *id);
+                    g.kind[id as usize] = Kind::Violation;
+                    g.violation(v, id);
                     continue;
                 }
                 Expanded::Moves(moves) => moves,
             };
             for (_, found) in moves {
-                let (Found::Old(fp) | Found::New(fp, _) | Found::Bad(fp, _)) = found;
-                g.edges.push(g.visited[&fp]);
+                g.edges.push(match found {
+                    Found::Old(t) => t,
+                    Found::Later(fp) | Found::New(fp, _) | Found::Bad(fp, _) => level[&fp],
+                });
             }
         }
         frontier = next;
@@ -256,93 +270,121 @@ pub(crate) fn search<M: Machine>(
     while g.edge_start.len() <= g.parent.len() {
         g.edge_start.push(g.edges.len() as u32);
     }
+    for sink in sinks {
+        g.pairs.extend(sink.into_inner().expect("no panic").pairs);
+    }
     progress(g.parent.len() as u64, g.depth);
     g
 }
 
-type LevelResult<M> = (Expanded<M>, HashSet<(u8, u32, &'static str)>);
+/// Successors first found at this level, each with the least (frontier
+/// position, move) that reached it so far, sharded by fingerprint.
+struct Claims(Vec<Mutex<HashMap<u64, u64, BuildHasherDefault<Identity>>>>);
 
-/// Expands every state of a level on `threads` threads; the results in
-/// the frontier's order.
-fn expand_level<M: Machine>(
-    frontier: &[(u32, World<M>)],
-    visited: &Visited,
-    ctx: &Ctx,
-    threads: usize,
-) -> Vec<LevelResult<M>> {
-    let chunk = frontier.len().div_ceil(threads * 8).max(1);
-    let chunks: Vec<&[(u32, World<M>)]> = frontier.chunks(chunk).collect();
-    let slots: Vec<Mutex<Option<Vec<LevelResult<M>>>>> =
-        chunks.iter().map(|_| Mutex::new(None)).collect();
-    let next = AtomicUsize::new(0);
-    // Fingerprints claimed at this level: a successor another worker
-    // found first is dropped at once, not held until the merge.
-    let claimed: Vec<Mutex<HashSet<u64, BuildHasherDefault<Identity>>>> =
-        (0..64).map(|_| Mutex::default()).collect();
-    let claim = |fp: u64| {
-        claimed[(fp >> 58) as usize]
+impl Claims {
+    fn new() -> Claims {
+        Claims((0..64).map(|_| Mutex::default()).collect())
+    }
+
+    /// Whether `key` is the least that reached `fp` so far: the caller
+    /// keeps the state, and drops it if an earlier one claims it later.
+    fn claim(&self, fp: u64, key: u64) -> bool {
+        let mut shard = self.0[(fp >> 58) as usize]
             .lock()
-            .expect("no panic while held")
-            .insert(fp)
-    };
-    std::thread::scope(|scope| {
-        for _ in 0..threads.min(chunks.len()) {
-            scope.spawn(|| {
-                let mut moves = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(part) = chunks.get(i) else {
-                        break;
-                    };
-                    let done: Vec<LevelResult<M>> = part
-                        .iter()
-                        .map(|(_, w)| expand(w, visited, &claim, ctx, &mut moves))
-                        .collect();
-                    *slots[i].lock().expect("no panic while held") = Some(done);
+            .expect("no panic while held");
+        match shard.entry(fp) {
+            std::collections::hash_map::Entry::Vacant(e) => {
+                e.insert(key);
+                true
+            }
+            std::collections::hash_map::Entry::Occupied(mut e) => {
+                let won = key < *e.get();
+                if won {
+                    e.insert(key);
                 }
-            });
+                won
+            }
         }
-    });
-    slots
-        .into_iter()
-        .flat_map(|s| s.into_inner().expect("no panic").expect("every chunk done"))
-        .collect()
+    }
 }
 
-fn expand<M: Machine>(
-    w: &World<M>,
+/// Expands every state of a level on the pool's threads (each with its
+/// own sink), dropping each once expanded; the results in the frontier's
+/// order.
+fn expand_level<M: Machine>(
+    pool: &rayon::ThreadPool,
+    sinks: &[Mutex<Sink<M>>],
+    frontier: Vec<(u32, World<M>)>,
     visited: &Visited,
-    claim: &(dyn Fn(u64) -> bool + Sync),
     ctx: &Ctx,
+) -> Vec<Expanded<M>> {
+    let chunk = frontier
+        .len()
+        .div_ceil(pool.current_num_threads() * 8)
+        .max(1);
+    let mut chunks: Vec<Vec<World<M>>> = Vec::new();
+    let mut rest = frontier.into_iter().map(|(_, w)| w).peekable();
+    while rest.peek().is_some() {
+        chunks.push(rest.by_ref().take(chunk).collect());
+    }
+    let claims = Claims::new();
+    let done: Vec<Vec<Expanded<M>>> = pool.install(|| {
+        chunks
+            .into_par_iter()
+            .enumerate()
+            .map_init(Vec::new, |moves, (i, part)| {
+                let worker = rayon::current_thread_index().expect("in the pool");
+                let mut sink = sinks[worker].lock().expect("no panic while held");
+                part.into_iter()
+                    .enumerate()
+                    .map(|(j, w)| {
+                        let key = ((i * chunk + j) as u64) << 16;
+                        expand(w, key, visited, &claims, ctx, &mut sink, moves)
+                    })
+                    .collect()
+            })
+            .collect()
+    });
+    done.into_iter().flatten().collect()
+}
+
+/// The successors of `w`; `key` orders it in the frontier.
+fn expand<M: Machine>(
+    w: World<M>,
+    key: u64,
+    visited: &Visited,
+    claims: &Claims,
+    ctx: &Ctx,
+    sink: &mut Sink<M>,
     moves: &mut Vec<Move>,
-) -> LevelResult<M> {
-    let mut sink = Sink::default();
+) -> Expanded<M> {
     w.moves(ctx, moves);
     if moves.is_empty() {
-        return (Expanded::End(w.classify(ctx)), sink.pairs);
+        return Expanded::End(w.classify(ctx));
     }
     let mut out = Vec::with_capacity(moves.len());
-    for &mv in moves.iter() {
+    for (k, &mv) in moves.iter().enumerate() {
         let mut next = w.clone();
-        let result = next.apply(mv, ctx, &mut sink);
-        let fp = fingerprint(&next, ctx);
-        let found = match result {
-            Err(v) => {
-                // A violation is told apart from a clean state with the
-                // same fingerprint.
-                let fp = fp ^ 0x9e37_79b9_7f4a_7c15;
-                if visited.contains_key(&fp) || !claim(fp) {
-                    Found::Old(fp)
-                } else {
-                    Found::Bad(fp, v)
-                }
+        let result = next.apply(mv, ctx, sink);
+        let mut fp = fingerprint(&next, ctx);
+        if result.is_err() {
+            // A violation is told apart from a clean state with the same
+            // fingerprint.
+            fp ^= 0x9e37_79b9_7f4a_7c15;
+        }
+        let found = if let Some(&t) = visited.get(&fp) {
+            Found::Old(t)
+        } else if !claims.claim(fp, key | k as u64) {
+            Found::Later(fp)
+        } else {
+            match result {
+                Err(v) => Found::Bad(fp, v),
+                Ok(()) => Found::New(fp, Box::new(next)),
             }
-            Ok(()) if visited.contains_key(&fp) || !claim(fp) => Found::Old(fp),
-            Ok(()) => Found::New(fp, Box::new(next)),
         };
         out.push((mv, found));
     }
-    (Expanded::Moves(out), sink.pairs)
+    Expanded::Moves(out)
 }
 
 /// States from which no end can be reached (neither a terminal state, nor

@@ -11,8 +11,8 @@
 //! time cannot pass its deadline until it was delivered or lost, so a
 //! timer fires only when no datagram in flight would outlive the jump.
 
-use std::collections::HashSet;
-use std::hash::{Hash, Hasher};
+use std::collections::{HashMap, HashSet};
+use std::hash::{BuildHasherDefault, Hash, Hasher};
 use std::net::SocketAddrV4;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -207,12 +207,86 @@ pub(crate) enum Happened {
 pub(crate) type Log = Vec<Happened>;
 
 /// What moves leave behind besides the next state.
-#[derive(Default)]
-pub(crate) struct Sink {
+pub(crate) struct Sink<M: Machine> {
     /// What happened, when replaying.
     pub log: Option<Log>,
     /// The (side, transition line, source state) pairs taken.
     pub pairs: HashSet<(u8, u32, &'static str)>,
+    /// Deliveries already worked out, when exploring (not replaying).
+    pub memo: Option<Memo<M>>,
+}
+
+impl<M: Machine> Default for Sink<M> {
+    fn default() -> Self {
+        Sink {
+            log: None,
+            pairs: HashSet::new(),
+            memo: None,
+        }
+    }
+}
+
+/// A worker's deliveries already worked out: a host and a datagram,
+/// at one moment, always come to the same host and the same outcome.
+/// Many states share a host and differ elsewhere (the other host, the
+/// network, the scripts), so most deliveries are found here.
+pub(crate) struct Memo<M: Machine> {
+    done: HashMap<Delivery, Delivered<M>, BuildHasherDefault<Mixed>>,
+}
+
+impl<M: Machine> Memo<M> {
+    /// The most outcomes a worker keeps (and the hosts they hold).
+    const CAPACITY: usize = 1 << 15;
+
+    pub fn new() -> Self {
+        Memo {
+            done: HashMap::default(),
+        }
+    }
+}
+
+/// A delivery: (side, host fingerprint, now, datagram hash).
+type Delivery = (u8, u64, Duration, u64);
+
+/// What came of a delivery: the host after it, and what it did.
+type Delivered<M> = (Arc<Host<M>>, Arc<Outcome>);
+
+/// The memo's keys are hashes and times already: one multiply mixes them.
+#[derive(Default)]
+pub(crate) struct Mixed(u64);
+
+impl Hasher for Mixed {
+    fn finish(&self) -> u64 {
+        fingerprint::mix(self.0)
+    }
+    fn write(&mut self, bytes: &[u8]) {
+        for b in bytes {
+            self.write_u8(*b);
+        }
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0 ^ n)
+            .wrapping_mul(0x9e37_79b9_7f4a_7c15)
+            .rotate_left(29);
+    }
+}
+
+/// What a host did after a move reached it, taken from the host alone:
+/// its steps held against the specs, the datagrams it sent, its next
+/// deadline and its fingerprint.
+pub(crate) struct Outcome {
+    steps: Vec<StepRecord>,
+    sent: Vec<Arc<[u8]>>,
+    deadline: Option<Duration>,
+    fp: u64,
+    /// The first property the host broke; `steps` and `sent` stop there.
+    error: Option<Violation>,
 }
 
 /// The explorer's configuration of both hosts: a round trip takes no
@@ -241,7 +315,7 @@ impl<M: Machine> World<M> {
         machines: [M; 2],
         config: &Config,
         ctx: &Ctx,
-        sink: &mut Sink,
+        sink: &mut Sink<M>,
     ) -> Result<World<M>, String> {
         let [a, b] = machines;
         let host = |side: usize, m: M| {
@@ -306,19 +380,21 @@ impl<M: Machine> World<M> {
     pub fn fingerprint<H: Hasher>(&self, ctx: &Ctx, h: &mut H) {
         self.host_fp.hash(h);
         for to in 0..2u8 {
-            let mut each: Vec<u64> = self
-                .flights
-                .iter()
-                .filter(|f| f.to == to)
-                .map(|f| {
-                    let left = f.deadline.saturating_sub(self.now).as_nanos() as u64;
-                    f.hash ^ left.wrapping_mul(0x9e37_79b9_7f4a_7c15)
-                })
-                .collect();
+            let each = self.flights.iter().filter(|f| f.to == to).map(|f| {
+                let left = f.deadline.saturating_sub(self.now).as_nanos() as u64;
+                fingerprint::mix(f.hash ^ left.wrapping_mul(0x9e37_79b9_7f4a_7c15))
+            });
             if ctx.reorder {
-                each.sort_unstable();
+                // A multiset: a sum does not depend on the order.
+                each.fold(0u64, u64::wrapping_add).hash(h);
+            } else {
+                let mut n = 0u32;
+                each.for_each(|x| {
+                    x.hash(h);
+                    n += 1;
+                });
+                n.hash(h);
             }
-            each.hash(h);
         }
         (self.lost, self.duplicated).hash(h);
         self.apps.hash(h);
@@ -359,7 +435,7 @@ impl<M: Machine> World<M> {
     }
 
     /// Takes `mv`, which must be enabled; a violated property is the error.
-    pub fn apply(&mut self, mv: Move, ctx: &Ctx, sink: &mut Sink) -> Result<(), Violation> {
+    pub fn apply(&mut self, mv: Move, ctx: &Ctx, sink: &mut Sink<M>) -> Result<(), Violation> {
         // The hosts the move reaches; only they are copied and polled.
         let mut touched = [false; 2];
         let mut time_moved = false;
@@ -373,8 +449,25 @@ impl<M: Machine> World<M> {
                 let f = self.flights.remove(usize::from(i));
                 let at = self.at(ctx);
                 let to = usize::from(f.to);
-                touched[to] = true;
-                self.host(to).handle_datagram(at, udp(1 - to), &f.bytes);
+                let key = (f.to, self.host_fp[to], self.now, f.hash);
+                let known = sink.memo.as_ref().and_then(|m| m.done.get(&key)).cloned();
+                let (host, outcome) = match known {
+                    Some(done) => done,
+                    None => {
+                        self.host(to).handle_datagram(at, udp(1 - to), &f.bytes);
+                        let outcome = Arc::new(self.settle(to, ctx));
+                        let done = (self.hosts[to].clone(), outcome);
+                        if let Some(memo) = &mut sink.memo {
+                            if memo.done.len() >= Memo::<M>::CAPACITY {
+                                memo.done.clear();
+                            }
+                            memo.done.insert(key, done.clone());
+                        }
+                        done
+                    }
+                };
+                self.hosts[to] = host;
+                return self.take(&[(to, &outcome)], ctx, sink);
             }
             Move::Timer => {
                 let t = self.next_timer().expect("enabled");
@@ -406,64 +499,140 @@ impl<M: Machine> World<M> {
         self.pump(ctx, sink, touched, time_moved)
     }
 
-    /// After a move: holds what the hosts it reached recorded against the
-    /// specs, takes what they send into the network, notes their next
-    /// deadlines and fingerprints (every host's when time moved).
+    /// After a move: what the hosts it reached did, taken into the state
+    /// (every host's fingerprint redone when time moved).
     fn pump(
         &mut self,
         ctx: &Ctx,
-        sink: &mut Sink,
+        sink: &mut Sink<M>,
         touched: [bool; 2],
         time_moved: bool,
     ) -> Result<(), Violation> {
-        let at = self.at(ctx);
-        let mut buf = [0u8; 2048];
+        let mut outcomes = Vec::with_capacity(2);
         for side in (0..2).filter(|&s| touched[s]) {
-            let host = Arc::make_mut(&mut self.hosts[side]);
-            for r in host.drain_cc_steps() {
-                ctx.cc_oracle.check_step(&r).map_err(|e| {
+            outcomes.push((side, self.settle(side, ctx)));
+        }
+        if time_moved {
+            let at = self.at(ctx);
+            for side in (0..2).filter(|&s| !touched[s]) {
+                let mut h = fingerprint::hasher();
+                self.hosts[side].fingerprint(at, &mut h);
+                self.host_fp[side] = h.finish();
+            }
+        }
+        let outcomes: Vec<(usize, &Outcome)> = outcomes.iter().map(|(s, o)| (*s, o)).collect();
+        self.take(&outcomes, ctx, sink)
+    }
+
+    /// What host `side` did since it was last settled, from the host
+    /// alone: its steps held against the specs (the ISN clock moved on
+    /// at each new connection), what it sent, its deadline, its
+    /// fingerprint.
+    fn settle(&mut self, side: usize, ctx: &Ctx) -> Outcome {
+        let at = self.at(ctx);
+        let host = Arc::make_mut(&mut self.hosts[side]);
+        let mut error = None;
+        for r in host.drain_cc_steps() {
+            if let Err(e) = ctx.cc_oracle.check_step(&r) {
+                error.get_or_insert_with(|| {
                     Violation::new(
                         Property::Spec,
                         format!("{} (congestion machine): {e}", side_name(side)),
                     )
-                })?;
+                });
             }
-            let steps: Vec<StepRecord> = host.drain_steps().collect();
-            host.drain_trace();
-            host.drain_cc_trace();
-            host.drain_changes();
-            for r in steps {
-                ctx.oracles[side].check_step(&r).map_err(|e| {
-                    Violation::new(Property::Spec, format!("{}: {e}", side_name(side)))
-                })?;
-                if self.begins(side, &r, ctx) {
+        }
+        let mut steps: Vec<StepRecord> = host.drain_steps().collect();
+        host.drain_trace();
+        host.drain_cc_trace();
+        host.drain_changes();
+        let mut sent = Vec::new();
+        if error.is_some() {
+            steps.clear();
+        }
+        for (k, r) in steps.iter().enumerate() {
+            if error.is_some() {
+                break;
+            }
+            if let Err(e) = ctx.oracles[side].check_step(r) {
+                error = Some(Violation::new(
+                    Property::Spec,
+                    format!("{}: {e}", side_name(side)),
+                ));
+                steps.truncate(k);
+                break;
+            }
+            if Self::begins(side, r, ctx) {
+                // Virtual time stands still between incarnations; a real
+                // ISN clock would have ticked: the next one must not take
+                // this one's ISN.
+                host.advance_isn_clock(INCARNATION);
+            }
+        }
+        let mut buf = [0u8; 2048];
+        while error.is_none()
+            && let Some(t) = host.poll_transmit(at, &mut buf)
+        {
+            if wire::parse(&buf[..t.len]).is_err() {
+                error = Some(Violation::new(
+                    Property::Wire,
+                    format!("{} sent a malformed datagram", side_name(side)),
+                ));
+            } else {
+                sent.push(Arc::from(&buf[..t.len]));
+            }
+        }
+        let deadline = host
+            .poll_timeout()
+            .map(|t| t.saturating_duration_since(ctx.base));
+        let mut h = fingerprint::hasher();
+        host.fingerprint(at, &mut h);
+        Outcome {
+            steps,
+            sent,
+            deadline,
+            fp: h.finish(),
+            error,
+        }
+    }
+
+    /// Takes what the hosts did into the state: the monitors note their
+    /// steps and check what they sent, which goes into the network.
+    fn take(
+        &mut self,
+        outcomes: &[(usize, &Outcome)],
+        ctx: &Ctx,
+        sink: &mut Sink<M>,
+    ) -> Result<(), Violation> {
+        for &(side, o) in outcomes {
+            self.deadlines[side] = o.deadline;
+            self.host_fp[side] = o.fp;
+        }
+        for &(side, o) in outcomes {
+            for r in &o.steps {
+                if Self::begins(side, r, ctx) {
                     self.watch[side] = Watch {
                         peer_isn: self.watch[side].peer_isn,
                         ..Watch::default()
                     };
-                    // Virtual time stands still between incarnations; a
-                    // real ISN clock would have ticked: the next one
-                    // must not take this one's ISN.
-                    self.host(side).advance_isn_clock(INCARNATION);
                 }
-                self.watch[side].note(&r, &ctx.oracles[side]);
+                self.watch[side].note(r, &ctx.oracles[side]);
                 if let Some(t) = &r.transition {
                     sink.pairs.insert((side as u8, t.line, r.from));
                 }
                 if let Some(log) = &mut sink.log {
-                    log.push(Happened::Step(side, r));
+                    log.push(Happened::Step(side, r.clone()));
                 }
             }
+            if o.sent.is_empty()
+                && let Some(e) = &o.error
+            {
+                return Err(e.clone());
+            }
         }
-        for side in (0..2).filter(|&s| touched[s]) {
-            while let Some(t) = self.host(side).poll_transmit(at, &mut buf) {
-                let bytes: Arc<[u8]> = Arc::from(&buf[..t.len]);
-                let Ok((_, seg)) = wire::parse(&bytes) else {
-                    return Err(Violation::new(
-                        Property::Wire,
-                        format!("{} sent a malformed datagram", side_name(side)),
-                    ));
-                };
+        for &(side, o) in outcomes {
+            for bytes in &o.sent {
+                let (_, seg) = wire::parse(bytes).expect("parsed when sent");
                 // A SYN with a new ISN starts another connection: what the
                 // peer saw of the last one no longer counts.
                 let peer = &mut self.watch[1 - side];
@@ -480,22 +649,14 @@ impl<M: Machine> World<M> {
                 }
                 self.flights.push(Flight {
                     to: 1 - side as u8,
-                    hash: fingerprint::hash_bytes(&bytes),
-                    bytes,
+                    hash: fingerprint::hash_bytes(bytes),
+                    bytes: bytes.clone(),
                     deadline: self.now + ctx.msl,
                     id,
                 });
             }
-        }
-        for (side, &hit) in touched.iter().enumerate() {
-            if hit {
-                let next = self.host(side).poll_timeout();
-                self.deadlines[side] = next.map(|t| t.saturating_duration_since(ctx.base));
-            }
-            if hit || time_moved {
-                let mut h = fingerprint::hasher();
-                self.hosts[side].fingerprint(at, &mut h);
-                self.host_fp[side] = h.finish();
+            if let Some(e) = &o.error {
+                return Err(e.clone());
             }
         }
         Ok(())
@@ -503,7 +664,7 @@ impl<M: Machine> World<M> {
 
     /// Whether `r` starts a new connection on `side`: an open from the
     /// initial state, or a listener's child leaving the listening state.
-    fn begins(&self, side: usize, r: &StepRecord, ctx: &Ctx) -> bool {
+    fn begins(side: usize, r: &StepRecord, ctx: &Ctx) -> bool {
         r.transition.is_some()
             && r.to != r.from
             && (r.from == ctx.oracles[side].initial()
@@ -541,7 +702,7 @@ impl<M: Machine> World<M> {
         }
     }
 
-    fn app_step(&mut self, side: usize, ctx: &Ctx, sink: &mut Sink) -> Result<(), Violation> {
+    fn app_step(&mut self, side: usize, ctx: &Ctx, sink: &mut Sink<M>) -> Result<(), Violation> {
         let at = self.at(ctx);
         let op = ctx.scripts[side][usize::from(self.apps[side].pc)];
         let (app, host) = (&mut self.apps[side], Arc::make_mut(&mut self.hosts[side]));
