@@ -96,6 +96,9 @@ struct ExploreArgs {
     /// With --replay: writes every datagram sent to this pcap file.
     #[arg(long, value_name = "FILE", requires = "replay")]
     pcap: Option<PathBuf>,
+    /// With --replay: draws the schedule as a message sequence chart (SVG).
+    #[arg(long, value_name = "FILE", requires = "replay")]
+    svg: Option<PathBuf>,
     /// The congestion spec both hosts run (default: congestion.fsm).
     #[arg(long, value_name = "FILE")]
     cc_spec: Option<PathBuf>,
@@ -284,6 +287,26 @@ mod explore {
                 played
                     .write_pcap(path)
                     .map_err(|e| bad(format!("{}: {e}", path.display())))?;
+                eprintln!("wrote {}", path.display());
+            }
+            if let Some(path) = &args.svg {
+                let title = format!(
+                    "{} against {}, scenario {} ({}): {}",
+                    client.path,
+                    server.path,
+                    options.scenario,
+                    options.network(),
+                    played.outcome(),
+                );
+                let again = format!(
+                    "fsm-lab explore {} --peer {} --replay {} --svg {}",
+                    client.path,
+                    server.path,
+                    file.display(),
+                    path.display()
+                );
+                let svg = fsm_codegen::msc::render_with(&ex::chart(&played, &title), Some(&again));
+                std::fs::write(path, svg).map_err(|e| bad(format!("{}: {e}", path.display())))?;
                 eprintln!("wrote {}", path.display());
             }
             return Ok(if played.failed() {

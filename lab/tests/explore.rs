@@ -241,3 +241,106 @@ fn the_counterexamples_in_docs_are_current() {
         }
     }
 }
+
+/// README "Verify a spec": under tcp.fsm, reordering alone lets an old ACK
+/// end TIME_WAIT (RFC 1337's hazard H3): the client answers it, the
+/// closed server's listener answers that with an RST, and tcp.fsm closes
+/// TIME_WAIT on the RST, so the second connection opens while the first
+/// one's segments are in flight. Both still end as desired. RFC 1337's
+/// fix (time_wait_ignores_rst.fsm) keeps TIME_WAIT, and the second
+/// connect waits for it.
+#[test]
+fn an_old_ack_ends_time_wait_unless_the_spec_ignores_the_rst() {
+    let path = format!(
+        "{}/../docs/explore/reuse/time_wait_assassination.schedule",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let text = std::fs::read_to_string(path).expect("the schedule in docs");
+    let mut o = Options::new(Scenario::Echo);
+    let moves = read_schedule(&text, &mut o).expect("reads");
+    assert_eq!(
+        (o.scenario, o.reorder, o.losses, o.dups),
+        (Scenario::Reuse, true, 0, 0)
+    );
+
+    let tcp = spec("tcp.fsm");
+    let played = replay([&tcp, &tcp], &o, &moves).expect("replays under tcp.fsm");
+    assert_eq!(played.outcome(), "ends as desired");
+    let shown = played.to_string();
+    let killed = shown
+        .find("client TIME_WAIT -> CLOSED on rcv_rst")
+        .expect("TIME_WAIT ends on the RST");
+    let reconnect = shown
+        .match_indices("client connect")
+        .nth(1)
+        .expect("a second connect")
+        .0;
+    assert!(killed < reconnect, "{shown}");
+    // Datagrams are numbered as sent: one numbered below the second SYN is
+    // the first connection's.
+    let after = &shown[reconnect..];
+    let number = |s: &str| -> u32 { s.trim_end_matches(')').parse().expect("a datagram number") };
+    let syn = after
+        .split("client sends #")
+        .nth(1)
+        .map(|s| number(s.split_whitespace().next().expect("its number")))
+        .expect("the second SYN");
+    let old = after
+        .split(" (#")
+        .skip(1)
+        .map(|s| number(s.split_whitespace().next().expect("a number")))
+        .filter(|&n| n < syn)
+        .count();
+    assert!(
+        old > 0,
+        "no segment of the first connection arrives during the second:\n{shown}"
+    );
+    // Its chart in docs is what `--replay … --svg` draws today.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let docs = "docs/explore/reuse/time_wait_assassination.svg";
+    let fresh = std::env::temp_dir().join(format!("assassination-{}.svg", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_fsm-lab"))
+        .current_dir(&root)
+        .args([
+            "explore",
+            "tcp.fsm",
+            "--replay",
+            "docs/explore/reuse/time_wait_assassination.schedule",
+            "--svg",
+        ])
+        .arg(&fresh)
+        .output()
+        .expect("runs");
+    assert!(out.status.success(), "{out:?}");
+    let drawn = std::fs::read_to_string(&fresh).expect("the chart");
+    std::fs::remove_file(&fresh).ok();
+    let committed = std::fs::read_to_string(root.join(docs)).unwrap_or_default();
+    assert!(
+        drawn.replace(&fresh.display().to_string(), docs) == committed,
+        "{docs} is stale: run `cargo run --release -p fsm-lab -- explore tcp.fsm --replay docs/explore/reuse/time_wait_assassination.schedule --svg {docs}`"
+    );
+    for state in played.states() {
+        assert!(committed.contains(&state), "{state} missing from {docs}");
+    }
+
+    let rfc1337 = spec("examples/specs/time_wait_ignores_rst.fsm");
+    // The move that makes the second connect: the numbered line above it.
+    let connect: usize = shown[..reconnect]
+        .lines()
+        .rev()
+        .find_map(|l| l.split_whitespace().next()?.parse().ok())
+        .expect("a numbered move");
+    let connect = connect - 1;
+    assert_eq!(moves[connect], explore::Move::App(0));
+    let before = replay([&rfc1337, &rfc1337], &o, &moves[..connect]).expect("replays up to it");
+    assert!(
+        before
+            .to_string()
+            .contains("client TIME_WAIT -> TIME_WAIT on rcv_rst"),
+        "{before}"
+    );
+    assert!(
+        replay([&rfc1337, &rfc1337], &o, &moves[..=connect]).is_err(),
+        "the second connect waits for TIME_WAIT under RFC 1337"
+    );
+}

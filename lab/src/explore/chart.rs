@@ -74,6 +74,23 @@ impl Replayed {
         self.violation.is_some() || matches!(self.end, Some(Err(_))) || self.cycle.is_some()
     }
 
+    /// How the schedule ends, in a line: `ends as desired`,
+    /// `violated: …`, `moves remain`, …
+    pub fn outcome(&self) -> String {
+        match (&self.violation, &self.end) {
+            (Some(v), _) => format!("violated: {v}"),
+            (None, Some(Ok(None))) => "ends as desired".to_owned(),
+            (None, Some(Ok(Some(why)))) => format!("ends acceptably: {why}"),
+            (None, Some(Err(v))) => format!("ends badly: {v}"),
+            (None, None) => match self.cycle {
+                Some(n) => {
+                    format!("moves remain; the last state is the state after move {n} (a cycle)")
+                }
+                None => "moves remain".to_owned(),
+            },
+        }
+    }
+
     /// What went wrong, if anything.
     pub fn verdict(&self) -> Option<String> {
         match (&self.violation, &self.end) {
@@ -371,18 +388,6 @@ impl fmt::Display for Replayed {
                 line(f, h)?;
             }
         }
-        match (&self.violation, &self.end) {
-            (Some(v), _) => writeln!(f, "violated: {v}"),
-            (None, Some(Ok(None))) => writeln!(f, "ends as desired"),
-            (None, Some(Ok(Some(why)))) => writeln!(f, "ends acceptably: {why}"),
-            (None, Some(Err(v))) => writeln!(f, "ends badly: {v}"),
-            (None, None) => match self.cycle {
-                Some(n) => writeln!(
-                    f,
-                    "moves remain; the last state is the state after move {n} (a cycle)"
-                ),
-                None => writeln!(f, "moves remain"),
-            },
-        }
+        writeln!(f, "{}", self.outcome())
     }
 }

@@ -234,8 +234,8 @@ pub struct Report {
     pub elapsed: Duration,
     /// Bytes of the visited set, parents and edges per state.
     pub bytes_per_state: f64,
-    /// Bytes of the largest frontier of whole states (their inline part).
-    pub frontier_bytes: usize,
+    /// The most states one level held (the frontier, whole states).
+    pub widest_level: usize,
     /// The process's peak resident memory, bytes (Linux).
     pub peak_memory: Option<u64>,
     /// Ends where both applications saw what they expected and both hosts
@@ -347,7 +347,7 @@ pub fn explore(
         bounded: g.kind.contains(&search::Kind::Cut),
         elapsed: started.elapsed(),
         bytes_per_state: g.bytes_per_state(),
-        frontier_bytes: g.frontier_peak,
+        widest_level: g.widest_level,
         peak_memory: peak_memory(),
         desired: g
             .kind
@@ -536,20 +536,23 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "  states     {:>12}{bounded}\n  transitions{:>12}\n  depth      {:>12}",
-            self.states, self.transitions, self.depth
+            grouped(self.states),
+            grouped(self.transitions),
+            self.depth
         )?;
         writeln!(
             f,
-            "  time       {:>12.2} s   ({:.0} states/s on {} threads)",
+            "  time       {:>12.2} s   ({} states/s on {} thread{})",
             self.elapsed.as_secs_f64(),
-            self.rate(),
-            o.threads
+            grouped(self.rate() as u64),
+            o.threads,
+            if o.threads == 1 { "" } else { "s" }
         )?;
         writeln!(
             f,
-            "  memory     {:>12.1} B/state (visited set, parents, edges); frontier peak {:.1} MB; process peak {}",
+            "  memory     {:>12.1} B/state (visited set, parents, edges); widest level {} states; process peak {}",
             self.bytes_per_state,
-            self.frontier_bytes as f64 / 1e6,
+            grouped(self.widest_level as u64),
             self.peak_memory
                 .map_or("-".to_owned(), |b| format!("{:.1} MB", b as f64 / 1e6))
         )?;
@@ -594,5 +597,32 @@ impl fmt::Display for Report {
             writeln!(f, "  schedule: {}", moves.join(", "))?;
         }
         Ok(())
+    }
+}
+
+/// `n` with its digits in groups of three: 6,424,354.
+fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::grouped;
+
+    #[test]
+    fn figures_are_grouped_by_thousands() {
+        assert_eq!(grouped(0), "0");
+        assert_eq!(grouped(999), "999");
+        assert_eq!(grouped(1_000), "1,000");
+        assert_eq!(grouped(230_512), "230,512");
+        assert_eq!(grouped(6_424_354), "6,424,354");
     }
 }

@@ -76,8 +76,8 @@ pub(crate) struct Graph {
     /// Reasons of acceptable ends, with counts.
     pub acceptable: HashMap<String, u64>,
     pub pairs: HashSet<(u8, u32, &'static str)>,
-    /// Bytes of the largest frontier (whole states).
-    pub frontier_peak: usize,
+    /// The most states one level held.
+    pub widest_level: usize,
 }
 
 impl Graph {
@@ -164,7 +164,7 @@ pub(crate) fn search<M: Machine>(
         counts: HashMap::new(),
         acceptable: HashMap::new(),
         pairs: HashSet::new(),
-        frontier_peak: 0,
+        widest_level: 0,
     };
     let root = g.add(fingerprint(&init, ctx), 0, Move::Timer, Kind::Inner);
     let mut frontier: Vec<(u32, World<M>)> = vec![(root, init)];
@@ -189,9 +189,7 @@ pub(crate) fn search<M: Machine>(
             }
             break;
         }
-        g.frontier_peak = g
-            .frontier_peak
-            .max(frontier.len() * std::mem::size_of::<World<M>>());
+        g.widest_level = g.widest_level.max(frontier.len());
         let ids: Vec<u32> = frontier.iter().map(|(id, _)| *id).collect();
         let mut results = expand_level(&pool, &sinks, frontier, &g.visited, ctx);
         // New states take their ids in the frontier's order, and their
