@@ -38,6 +38,13 @@ pub struct Config {
     pub send_buffer: usize,
     /// Offer window scaling (RFC 7323) so windows can exceed 64 KiB.
     pub window_scaling: bool,
+    /// Offer and accept SACK (RFC 2018). When both SYNs carry
+    /// SACK-permitted, each ACK sent while data is held out of order
+    /// carries SACK blocks, the one holding the latest segment first, and
+    /// a segment received twice is reported once in a D-SACK block (RFC
+    /// 2883). The sender does not use the peer's blocks yet: it repairs
+    /// losses as without SACK.
+    pub sack: bool,
     /// Challenge ACKs sent per second per connection at most (RFC 5961 7).
     pub challenge_ack_limit: u32,
     /// Keep each connection's transition trace (a few entries per
@@ -80,6 +87,7 @@ impl Default for Config {
             recv_buffer: 256 * 1024,
             send_buffer: 256 * 1024,
             window_scaling: true,
+            sack: true,
             challenge_ack_limit: 100,
             keep_trace: true,
             record_steps: false,

@@ -23,6 +23,7 @@ use crate::isn::IsnGenerator;
 use crate::rtt::RttEstimator;
 use crate::trace::{StepRecord, TraceEntry};
 use crate::vocab::{Action, Event, Group, Guard, Machine};
+use crate::wire::SackBlocks;
 use crate::wire::seq::SeqNum;
 use crate::wire::tcp::{Flags, TcpRepr};
 
@@ -68,6 +69,7 @@ struct Incoming {
     window: u16,
     mss: Option<u16>,
     window_scale: Option<u8>,
+    sack_permitted: bool,
     payload_len: usize,
 }
 
@@ -81,6 +83,7 @@ impl Incoming {
             window: seg.window,
             mss: seg.mss,
             window_scale: seg.window_scale,
+            sack_permitted: seg.sack_permitted,
             payload_len: seg.payload.len(),
         }
     }
@@ -187,6 +190,16 @@ struct Tcb {
     ack_due: Option<Instant>,
     /// Challenge ACKs sent in the current one-second window.
     challenge: (Instant, u32),
+    /// Both SYNs carried SACK-permitted (RFC 2018): our ACKs carry SACK
+    /// blocks.
+    sack_ok: bool,
+    /// The blocks of data held out of order, in the order our ACKs report
+    /// them: the one holding the latest segment first, then those reported
+    /// most recently (RFC 2018 4).
+    sack_blocks: SackBlocks,
+    /// A range received twice, for the next ACK to report once as a
+    /// D-SACK block (RFC 2883 4).
+    dsack: Option<(SeqNum, SeqNum)>,
 }
 
 impl Tcb {
@@ -236,6 +249,9 @@ impl Tcb {
             dup_acks_owed: 0,
             ack_due: None,
             challenge: (now, 0),
+            sack_ok: false,
+            sack_blocks: SackBlocks::EMPTY,
+            dsack: None,
         }
     }
 
@@ -334,6 +350,53 @@ impl Tcb {
         self.ack_due = None;
     }
 
+    /// The SACK blocks for the ACK going out now: the D-SACK block, once,
+    /// then the blocks held out of order.
+    fn take_sack(&mut self) -> SackBlocks {
+        if !self.sack_ok {
+            return SackBlocks::EMPTY;
+        }
+        let mut out = SackBlocks::EMPTY;
+        if let Some((left, right)) = self.dsack.take() {
+            out.push(left, right);
+        }
+        for &(left, right) in self.sack_blocks.as_slice() {
+            out.push(left, right);
+        }
+        out
+    }
+
+    /// Orders the blocks held out of order as RFC 2018 4 asks: the block
+    /// holding `latest` (the segment just taken in) first, then the blocks
+    /// reported before (as they have grown), then any never reported.
+    fn order_sack_blocks(&mut self, latest: Option<SeqNum>) {
+        let rcv_nxt = self.rcv_nxt;
+        let held = self.assembler.ranges();
+        let holding = |s: SeqNum| {
+            held.iter()
+                .map(|r| (rcv_nxt + r.start, rcv_nxt + r.end))
+                .find(|&(left, right)| left.le(s) && s.lt(right))
+        };
+        let mut out = SackBlocks::EMPTY;
+        let mut add = |b: (SeqNum, SeqNum)| {
+            if !out.as_slice().contains(&b) {
+                out.push(b.0, b.1);
+            }
+        };
+        if let Some(b) = latest.and_then(holding) {
+            add(b);
+        }
+        for &(left, _) in self.sack_blocks.as_slice() {
+            if let Some(b) = holding(left) {
+                add(b);
+            }
+        }
+        for r in held {
+            add((rcv_nxt + r.start, rcv_nxt + r.end));
+        }
+        self.sack_blocks = out;
+    }
+
     /// Whether data or our FIN waits to be sent for the first time.
     fn has_unsent(&self) -> bool {
         let end_of_data = self.buf_seq() + self.send_buf.len();
@@ -387,6 +450,9 @@ impl Tcb {
             dup_acks_owed,
             ack_due,
             challenge,
+            sack_ok,
+            sack_blocks,
+            dsack,
         } = self;
         (iss, sent_syn, syn_pending, snd_una, snd_nxt, snd_max).hash(h);
         (snd_wnd, snd_wl1, snd_wl2, max_snd_wnd).hash(h);
@@ -409,6 +475,7 @@ impl Tcb {
         cc.fingerprint(h);
         fingerprint::time(h, now, challenge.0);
         challenge.1.hash(h);
+        (sack_ok, sack_blocks, dsack).hash(h);
     }
 }
 
@@ -429,6 +496,10 @@ pub struct Outgoing {
     pub mss: Option<u16>,
     /// Window scale option (SYN only).
     pub window_scale: Option<u8>,
+    /// SACK-permitted option (SYN only).
+    pub sack_permitted: bool,
+    /// SACK blocks (RFC 2018, RFC 2883).
+    pub sack: SackBlocks,
     /// Payload: offset into the send buffer and length.
     pub payload: (usize, usize),
 }
@@ -1036,6 +1107,7 @@ impl<M: Machine> Connection<M> {
                     0
                 };
                 t.rcv_shift = if t.scaling { offered } else { 0 };
+                t.sack_ok = self.config.sack && seg.sack_permitted;
                 // The window of a SYN is never scaled (RFC 7323 2.2).
                 t.snd_wnd = u32::from(seg.window);
                 t.max_snd_wnd = t.max_snd_wnd.max(t.snd_wnd);
@@ -1126,11 +1198,12 @@ impl<M: Machine> Connection<M> {
                 }
             }
             Action::Flush => {
-                // Out-of-order data was never acknowledged; what was is
-                // the application's.
+                // Out-of-order data was never acknowledged (a SACK block
+                // is no promise, RFC 2018 8); what was is the application's.
                 if let Some(t) = self.tcb.as_mut() {
                     t.send_buf.clear();
                     t.assembler.clear();
+                    t.sack_blocks = SackBlocks::EMPTY;
                 }
             }
             Action::ReportReset => self.error = Some(ConnError::Reset),
@@ -1261,8 +1334,16 @@ impl<M: Machine> Connection<M> {
             && inc.seq + inc.payload_len + 1 == rcv_nxt;
         let in_window = acceptable(t, &inc);
         let too_old = |a: SeqNum| a.lt(snd_una - t.max_snd_wnd as usize);
+        // Data wholly taken in before: reported once in a D-SACK block
+        // (RFC 2883 4.1.1), if the spec's answer is an ACK.
+        let end = inc.seq + inc.payload_len;
+        let received_twice =
+            (t.sack_ok && inc.payload_len > 0 && end.le(rcv_nxt)).then_some((inc.seq, end));
         let cause = seg_cause(&inc);
         if !dup_fin && !in_window {
+            if let (Some(range), Some(t)) = (received_twice, self.tcb.as_mut()) {
+                t.dsack = Some(range);
+            }
             if !inc.flags.rst() {
                 self.fire(env, Event::RcvUnacceptable, cause);
             }
@@ -1474,8 +1555,23 @@ impl<M: Machine> Connection<M> {
         // Trim what is before RCV.NXT; the ring cuts what is past the window.
         let behind = (t.rcv_nxt.distance(inc.seq).max(0) as usize).min(payload.len());
         let data = &payload[behind..];
+        if t.sack_ok && behind > 0 {
+            // Its start was taken in before (RFC 2883 4.1.1).
+            t.dsack = Some((inc.seq, inc.seq + behind));
+        }
         if !data.is_empty() {
             let offset = (inc.seq + behind).distance(t.rcv_nxt).max(0) as usize;
+            let end = offset + data.len();
+            if t.sack_ok
+                && offset > 0
+                && t.assembler
+                    .ranges()
+                    .iter()
+                    .any(|r| r.start <= offset && end <= r.end)
+            {
+                // All of it is held already, out of order (RFC 2883 4.1.2).
+                t.dsack = Some((inc.seq + behind, inc.seq + payload.len()));
+            }
             // Delayed ACKs (RFC 9293 3.8.6.3): in-order data with no hole
             // behind it waits for a second full-sized segment or the
             // delay; out-of-order data and data that fills a hole are
@@ -1493,6 +1589,9 @@ impl<M: Machine> Connection<M> {
                 let n = t.assembler.take_front();
                 t.recv_buf.commit(n);
                 t.rcv_nxt += n;
+            }
+            if t.sack_ok {
+                t.order_sack_blocks(Some(inc.seq + behind));
             }
             t.unacked_bytes += data.len();
             let full_sized = 2 * mss.min(usize::from(t.peer_mss)).max(1);
@@ -1523,6 +1622,7 @@ impl<M: Machine> Connection<M> {
                 }
                 t.fin_received = true;
                 t.assembler.clear();
+                t.sack_blocks = SackBlocks::EMPTY;
             }
         });
     }
@@ -1657,11 +1757,11 @@ impl<M: Machine> Connection<M> {
             t.snd_max = t.snd_max.max(iss + 1);
             arm_rto(t, now, true);
             let ack = t.irs.map(|_| t.rcv_nxt);
-            // A SYN offers scaling; a SYN-ACK answers an offer.
-            let offer = if ack.is_some() {
-                t.scaling
+            // A SYN offers scaling and SACK; a SYN-ACK answers the offers.
+            let (offer, sack_permitted) = if ack.is_some() {
+                (t.scaling, t.sack_ok)
             } else {
-                config.window_scaling
+                (config.window_scaling, config.sack)
             };
             if ack.is_some() {
                 t.acked_now();
@@ -1674,6 +1774,8 @@ impl<M: Machine> Connection<M> {
                 window: t.window_field(true),
                 mss: Some(config.mss),
                 window_scale: offer.then(|| config.window_shift()),
+                sack_permitted,
+                sack: SackBlocks::EMPTY,
                 payload: (0, 0),
             }));
         }
@@ -1693,6 +1795,7 @@ impl<M: Machine> Connection<M> {
             // One ACK for all that arrived, and one more for each further
             // out-of-order segment.
             let owed = t.dup_acks_owed.saturating_sub(1);
+            let sack = t.take_sack();
             t.acked_now();
             t.dup_acks_owed = owed;
             t.rcv_adv = t.rcv_nxt + t.offered_wnd() as usize;
@@ -1708,6 +1811,8 @@ impl<M: Machine> Connection<M> {
                 window: t.window_field(false),
                 mss: None,
                 window_scale: None,
+                sack_permitted: false,
+                sack,
                 payload: (0, 0),
             }));
         }
@@ -1836,6 +1941,7 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
     }
     t.snd_max = t.snd_max.max(end);
     arm_rto(t, now, fresh);
+    let sack = t.take_sack();
     t.acked_now();
     t.rcv_adv = t.rcv_nxt + t.offered_wnd() as usize;
     let mut ack = t.rcv_nxt;
@@ -1850,6 +1956,8 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
         window: t.window_field(false),
         mss: None,
         window_scale: None,
+        sack_permitted: false,
+        sack,
         payload: (seq.distance(buf_seq).max(0) as usize, len),
     })
 }
@@ -1879,6 +1987,7 @@ mod tests {
     }
 
     mod congestion;
+    mod sack;
 
     const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
     const REMOTE: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 2), 49152);
@@ -1954,6 +2063,8 @@ mod tests {
                         window: o.window,
                         mss: o.mss,
                         window_scale: o.window_scale,
+                        sack_permitted: o.sack_permitted,
+                        sack: o.sack,
                         payload,
                     }
                 }
@@ -1966,6 +2077,8 @@ mod tests {
                         window: c.window,
                         mss: None,
                         window_scale: None,
+                        sack_permitted: false,
+                        sack: SackBlocks::EMPTY,
                         payload: Vec::new(),
                     }
                 }

@@ -752,6 +752,8 @@ impl<M: Machine> Host<M> {
                         window: seg.window,
                         mss: seg.mss,
                         window_scale: seg.window_scale,
+                        sack_permitted: seg.sack_permitted,
+                        sack: seg.sack,
                         payload,
                         ..TcpRepr::default()
                     };

@@ -58,6 +58,7 @@ pub mod checksum;
 mod datagram;
 mod flags;
 pub mod ipv4;
+pub mod sack;
 pub mod seq;
 pub mod tcp;
 #[cfg(test)]
@@ -67,6 +68,7 @@ use std::fmt;
 
 pub use datagram::{emit, emit_vec, packet_len, parse};
 pub use ipv4::{Ipv4Packet, Ipv4Repr};
+pub use sack::SackBlocks;
 pub use seq::SeqNum;
 pub use tcp::{Flags, TcpPacket, TcpRepr};
 

@@ -1,5 +1,5 @@
 //! TCP segments (RFC 9293) with the MSS, window scale and timestamp
-//! (RFC 7323) and SACK-permitted (RFC 2018) options.
+//! (RFC 7323), SACK-permitted and SACK (RFC 2018) options.
 //!
 //! [`TcpPacket`] is a zero-copy view of a segment (the IPv4 payload);
 //! [`TcpRepr`] the parsed, validated segment, borrowing its payload.
@@ -17,7 +17,7 @@ use std::net::Ipv4Addr;
 
 use super::flags::ACK_BIT;
 use super::ipv4::PROTOCOL_TCP;
-use super::{DropReason, EmitError, SeqNum, check_room, checksum};
+use super::{DropReason, EmitError, SackBlocks, SeqNum, check_room, checksum};
 
 pub use super::flags::Flags;
 
@@ -53,6 +53,7 @@ mod kind {
     pub const MSS: u8 = 2;
     pub const WINDOW_SCALE: u8 = 3;
     pub const SACK_PERMITTED: u8 = 4;
+    pub const SACK: u8 = 5;
     pub const TIMESTAMPS: u8 = 8;
 }
 
@@ -267,6 +268,9 @@ pub struct TcpRepr<'a> {
     pub window_scale: Option<u8>,
     /// SACK-permitted option.
     pub sack_permitted: bool,
+    /// SACK option: the blocks, in the segment's order. On emission only
+    /// as many as fit beside the other options are written.
+    pub sack: SackBlocks,
     /// Timestamps option: `(TSval, TSecr)`.
     pub timestamps: Option<(u32, u32)>,
     /// Segment data.
@@ -285,6 +289,9 @@ impl<'a> TcpRepr<'a> {
     /// * MSS (length 4), window scale (3), SACK-permitted (2) and
     ///   timestamps (10) must have exactly that length, and MSS must not
     ///   be 0; a window scale above 14 is taken as 14 (RFC 7323 2.3);
+    /// * a SACK option of 1 to 4 whole blocks is read; one of another
+    ///   length is skipped, as Linux does, and the segment kept (its ACK
+    ///   still counts): what its blocks claim is for the sender to check;
     /// * other kinds are skipped by their length;
     /// * a length of 0 or 1, or an option running past the header, is an
     ///   error.
@@ -311,6 +318,7 @@ impl<'a> TcpRepr<'a> {
             mss: None,
             window_scale: None,
             sack_permitted: false,
+            sack: SackBlocks::EMPTY,
             timestamps: None,
             payload: packet.payload(),
         };
@@ -346,6 +354,11 @@ impl<'a> TcpRepr<'a> {
                     self.window_scale = Some(shift.min(MAX_WINDOW_SCALE));
                 }
                 (kind::SACK_PERMITTED, []) => self.sack_permitted = true,
+                (kind::SACK, body) => {
+                    if let Some(blocks) = SackBlocks::parse(body) {
+                        self.sack = blocks;
+                    }
+                }
                 (kind::TIMESTAMPS, &[a, b, c, d, e, f, g, h]) => {
                     let tsval = u32::from_be_bytes([a, b, c, d]);
                     let tsecr = u32::from_be_bytes([e, f, g, h]);
@@ -367,8 +380,25 @@ impl<'a> TcpRepr<'a> {
         self.payload.len() + usize::from(self.flags.syn()) + usize::from(self.flags.fin())
     }
 
-    /// Length of the options as emitted, a multiple of 4 (at most 20).
+    /// Length of the options as emitted, a multiple of 4 (at most 40).
     pub fn options_len(&self) -> usize {
+        let len = self.fixed_options_len();
+        match self.sack_fit() {
+            0 => len,
+            n => len + 4 + 8 * n,
+        }
+    }
+
+    /// How many SACK blocks are written: as many as fit in 40 bytes of
+    /// options beside the others (two NOPs, kind and length, 8 bytes a
+    /// block).
+    fn sack_fit(&self) -> usize {
+        let room = (MAX_HEADER_LEN - HEADER_LEN - self.fixed_options_len()).saturating_sub(4) / 8;
+        self.sack.len().min(room)
+    }
+
+    /// Length of the options other than SACK.
+    fn fixed_options_len(&self) -> usize {
         let mut len = 0;
         if self.mss.is_some() {
             len += 4;
@@ -399,8 +429,9 @@ impl<'a> TcpRepr<'a> {
     ///
     /// The options that are present are written 4-byte aligned, in the
     /// layout Linux uses: MSS; SACK-permitted and timestamps (NOP-padded
-    /// when one is absent); NOP and window scale. The ACK number field is 0
-    /// when [`ack`](Self::ack) is `None`.
+    /// when one is absent); NOP and window scale; two NOPs and the SACK
+    /// blocks that fit. The ACK number field is 0 when [`ack`](Self::ack)
+    /// is `None`.
     ///
     /// Fails, writing nothing, if the segment is longer than 65 535 bytes or
     /// `buffer` is shorter than [`buffer_len`](Self::buffer_len).
@@ -416,7 +447,7 @@ impl<'a> TcpRepr<'a> {
         packet.set_dst_port(self.dst_port);
         packet.set_seq_number(self.seq);
         packet.set_ack_number(self.ack.unwrap_or_default());
-        // At most 20 + 20 bytes, so the cast cannot truncate.
+        // At most 20 + 40 bytes, so the cast cannot truncate.
         packet.set_header_len(header_len as u8);
         packet.set_flags(self.flags, self.ack.is_some());
         packet.set_window_len(self.window);
@@ -453,6 +484,20 @@ impl<'a> TcpRepr<'a> {
         if let Some(shift) = self.window_scale {
             put(&[kind::NOP, kind::WINDOW_SCALE, 3, shift]);
         }
+        let blocks = &self.sack.as_slice()[..self.sack_fit()];
+        if !blocks.is_empty() {
+            // 2 + 8n is at most 34.
+            put(&[
+                kind::NOP,
+                kind::NOP,
+                kind::SACK,
+                (2 + 8 * blocks.len()) as u8,
+            ]);
+            for (left, right) in blocks {
+                put(&left.0.to_be_bytes());
+                put(&right.0.to_be_bytes());
+            }
+        }
     }
 }
 
@@ -483,6 +528,9 @@ impl fmt::Display for TcpRepr<'_> {
         }
         if let Some((tsval, tsecr)) = self.timestamps {
             write!(f, " ts={tsval}/{tsecr}")?;
+        }
+        if !self.sack.is_empty() {
+            write!(f, " sack={}", self.sack)?;
         }
         Ok(())
     }
@@ -573,6 +621,65 @@ mod tests {
             window_scale: Some(0),
             ..syn()
         });
+    }
+
+    fn blocks(n: u32) -> SackBlocks {
+        let list: Vec<(SeqNum, SeqNum)> = (0..n)
+            .map(|i| (SeqNum(1000 + 100 * i), SeqNum(1050 + 100 * i)))
+            .collect();
+        SackBlocks::from_slice(&list)
+    }
+
+    #[test]
+    fn round_trip_sack_blocks() {
+        let ack = TcpRepr {
+            flags: Flags::empty(),
+            ack: Some(SeqNum(900)),
+            ..syn()
+        };
+        for n in 1..=4 {
+            let repr = TcpRepr {
+                sack: blocks(n),
+                ..ack
+            };
+            assert_eq!(repr.options_len(), 4 + 8 * n as usize);
+            round_trip(&repr);
+        }
+        // Beside timestamps only three fit: the first three are written.
+        let with_ts = TcpRepr {
+            sack: blocks(4),
+            timestamps: Some((7, 8)),
+            ..ack
+        };
+        assert_eq!(with_ts.options_len(), 12 + 4 + 24);
+        let mut buf = vec![0; with_ts.buffer_len()];
+        with_ts.emit(&mut buf, SRC, DST).unwrap();
+        let parsed = parse(&buf).unwrap();
+        assert_eq!(parsed.sack, blocks(3));
+        assert_eq!(parsed.timestamps, Some((7, 8)));
+    }
+
+    #[test]
+    fn a_sack_option_of_a_bad_length_is_skipped_and_the_segment_kept() {
+        // Kind 5 with 1, 12 and 40 bytes of blocks (none is whole blocks
+        // or at most four), then an MSS that must still be read.
+        for body_len in [1usize, 12] {
+            let mut options = vec![1, 1, 5, (2 + body_len) as u8];
+            options.extend(std::iter::repeat_n(0xab, body_len));
+            options.extend([2, 4, 5, 0xb4]);
+            while options.len() % 4 != 0 {
+                options.push(0);
+            }
+            let buf = with_options(&options);
+            let parsed = parse(&buf).expect("kept");
+            assert!(parsed.sack.is_empty(), "{body_len}: {parsed}");
+            assert_eq!(parsed.mss, Some(1460), "{body_len}");
+        }
+        // A length running past the header is still an error.
+        assert_eq!(
+            parse(&with_options(&[5, 18, 0, 0])),
+            Err(DropReason::BadOption)
+        );
     }
 
     #[test]

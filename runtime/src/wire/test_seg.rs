@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{Flags, SeqNum, TcpRepr};
+use super::{Flags, SackBlocks, SeqNum, TcpRepr};
 use crate::config::Config;
 
 /// The window every test segment carries unless told otherwise (the tests'
@@ -18,13 +18,14 @@ pub const IRS: SeqNum = SeqNum(10_000);
 /// RCV.NXT once the peer's SYN is in.
 pub const NXT: SeqNum = SeqNum(10_001);
 
-/// Small buffers, our MSS, no window scaling.
+/// Small buffers, our MSS, no window scaling, no SACK.
 pub fn config() -> Config {
     Config {
         mss: MSS,
         recv_buffer: usize::from(WIN),
         send_buffer: 4000,
         window_scaling: false,
+        sack: false,
         // Each segment's ACK at once, so tests see it; delayed ACKs have
         // tests of their own.
         ack_delay: Duration::ZERO,
@@ -49,6 +50,8 @@ pub struct Seg {
     pub window: u16,
     pub mss: Option<u16>,
     pub window_scale: Option<u8>,
+    pub sack_permitted: bool,
+    pub sack: SackBlocks,
     pub payload: Vec<u8>,
 }
 
@@ -61,6 +64,8 @@ pub fn seg(seq: SeqNum) -> Seg {
         window: WIN,
         mss: None,
         window_scale: None,
+        sack_permitted: false,
+        sack: SackBlocks::EMPTY,
         payload: Vec::new(),
     }
 }
@@ -102,6 +107,18 @@ impl Seg {
         self
     }
 
+    /// With the SACK-permitted option.
+    pub fn sack_ok(mut self) -> Self {
+        self.sack_permitted = true;
+        self
+    }
+
+    /// With SACK blocks `[left, right)`, in this order.
+    pub fn sack(mut self, blocks: &[(SeqNum, SeqNum)]) -> Self {
+        self.sack = SackBlocks::from_slice(blocks);
+        self
+    }
+
     pub fn data(mut self, data: &[u8]) -> Self {
         self.payload = data.to_vec();
         self
@@ -118,6 +135,8 @@ impl Seg {
             window: self.window,
             mss: self.mss,
             window_scale: self.window_scale,
+            sack_permitted: self.sack_permitted,
+            sack: self.sack,
             payload: &self.payload,
             ..TcpRepr::default()
         }
@@ -132,6 +151,8 @@ impl Seg {
             window: repr.window,
             mss: repr.mss,
             window_scale: repr.window_scale,
+            sack_permitted: repr.sack_permitted,
+            sack: repr.sack,
             payload: repr.payload.to_vec(),
         }
     }
