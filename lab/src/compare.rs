@@ -640,7 +640,7 @@ fn secs(t: Option<Duration>) -> String {
 }
 
 /// Groups of three digits: `1,234,567`.
-fn count(n: u64) -> String {
+pub(crate) fn count(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {

@@ -369,30 +369,22 @@ impl Tcb {
     /// Orders the blocks held out of order as RFC 2018 4 asks: the block
     /// holding `latest` (the segment just taken in) first, then the blocks
     /// reported before (as they have grown), then any never reported.
-    fn order_sack_blocks(&mut self, latest: Option<SeqNum>) {
+    fn order_sack_blocks(&mut self, latest: SeqNum) {
         let rcv_nxt = self.rcv_nxt;
-        let held = self.assembler.ranges();
-        let holding = |s: SeqNum| {
-            held.iter()
-                .map(|r| (rcv_nxt + r.start, rcv_nxt + r.end))
-                .find(|&(left, right)| left.le(s) && s.lt(right))
+        let held = || {
+            self.assembler
+                .ranges()
+                .iter()
+                .map(move |r| (rcv_nxt + r.start, rcv_nxt + r.end))
         };
+        let holding = |s: SeqNum| held().find(|&(left, right)| left.le(s) && s.lt(right));
+        let reported = self.sack_blocks.as_slice().iter().map(|&(left, _)| left);
         let mut out = SackBlocks::EMPTY;
-        let mut add = |b: (SeqNum, SeqNum)| {
-            if !out.as_slice().contains(&b) {
-                out.push(b.0, b.1);
+        let ordered = std::iter::once(latest).chain(reported).filter_map(holding);
+        for (left, right) in ordered.chain(held()) {
+            if !out.as_slice().contains(&(left, right)) {
+                out.push(left, right);
             }
-        };
-        if let Some(b) = latest.and_then(holding) {
-            add(b);
-        }
-        for &(left, _) in self.sack_blocks.as_slice() {
-            if let Some(b) = holding(left) {
-                add(b);
-            }
-        }
-        for r in held {
-            add((rcv_nxt + r.start, rcv_nxt + r.end));
         }
         self.sack_blocks = out;
     }
@@ -1334,15 +1326,17 @@ impl<M: Machine> Connection<M> {
             && inc.seq + inc.payload_len + 1 == rcv_nxt;
         let in_window = acceptable(t, &inc);
         let too_old = |a: SeqNum| a.lt(snd_una - t.max_snd_wnd as usize);
-        // Data wholly taken in before: reported once in a D-SACK block
-        // (RFC 2883 4.1.1), if the spec's answer is an ACK.
-        let end = inc.seq + inc.payload_len;
-        let received_twice =
-            (t.sack_ok && inc.payload_len > 0 && end.le(rcv_nxt)).then_some((inc.seq, end));
         let cause = seg_cause(&inc);
         if !dup_fin && !in_window {
-            if let (Some(range), Some(t)) = (received_twice, self.tcb.as_mut()) {
-                t.dsack = Some(range);
+            // Data wholly taken in before: reported once in a D-SACK block
+            // (RFC 2883 4.1.1), if the spec's answer is an ACK.
+            let end = inc.seq + inc.payload_len;
+            if let Some(t) = self.tcb.as_mut()
+                && t.sack_ok
+                && inc.payload_len > 0
+                && end.le(rcv_nxt)
+            {
+                t.dsack = Some((inc.seq, end));
             }
             if !inc.flags.rst() {
                 self.fire(env, Event::RcvUnacceptable, cause);
@@ -1591,7 +1585,7 @@ impl<M: Machine> Connection<M> {
                 t.rcv_nxt += n;
             }
             if t.sack_ok {
-                t.order_sack_blocks(Some(inc.seq + behind));
+                t.order_sack_blocks(inc.seq + behind);
             }
             t.unacked_bytes += data.len();
             let full_sized = 2 * mss.min(usize::from(t.peer_mss)).max(1);

@@ -41,6 +41,7 @@ pub use chart::{Replayed, chart};
 pub use scenario::Scenario;
 pub use world::Move;
 
+use crate::compare::count;
 use crate::oracle::Oracle;
 use crate::sim::congestion_oracle;
 use world::{Ctx, World};
@@ -536,15 +537,15 @@ impl fmt::Display for Report {
         writeln!(
             f,
             "  states     {:>12}{bounded}\n  transitions{:>12}\n  depth      {:>12}",
-            grouped(self.states),
-            grouped(self.transitions),
+            count(self.states),
+            count(self.transitions),
             self.depth
         )?;
         writeln!(
             f,
             "  time       {:>12.2} s   ({} states/s on {} thread{})",
             self.elapsed.as_secs_f64(),
-            grouped(self.rate() as u64),
+            count(self.rate() as u64),
             o.threads,
             if o.threads == 1 { "" } else { "s" }
         )?;
@@ -552,7 +553,7 @@ impl fmt::Display for Report {
             f,
             "  memory     {:>12.1} B/state (visited set, parents, edges); widest level {} states; process peak {}",
             self.bytes_per_state,
-            grouped(self.widest_level as u64),
+            count(self.widest_level as u64),
             self.peak_memory
                 .map_or("-".to_owned(), |b| format!("{:.1} MB", b as f64 / 1e6))
         )?;
@@ -597,32 +598,5 @@ impl fmt::Display for Report {
             writeln!(f, "  schedule: {}", moves.join(", "))?;
         }
         Ok(())
-    }
-}
-
-/// `n` with its digits in groups of three: 6,424,354.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::grouped;
-
-    #[test]
-    fn figures_are_grouped_by_thousands() {
-        assert_eq!(grouped(0), "0");
-        assert_eq!(grouped(999), "999");
-        assert_eq!(grouped(1_000), "1,000");
-        assert_eq!(grouped(230_512), "230,512");
-        assert_eq!(grouped(6_424_354), "6,424,354");
     }
 }
