@@ -282,7 +282,8 @@ impl Hasher for Mixed {
 /// deadline and its fingerprint.
 pub(crate) struct Outcome {
     steps: Vec<StepRecord>,
-    sent: Vec<Arc<[u8]>>,
+    /// Each datagram with its hash.
+    sent: Vec<(Arc<[u8]>, u64)>,
     deadline: Option<Duration>,
     fp: u64,
     /// The first property the host broke; `steps` and `sent` stop there.
@@ -551,9 +552,6 @@ impl<M: Machine> World<M> {
             steps.clear();
         }
         for (k, r) in steps.iter().enumerate() {
-            if error.is_some() {
-                break;
-            }
             if let Err(e) = ctx.oracles[side].check_step(r) {
                 error = Some(Violation::new(
                     Property::Spec,
@@ -579,7 +577,8 @@ impl<M: Machine> World<M> {
                     format!("{} sent a malformed datagram", side_name(side)),
                 ));
             } else {
-                sent.push(Arc::from(&buf[..t.len]));
+                let bytes = &buf[..t.len];
+                sent.push((Arc::from(bytes), fingerprint::hash_bytes(bytes)));
             }
         }
         let deadline = host
@@ -631,7 +630,7 @@ impl<M: Machine> World<M> {
             }
         }
         for &(side, o) in outcomes {
-            for bytes in &o.sent {
+            for (bytes, hash) in &o.sent {
                 let (_, seg) = wire::parse(bytes).expect("parsed when sent");
                 // A SYN with a new ISN starts another connection: what the
                 // peer saw of the last one no longer counts.
@@ -649,7 +648,7 @@ impl<M: Machine> World<M> {
                 }
                 self.flights.push(Flight {
                     to: 1 - side as u8,
-                    hash: fingerprint::hash_bytes(bytes),
+                    hash: *hash,
                     bytes: bytes.clone(),
                     deadline: self.now + ctx.msl,
                     id,
