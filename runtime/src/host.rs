@@ -156,6 +156,13 @@ struct Slot<M: Machine> {
     entry: Option<Arc<Entry<M>>>,
 }
 
+impl<M: Machine> Slot<M> {
+    /// The entry, to change: copied first if a copy of the host shares it.
+    fn entry_mut(&mut self) -> Option<&mut Entry<M>> {
+        self.entry.as_mut().map(Arc::make_mut)
+    }
+}
+
 #[derive(Clone)]
 struct Listener<M: Machine> {
     /// Shared with the copies of the host (it changes only when closed).
@@ -459,7 +466,7 @@ impl<M: Machine> Host<M> {
         if slot.generation != id.generation {
             return None;
         }
-        slot.entry.as_mut().map(Arc::make_mut)
+        slot.entry_mut()
     }
 
     fn insert(&mut self, entry: Entry<M>) -> ConnId {
@@ -513,7 +520,7 @@ impl<M: Machine> Host<M> {
         if slot.generation != id.generation {
             return;
         }
-        let Some(e) = slot.entry.as_mut().map(Arc::make_mut) else {
+        let Some(e) = slot.entry_mut() else {
             return;
         };
         Self::collect(&mut self.records, &mut e.conn);
@@ -621,7 +628,7 @@ impl<M: Machine> Host<M> {
             let epoch = self.epoch;
             let isn = &self.isn;
             if let Some(slot) = self.slots.get_mut(id.index as usize)
-                && let Some(e) = slot.entry.as_mut().map(Arc::make_mut)
+                && let Some(e) = slot.entry_mut()
             {
                 let env = Env { now, epoch, isn };
                 e.conn.on_segment(&env, src, &tcp);
@@ -819,7 +826,7 @@ impl<M: Machine> Host<M> {
             let epoch = self.epoch;
             let isn = &self.isn;
             if let Some(slot) = self.slots.get_mut(index as usize)
-                && let Some(e) = slot.entry.as_mut().map(Arc::make_mut)
+                && let Some(e) = slot.entry_mut()
             {
                 e.scheduled = None;
                 e.conn.on_timeout(&Env { now, epoch, isn });
@@ -1012,11 +1019,7 @@ impl<M: Machine> Host<M> {
             .get_mut(id.index as usize)
             .filter(|s| s.generation == id.generation)
             .ok_or(HostError::UnknownConnection)?;
-        let e = slot
-            .entry
-            .as_mut()
-            .map(Arc::make_mut)
-            .ok_or(HostError::UnknownConnection)?;
+        let e = slot.entry_mut().ok_or(HostError::UnknownConnection)?;
         let r = f(&mut e.conn, &Env { now, epoch, isn });
         self.touched(id);
         r.map_err(HostError::Refused)
