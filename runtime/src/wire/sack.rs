@@ -81,12 +81,6 @@ impl SackBlocks {
         usize::from(self.len)
     }
 
-    /// The first `n` blocks.
-    pub fn truncated(mut self, n: usize) -> SackBlocks {
-        self.len = self.len.min(u8::try_from(n).unwrap_or(u8::MAX));
-        self
-    }
-
     /// Reads the body of a SACK option (after kind and length): 8 bytes a
     /// block. `None` unless it holds 1 to [`MAX_BLOCKS`] whole blocks.
     pub(crate) fn parse(body: &[u8]) -> Option<SackBlocks> {
@@ -130,7 +124,6 @@ mod tests {
         assert!(!s.push(SeqNum(100), SeqNum(105)));
         assert_eq!(s.len(), 4);
         assert_eq!(s.as_slice()[3], (SeqNum(30), SeqNum(35)));
-        assert_eq!(s.truncated(3).len(), 3);
         assert_eq!(s.to_string(), "[0-5 10-15 20-25 30-35]");
     }
 
