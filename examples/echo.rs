@@ -26,6 +26,7 @@ use fsm_examples::trace_json::TraceJson;
 use fsm_examples::{parse_ip, parse_v4};
 use fsm_runtime::cc::Congestion;
 use fsm_runtime::fault::FaultConfig;
+use fsm_runtime::recovery::Recovery;
 use fsm_runtime::vocab::Machine;
 use fsm_runtime::{Config, Endpoint, Options, Stream};
 
@@ -81,6 +82,14 @@ struct Args {
     /// The congestion machine: `--cc-spec`'s, or NewReno.
     #[arg(skip)]
     congestion: Congestion,
+    /// Run the recovery machine of this spec file instead of
+    /// recovery.fsm (RACK-TLP) compiled in, e.g.
+    /// examples/specs/recovery/newreno.fsm.
+    #[arg(long, value_name = "FILE")]
+    recovery_spec: Option<PathBuf>,
+    /// The recovery machine: `--recovery-spec`'s, or RACK-TLP.
+    #[arg(skip)]
+    recovery: Recovery,
     /// Write every event raised to this file, one JSON object a line
     /// (docs/trace-json.md).
     #[arg(long, value_name = "FILE")]
@@ -92,6 +101,12 @@ fn main() -> ExitCode {
     if let Some(path) = &args.cc_spec {
         match fsm_examples::spec::congestion("echo", path) {
             Some(c) => args.congestion = c,
+            None => return ExitCode::FAILURE,
+        }
+    }
+    if let Some(path) = &args.recovery_spec {
+        match fsm_examples::spec::recovery("echo", path) {
+            Some(r) => args.recovery = r,
             None => return ExitCode::FAILURE,
         }
     }
@@ -135,15 +150,17 @@ fn options<M: Machine>(
 ) -> Options {
     let mut o = Options::with_config(Config {
         congestion: args.congestion.clone(),
+        recovery: args.recovery.clone(),
         ..Config::loopback(Duration::from_millis(args.msl_ms))
     });
     o.inner_addr = args.inner_addr;
     o.pcap = args.pcap.clone();
     o.faults = args.faults.unwrap_or_default();
     if print_transitions {
-        // Both machines' transitions, the congestion machine's marked.
+        // The three machines. transitions, the side machines. marked.
         o.on_transition = Some(Box::new(|e| println!("{e}")));
         o.on_cc_transition = Some(Box::new(|e| println!("{e}  [congestion]")));
+        o.on_rec_transition = Some(Box::new(|e| println!("{e}  [recovery]")));
     }
     o.on_step = trace.map(|t| t.sink(machine, side));
     o.on_cc_step = trace.map(|t| t.cc_sink(&args.congestion, side));

@@ -26,6 +26,7 @@ use fsm_examples::Timeline;
 use fsm_examples::paths::{self, Progress};
 use fsm_examples::trace_json::TraceJson;
 use fsm_runtime::cc::Congestion;
+use fsm_runtime::recovery::Recovery;
 use fsm_runtime::vocab::Machine;
 use fsm_runtime::{Config, Endpoint, Options, Stream};
 
@@ -54,6 +55,14 @@ struct Args {
     /// The congestion machine: `--cc-spec`'s, or NewReno.
     #[arg(skip)]
     congestion: Congestion,
+    /// Run the recovery machine of this spec file instead of
+    /// recovery.fsm (RACK-TLP) compiled in, e.g.
+    /// examples/specs/recovery/newreno.fsm.
+    #[arg(long, value_name = "FILE")]
+    recovery_spec: Option<PathBuf>,
+    /// The recovery machine: `--recovery-spec`'s, or RACK-TLP.
+    #[arg(skip)]
+    recovery: Recovery,
 }
 
 const MESSAGE: &[u8] = b"hello over a spec-driven TCP\n";
@@ -66,6 +75,12 @@ fn main() -> ExitCode {
     if let Some(path) = &args.cc_spec {
         match fsm_examples::spec::congestion("handshake", path) {
             Some(c) => args.congestion = c,
+            None => return ExitCode::FAILURE,
+        }
+    }
+    if let Some(path) = &args.recovery_spec {
+        match fsm_examples::spec::recovery("handshake", path) {
+            Some(r) => args.recovery = r,
             None => return ExitCode::FAILURE,
         }
     }
@@ -182,6 +197,7 @@ fn exchange<M: Machine>(
     let endpoint = |column: usize, pcap: Option<PathBuf>| {
         let mut options = Options::with_config(Config {
             congestion: args.congestion.clone(),
+            recovery: args.recovery.clone(),
             ..Config::loopback(msl)
         });
         options.pcap = pcap;

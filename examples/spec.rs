@@ -30,6 +30,7 @@ use std::path::Path;
 use fsm_codegen::LoadError;
 use fsm_runtime::cc::Congestion;
 use fsm_runtime::loaded::Loaded;
+use fsm_runtime::recovery::Recovery;
 
 /// Reads, checks and binds the spec at `path`. Its warnings go to stderr.
 /// A spec that cannot be used gets its diagnostics printed to stderr as
@@ -44,6 +45,12 @@ pub fn load(program: &str, path: &Path) -> Option<Loaded> {
 /// FILE`), reporting as [`load`] does.
 pub fn congestion(program: &str, path: &Path) -> Option<Congestion> {
     accept(program, Congestion::load(path), |c| c.machine().source())
+}
+
+/// Reads, checks and binds the recovery spec at `path` (`--recovery-spec
+/// FILE`), reporting as [`load`] does.
+pub fn recovery(program: &str, path: &Path) -> Option<Recovery> {
+    accept(program, Recovery::load(path), |c| c.machine().source())
 }
 
 /// What `loaded` gives, the spec's warnings printed; or its diagnostics

@@ -20,8 +20,8 @@ fn repo_root() -> PathBuf {
 }
 
 /// Each generated file, relative to the repository root, with its text:
-/// the diagrams of tcp.fsm (the connection machine) and congestion.fsm
-/// (the congestion machine).
+/// the diagrams of tcp.fsm (the connection machine), congestion.fsm (the
+/// congestion machine) and recovery.fsm (the recovery machine).
 fn generated() -> Vec<(String, String)> {
     let root = repo_root();
     let en = DrawOptions::default();
@@ -30,7 +30,7 @@ fn generated() -> Vec<(String, String)> {
         ..DrawOptions::default()
     };
     let mut files = Vec::new();
-    for name in ["tcp", "congestion"] {
+    for name in ["tcp", "congestion", "recovery"] {
         let source = format!("{name}.fsm");
         let spec = match fsm_codegen::load(root.join(&source)) {
             Ok(spec) => spec,

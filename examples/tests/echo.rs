@@ -30,6 +30,20 @@ fn server_ends(server: &mut Reap) -> (bool, String) {
     (status.success(), log)
 }
 
+/// An echo server at `addr` for one client, with `more` arguments, given
+/// 300 ms to start.
+fn one_client_server(addr: &str, more: &[&std::ffi::OsStr]) -> Reap {
+    let server = Command::new(example("echo"))
+        .args(["--listen", addr, "--msl-ms", "50", "--clients", "1"])
+        .args(more)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    Reap(server)
+}
+
 #[test]
 fn an_echo_server_serves_concurrent_clients_and_its_capture_decodes() {
     let echo = example("echo");
@@ -108,14 +122,7 @@ fn a_variant_client_talks_to_a_stock_server() {
     let dir = scratch("echo-variant");
     let trace = dir.join("client.jsonl");
     let addr = format!("127.0.0.1:{}", free_port());
-    let server = Command::new(&echo)
-        .args(["--listen", &addr, "--msl-ms", "50", "--clients", "1"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut server = Reap(server);
-    std::thread::sleep(Duration::from_millis(300));
+    let mut server = one_client_server(&addr, &[]);
 
     let out = Command::new(&echo)
         .args(["--connect", &addr, "--msl-ms", "50", "--timeout", "5"])
@@ -145,5 +152,67 @@ fn a_variant_client_talks_to_a_stock_server() {
     assert!(ok, "{log}");
     assert!(log.contains("LAST_ACK -> CLOSED"), "{log}");
     assert!(log.contains("100000 bytes echoed to"), "{log}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// A server echoing through a lossy link (5% of its datagrams dropped,
+/// 5% reordered) with each recovery spec, loaded at run time: the data
+/// comes back intact, and the server's log shows the recovery machine of
+/// that spec repairing losses. A spec that is no recovery spec is refused with
+/// its diagnostics.
+#[test]
+fn a_server_repairs_losses_with_the_recovery_spec_it_is_given() {
+    let echo = example("echo");
+    let dir = scratch("echo-recovery");
+    for (spec, machine) in [
+        ("recovery.fsm", "RackTlp"),
+        ("examples/specs/recovery/newreno.fsm", "NewRenoRecovery"),
+    ] {
+        let addr = format!("127.0.0.1:{}", free_port());
+        let recovery = workspace_file(spec);
+        let mut server = one_client_server(
+            &addr,
+            &[
+                "--faults".as_ref(),
+                "loss=0.05,reorder=0.05,seed=7".as_ref(),
+                "--recovery-spec".as_ref(),
+                recovery.as_os_str(),
+            ],
+        );
+        let out = Command::new(&echo)
+            .args(["--connect", &addr, "--msl-ms", "50", "--timeout", "20"])
+            .args(["--bytes", "300000"])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            out.status.success(),
+            "{spec}: client failed: {text}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            text.contains("300000 of 300000 bytes echoed intact"),
+            "{spec}: {text}"
+        );
+        let (ok, log) = server_ends(&mut server);
+        assert!(ok, "{log}");
+        // The server prints its recovery machine's transitions, marked.
+        let repairs = log
+            .lines()
+            .filter(|l| l.ends_with("[recovery]") && l.contains("-> RECOVERY"))
+            .count();
+        assert!(repairs > 0, "{machine} ({spec}) repaired nothing: {log}");
+    }
+    let out = Command::new(&echo)
+        .args(["--connect", "127.0.0.1:9", "--recovery-spec"])
+        .arg(workspace_file("congestion.fsm"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("congestion.fsm:") && err.contains("fsm_runtime::recovery"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -33,6 +33,7 @@ use fsm_runtime::config::Config;
 use fsm_runtime::fault::SplitMix64;
 use fsm_runtime::host::{ConnId, Host};
 use fsm_runtime::isn::IsnGenerator;
+use fsm_runtime::recovery::Recovery;
 use fsm_runtime::tcp::Spec;
 use fsm_runtime::wire::{self, SeqNum};
 
@@ -86,6 +87,8 @@ pub struct Scenario {
     pub duration: Duration,
     /// The senders' congestion machine.
     pub congestion: Congestion,
+    /// The senders' recovery machine (RACK-TLP by default).
+    pub recovery: Recovery,
     /// Send and receive buffer of every connection, bytes.
     pub buffer: usize,
     /// Segment size.
@@ -116,6 +119,7 @@ impl Scenario {
             start_gap: Duration::from_secs(1),
             duration,
             congestion,
+            recovery: Recovery::default(),
             buffer: 1024 * 1024,
             mss: 1460,
             min_rto: Duration::from_millis(200),
@@ -134,6 +138,7 @@ impl Scenario {
             min_rto: self.min_rto,
             ack_delay: self.ack_delay,
             congestion: self.congestion.clone(),
+            recovery: self.recovery.clone(),
             keep_trace: false,
             ..Config::default()
         }

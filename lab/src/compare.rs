@@ -19,8 +19,9 @@ use std::time::{Duration, Instant};
 use fsm_codegen::LoadError;
 use fsm_runtime::cc::{CcWords, Congestion};
 use fsm_runtime::loaded::Loaded;
+use fsm_runtime::recovery::{Recovery, RecoveryWords};
 use fsm_runtime::trace::StepRecord;
-use fsm_runtime::vocab::Machine;
+use fsm_runtime::vocab::{Machine, Words};
 
 use crate::oracle::Oracle;
 use crate::sim::{self, Datagram, Faults, Mode, Observer, Outcome, Setup};
@@ -33,25 +34,53 @@ pub struct Subject {
     pub machine: Loaded,
     /// The spec the connection machine's events are held against.
     pub oracle: Oracle,
-    /// For a congestion spec: the congestion machine the hosts run (with
+    /// For a congestion or recovery spec: the machine the hosts run (with
     /// tcp.fsm as the connection machine), and its spec as the oracle
     /// reads it. Its heat map is of this spec.
-    pub congestion: Option<(Congestion, Oracle)>,
+    pub side: Option<(SideSpec, Oracle)>,
 }
 
-/// tcp.fsm, the connection machine under a congestion spec.
+/// A spec of a machine that runs beside the connection machine.
+#[derive(Clone, Debug)]
+pub enum SideSpec {
+    /// A congestion spec (`fsm_runtime::cc`).
+    Congestion(Congestion),
+    /// A recovery spec (`fsm_runtime::recovery`).
+    Recovery(Recovery),
+}
+
+impl SideSpec {
+    /// Binds `spec` as a congestion spec, else as a recovery spec.
+    fn bind(spec: &fsm_codegen::Spec) -> Option<SideSpec> {
+        if let Ok(c) = Congestion::from_spec(spec.clone()) {
+            return Some(SideSpec::Congestion(c));
+        }
+        Recovery::from_spec(spec.clone())
+            .ok()
+            .map(SideSpec::Recovery)
+    }
+
+    fn pairs(&self) -> usize {
+        match self {
+            SideSpec::Congestion(c) => c.machine().pairs(),
+            SideSpec::Recovery(r) => r.machine().pairs(),
+        }
+    }
+}
+
+/// tcp.fsm, the connection machine under a congestion or recovery spec.
 const TCP: &str = include_str!("../../tcp.fsm");
 
 impl Subject {
     /// Reads, checks and binds the spec at `path`: a connection spec, or
-    /// a congestion spec (run with tcp.fsm).
+    /// a congestion or recovery spec (run with tcp.fsm).
     pub fn load(path: &str) -> Result<Subject, LoadError> {
         let spec = fsm_codegen::load(Path::new(path))?;
         let tcp_words = Loaded::from_spec(spec.clone());
         let machine = match tcp_words {
             Ok(machine) => machine,
             Err(not_tcp) => {
-                let Ok(congestion) = Congestion::from_spec(spec.clone()) else {
+                let Some(side) = SideSpec::bind(&spec) else {
                     return Err(LoadError::Rejected(not_tcp));
                 };
                 let machine = Loaded::compile("tcp.fsm", TCP).map_err(LoadError::Rejected)?;
@@ -59,7 +88,7 @@ impl Subject {
                     path: path.to_owned(),
                     oracle: Oracle::from_spec(machine.source()),
                     machine,
-                    congestion: Some((congestion, Oracle::from_spec(&spec))),
+                    side: Some((side, Oracle::from_spec(&spec))),
                 });
             }
         };
@@ -68,13 +97,13 @@ impl Subject {
             path: path.to_owned(),
             machine,
             oracle,
-            congestion: None,
+            side: None,
         })
     }
 
     /// The oracle of the spec the heat map draws.
     fn drawn(&self) -> &Oracle {
-        self.congestion.as_ref().map_or(&self.oracle, |(_, o)| o)
+        self.side.as_ref().map_or(&self.oracle, |(_, o)| o)
     }
 
     fn states(&self) -> impl Iterator<Item = &str> {
@@ -186,23 +215,27 @@ pub struct Tally {
     pub cc_events: u64,
     /// Times the congestion machines changed state, by (from, to).
     pub cc_changes: BTreeMap<(&'static str, &'static str), u64>,
-    /// For a congestion spec: times each of its pairs fired, and which of
-    /// its states were reached (as `fired` and `reached` are for the
-    /// connection spec).
-    pub cc_fired: Vec<u64>,
-    /// See `cc_fired`.
-    pub cc_reached: Vec<bool>,
+    /// Events the recovery machines heard.
+    pub rec_events: u64,
+    /// Times the recovery machines changed state, by (from, to).
+    pub rec_changes: BTreeMap<(&'static str, &'static str), u64>,
+    /// For a congestion or recovery spec: times each of its pairs fired,
+    /// and which of its states were reached (as `fired` and `reached` are
+    /// for the connection spec).
+    pub side_fired: Vec<u64>,
+    /// See `side_fired`.
+    pub side_reached: Vec<bool>,
 }
 
 impl Tally {
     fn new(subject: &Subject) -> Tally {
-        let (cc_pairs, cc_states) = cc_shape(subject);
+        let (side_pairs, side_states) = side_shape(subject);
         Tally {
             state_time: vec![Duration::ZERO; subject.oracle.model.states.len()],
             fired: vec![0; subject.machine.pairs()],
             reached: vec![false; subject.oracle.model.states.len()],
-            cc_fired: vec![0; cc_pairs],
-            cc_reached: vec![false; cc_states],
+            side_fired: vec![0; side_pairs],
+            side_reached: vec![false; side_states],
             ..Tally::default()
         }
     }
@@ -228,14 +261,14 @@ impl Tally {
         self.wire_bytes += r.wire_bytes;
         self.retransmissions += r.retransmissions;
         self.cc_events += r.cc_events;
-        for (k, n) in r.cc_changes {
-            *self.cc_changes.entry(k).or_default() += n;
-        }
+        self.rec_events += r.rec_events;
+        add_changes(&mut self.cc_changes, r.cc_changes);
+        add_changes(&mut self.rec_changes, r.rec_changes);
         add_counts(
-            &mut self.cc_fired,
-            &mut self.cc_reached,
-            &r.cc_fired,
-            &r.cc_reached,
+            &mut self.side_fired,
+            &mut self.side_reached,
+            &r.side_fired,
+            &r.side_reached,
         );
         for (t, d) in self.state_time.iter_mut().zip(&r.state_time) {
             *t += *d;
@@ -277,14 +310,14 @@ impl Tally {
         self.wire_bytes += other.wire_bytes;
         self.retransmissions += other.retransmissions;
         self.cc_events += other.cc_events;
-        for (k, n) in other.cc_changes {
-            *self.cc_changes.entry(k).or_default() += n;
-        }
+        self.rec_events += other.rec_events;
+        add_changes(&mut self.cc_changes, other.cc_changes);
+        add_changes(&mut self.rec_changes, other.rec_changes);
         add_counts(
-            &mut self.cc_fired,
-            &mut self.cc_reached,
-            &other.cc_fired,
-            &other.cc_reached,
+            &mut self.side_fired,
+            &mut self.side_reached,
+            &other.side_fired,
+            &other.side_reached,
         );
         self.delivered += other.delivered;
         self.meant += other.meant;
@@ -300,17 +333,27 @@ impl Tally {
     }
 }
 
-/// The number of pairs and states of a subject's congestion spec (0, 0 for
-/// a connection spec).
-fn cc_shape(subject: &Subject) -> (usize, usize) {
+/// The number of pairs and states of a subject's congestion or recovery
+/// spec (0, 0 for a connection spec).
+fn side_shape(subject: &Subject) -> (usize, usize) {
     subject
-        .congestion
+        .side
         .as_ref()
-        .map_or((0, 0), |(c, o)| (c.machine().pairs(), o.model.states.len()))
+        .map_or((0, 0), |(c, o)| (c.pairs(), o.model.states.len()))
+}
+
+/// Adds counts of state changes to a tally's.
+fn add_changes(
+    changes: &mut BTreeMap<(&'static str, &'static str), u64>,
+    more: BTreeMap<(&'static str, &'static str), u64>,
+) {
+    for (k, n) in more {
+        *changes.entry(k).or_default() += n;
+    }
 }
 
 /// Adds pair counts and states reached (of the connection spec, or of a
-/// congestion spec) to a tally's.
+/// congestion or recovery spec) to a tally's.
 fn add_counts(fired: &mut [u64], reached: &mut [bool], more: &[u64], more_reached: &[bool]) {
     for (t, n) in fired.iter_mut().zip(more) {
         *t += n;
@@ -335,9 +378,12 @@ struct Recorder<'a> {
     retransmissions: u64,
     cc_events: u64,
     cc_changes: BTreeMap<(&'static str, &'static str), u64>,
-    cc_oracle: Option<&'a Oracle>,
-    cc_fired: Vec<u64>,
-    cc_reached: Vec<bool>,
+    rec_events: u64,
+    rec_changes: BTreeMap<(&'static str, &'static str), u64>,
+    /// The subject's congestion or recovery spec, if it is one.
+    side: Option<&'a (SideSpec, Oracle)>,
+    side_fired: Vec<u64>,
+    side_reached: Vec<bool>,
 }
 
 impl<'a> Recorder<'a> {
@@ -355,9 +401,11 @@ impl<'a> Recorder<'a> {
             retransmissions: 0,
             cc_events: 0,
             cc_changes: BTreeMap::new(),
-            cc_oracle: subject.congestion.as_ref().map(|(_, o)| o),
-            cc_fired: vec![0; cc_shape(subject).0],
-            cc_reached: vec![false; cc_shape(subject).1],
+            rec_events: 0,
+            rec_changes: BTreeMap::new(),
+            side: subject.side.as_ref(),
+            side_fired: vec![0; side_shape(subject).0],
+            side_reached: vec![false; side_shape(subject).1],
         }
     }
 
@@ -381,25 +429,45 @@ impl<'a> Recorder<'a> {
     }
 }
 
+impl Recorder<'_> {
+    /// Counts a step of the subject's own congestion or recovery spec.
+    fn side_step<W: Words>(&mut self, r: &StepRecord<W>) {
+        let Some((_, o)) = self.side else {
+            return;
+        };
+        for s in [r.from, r.to] {
+            if let Some(i) = o.state(s) {
+                self.side_reached[i] = true;
+            }
+        }
+        if let Some(n) = r
+            .transition
+            .as_ref()
+            .and_then(|t| self.side_fired.get_mut(t.index as usize))
+        {
+            *n += 1;
+        }
+    }
+}
+
 impl Observer for Recorder<'_> {
     fn cc_step(&mut self, _side: usize, r: &StepRecord<CcWords>) {
         self.cc_events += 1;
         if r.from != r.to {
             *self.cc_changes.entry((r.from, r.to)).or_default() += 1;
         }
-        if let Some(o) = self.cc_oracle {
-            for s in [r.from, r.to] {
-                if let Some(i) = o.state(s) {
-                    self.cc_reached[i] = true;
-                }
-            }
+        if let Some((SideSpec::Congestion(_), _)) = self.side {
+            self.side_step(r);
         }
-        if let Some(n) = r
-            .transition
-            .as_ref()
-            .and_then(|t| self.cc_fired.get_mut(t.index as usize))
-        {
-            *n += 1;
+    }
+
+    fn rec_step(&mut self, _side: usize, r: &StepRecord<RecoveryWords>) {
+        self.rec_events += 1;
+        if r.from != r.to {
+            *self.rec_changes.entry((r.from, r.to)).or_default() += 1;
+        }
+        if let Some((SideSpec::Recovery(_), _)) = self.side {
+            self.side_step(r);
         }
     }
 
@@ -454,9 +522,13 @@ struct Run<'a> {
 
 fn run_one<'a>(subject: &'a Subject, seed: u64, setup: &Setup) -> Run<'a> {
     let mut recorder = Recorder::new(subject);
-    let setup = match &subject.congestion {
-        Some((c, _)) => &Setup {
+    let setup = match &subject.side {
+        Some((SideSpec::Congestion(c), _)) => &Setup {
             congestion: Some(c.clone()),
+            ..setup.clone()
+        },
+        Some((SideSpec::Recovery(r), _)) => &Setup {
+            recovery: Some(r.clone()),
             ..setup.clone()
         },
         None => setup,
@@ -789,20 +861,28 @@ impl fmt::Display for Report {
                 )
             }),
         );
-        t.section("congestion machines (both sides)");
-        t.row("  events", each(&|x| count(x.cc_events)));
-        let mut changes: Vec<(&str, &str)> = self
-            .tallies
-            .iter()
-            .flat_map(|x| x.cc_changes.keys().copied())
-            .collect();
-        changes.sort();
-        changes.dedup();
-        for (from, to) in changes {
-            t.row(
-                format!("  {from} -> {to}"),
-                each(&|x| count(x.cc_changes.get(&(from, to)).copied().unwrap_or(0))),
-            );
+        type Changes = BTreeMap<(&'static str, &'static str), u64>;
+        type Machine = (&'static str, fn(&Tally) -> u64, fn(&Tally) -> &Changes);
+        let machines: [Machine; 2] = [
+            ("congestion", |x| x.cc_events, |x| &x.cc_changes),
+            ("recovery", |x| x.rec_events, |x| &x.rec_changes),
+        ];
+        for (name, events, changes_of) in machines {
+            t.section(&format!("{name} machines (both sides)"));
+            t.row("  events", each(&|x| count(events(x))));
+            let mut changes: Vec<(&str, &str)> = self
+                .tallies
+                .iter()
+                .flat_map(|x| changes_of(x).keys().copied())
+                .collect();
+            changes.sort();
+            changes.dedup();
+            for (from, to) in changes {
+                t.row(
+                    format!("  {from} -> {to}"),
+                    each(&|x| count(changes_of(x).get(&(from, to)).copied().unwrap_or(0))),
+                );
+            }
         }
         t.section("bytes delivered intact");
         t.row(
@@ -919,9 +999,10 @@ pub fn write_heat_maps(
             .file_stem()
             .map_or_else(|| "spec".into(), |s| s.to_string_lossy());
         let path = dir.join(format!("{}-{stem}.heat.csv", k + 1));
-        // A congestion spec's map is of its own pairs and states.
-        let (names, fired, reached) = match &subject.congestion {
-            Some((_, o)) => (&names_of(&o.model), &tally.cc_fired, &tally.cc_reached),
+        // A congestion or recovery spec's map is of its own pairs and
+        // states.
+        let (names, fired, reached) = match &subject.side {
+            Some((_, o)) => (&names_of(&o.model), &tally.side_fired, &tally.side_reached),
             None => (names, &tally.fired, &tally.reached),
         };
         let mut csv = String::from("kind,index,from,event,to,line,count\n");

@@ -16,6 +16,7 @@ use fsm_lab::compare::{Options, Subject, compare, write_heat_maps};
 use fsm_lab::explore::Scenario;
 use fsm_lab::sim::{Faults, Mode, Network, Setup};
 use fsm_runtime::cc::Congestion;
+use fsm_runtime::recovery::Recovery;
 
 #[derive(Parser)]
 #[command(
@@ -102,6 +103,9 @@ struct ExploreArgs {
     /// The congestion spec both hosts run (default: congestion.fsm).
     #[arg(long, value_name = "FILE")]
     cc_spec: Option<PathBuf>,
+    /// The recovery spec both hosts run (default: recovery.fsm).
+    #[arg(long, value_name = "FILE")]
+    recovery_spec: Option<PathBuf>,
 }
 
 fn scenario(s: &str) -> Result<Scenario, String> {
@@ -181,6 +185,10 @@ struct CompareArgs {
     /// NewReno, compiled in), e.g. examples/specs/congestion/tahoe.fsm.
     #[arg(long, value_name = "FILE")]
     cc_spec: Option<PathBuf>,
+    /// The recovery spec every run uses (default: recovery.fsm, RACK-TLP,
+    /// compiled in), e.g. examples/specs/recovery/newreno.fsm.
+    #[arg(long, value_name = "FILE")]
+    recovery_spec: Option<PathBuf>,
 }
 
 /// The explorer copies and drops millions of small hosts: an allocator
@@ -264,6 +272,15 @@ mod explore {
         options.reorder = args.reorder;
         options.max_depth = args.max_depth;
         options.congestion = congestion;
+        options.recovery = args
+            .recovery_spec
+            .as_deref()
+            .map(Recovery::load)
+            .transpose()
+            .map_err(|e| {
+                refused(e);
+                ExitCode::from(2)
+            })?;
         if let Some(t) = args.threads {
             options.threads = t.max(1);
         }
@@ -432,6 +449,15 @@ fn run_compare(args: &CompareArgs) -> ExitCode {
         Ok(c) => c,
         Err(e) => return refused(e),
     };
+    let recovery = match args
+        .recovery_spec
+        .as_deref()
+        .map(Recovery::load)
+        .transpose()
+    {
+        Ok(r) => r,
+        Err(e) => return refused(e),
+    };
     let options = Options {
         seeds: args.seeds,
         setup: Setup {
@@ -451,6 +477,7 @@ fn run_compare(args: &CompareArgs) -> ExitCode {
             bytes: Some(args.bytes),
             whole: false,
             congestion,
+            recovery,
         },
         threads: args
             .threads

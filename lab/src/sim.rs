@@ -31,8 +31,10 @@ use fsm_runtime::conn::ConnError;
 use fsm_runtime::fault::SplitMix64;
 use fsm_runtime::host::{ConnId, Host};
 use fsm_runtime::isn::IsnGenerator;
+use fsm_runtime::recovery::{Recovery, RecoveryWords};
+use fsm_runtime::side::SideMachine;
 use fsm_runtime::trace::StepRecord;
-use fsm_runtime::vocab::{Action, Event, Machine};
+use fsm_runtime::vocab::{Action, Event, Machine, Words};
 use fsm_runtime::wire::{self, SeqNum};
 
 use crate::oracle::{Checker, Oracle};
@@ -121,6 +123,9 @@ pub struct Setup {
     /// The congestion machine both hosts run; `None`: the runtime's
     /// default (NewReno, `congestion.fsm`).
     pub congestion: Option<Congestion>,
+    /// The recovery machine both hosts run; `None`: the runtime's default
+    /// (RACK-TLP, `recovery.fsm`).
+    pub recovery: Option<Recovery>,
 }
 
 impl Setup {
@@ -133,6 +138,7 @@ impl Setup {
             bytes: None,
             whole,
             congestion: None,
+            recovery: None,
         }
     }
 }
@@ -305,6 +311,12 @@ pub trait Observer {
         let _ = (side, record);
     }
 
+    /// An event `side`'s recovery machine heard, already held against its
+    /// spec.
+    fn rec_step(&mut self, side: usize, record: &StepRecord<RecoveryWords>) {
+        let _ = (side, record);
+    }
+
     /// A datagram `side` sent at virtual time `at`.
     fn datagram(&mut self, side: usize, at: Duration, datagram: &Datagram) {
         let _ = (side, at, datagram);
@@ -348,6 +360,8 @@ pub struct Outcome {
     pub refused: u64,
     /// Events the congestion machines heard, held against their spec.
     pub cc_events: u64,
+    /// Events the recovery machines heard, held against their spec.
+    pub rec_events: u64,
     /// Transitions that fired, as (from, event, to).
     pub fired: HashSet<(String, String, String)>,
     /// (state, event) the spec refused.
@@ -401,17 +415,23 @@ pub(crate) struct Watch {
 fn check_steps<M: Machine, O: Observer + ?Sized>(
     side: usize,
     host: &mut Host<M>,
-    checkers: &mut [Checker<'_>; 2],
+    checkers: &mut [Checker<'_>; 3],
     oracle: &Oracle,
     watch: &mut Watch,
     observer: &mut O,
 ) -> Result<(), String> {
-    let [checker, cc_checker] = checkers;
+    let [checker, cc_checker, rec_checker] = checkers;
     for r in host.drain_cc_steps() {
         cc_checker
             .check(&r)
             .map_err(|e| format!("{} (congestion machine): {e}", name(side)))?;
         observer.cc_step(side, &r);
+    }
+    for r in host.drain_rec_steps() {
+        rec_checker
+            .check(&r)
+            .map_err(|e| format!("{} (recovery machine): {e}", name(side)))?;
+        observer.rec_step(side, &r);
     }
     let steps: Vec<StepRecord> = host.drain_steps().collect();
     for r in &steps {
@@ -479,7 +499,16 @@ impl std::fmt::Display for Failure {
 /// library from the spec it was loaded from, or, for one compiled in, from
 /// its file (a path relative to the runtime's directory, a sibling of this
 /// crate's), read once per process.
-pub fn congestion_oracle(machine: &dyn fsm_runtime::cc::CongestionMachine) -> Arc<Oracle> {
+pub fn congestion_oracle(machine: &fsm_runtime::cc::CongestionMachine) -> Arc<Oracle> {
+    side_oracle(machine)
+}
+
+/// The oracle of a recovery machine, as [`congestion_oracle`].
+pub fn recovery_oracle(machine: &fsm_runtime::recovery::RecoveryMachine) -> Arc<Oracle> {
+    side_oracle(machine)
+}
+
+fn side_oracle<W: Words>(machine: &dyn SideMachine<W>) -> Arc<Oracle> {
     static FILES: OnceLock<Mutex<HashMap<String, Arc<Oracle>>>> = OnceLock::new();
     if let Some(spec) = machine.source() {
         return Arc::new(Oracle::from_spec(spec));
@@ -558,6 +587,9 @@ pub fn run_with<M: Machine, O: Observer + ?Sized>(
             if let Some(cc) = &setup.congestion {
                 c.congestion = cc.clone();
             }
+            if let Some(r) = &setup.recovery {
+                c.recovery = r.clone();
+            }
             Host::with_machine(machine.clone(), ip(side), c, IsnGenerator::new(key), base)
         })
         .collect();
@@ -576,10 +608,15 @@ pub fn run_with<M: Machine, O: Observer + ?Sized>(
     }
     let sent: [Vec<u8>; 2] = [apps[CLIENT].to_send.clone(), apps[SERVER].to_send.clone()];
     let cc_oracle = congestion_oracle(hosts[CLIENT].config().congestion.machine());
-    let mut checkers = [
-        [Checker::new(oracle), Checker::new(&cc_oracle)],
-        [Checker::new(oracle), Checker::new(&cc_oracle)],
-    ];
+    let rec_oracle = recovery_oracle(hosts[CLIENT].config().recovery.machine());
+    let checkers = || {
+        [
+            Checker::new(oracle),
+            Checker::new(&cc_oracle),
+            Checker::new(&rec_oracle),
+        ]
+    };
+    let mut checkers = [checkers(), checkers()];
     let mut watch = [Watch::default(), Watch::default()];
     let mut sequence = Sequence::default();
     let mut flights: BinaryHeap<Flight> = BinaryHeap::new();
@@ -805,16 +842,17 @@ pub fn run_with<M: Machine, O: Observer + ?Sized>(
             Mode::SlowReaders => sent[CLIENT].len() + sent[SERVER].len(),
         },
         malformed: hosts.iter().map(|h| h.counters().malformed.total()).sum(),
-        events: checkers.iter().map(|[c, _]| c.events).sum(),
-        refused: checkers.iter().map(|[c, _]| c.refused).sum(),
-        cc_events: checkers.iter().map(|[_, c]| c.events).sum(),
+        events: checkers.iter().map(|[c, ..]| c.events).sum(),
+        refused: checkers.iter().map(|[c, ..]| c.refused).sum(),
+        cc_events: checkers.iter().map(|[_, c, _]| c.events).sum(),
+        rec_events: checkers.iter().map(|[.., c]| c.events).sum(),
         fired: checkers
             .iter()
-            .flat_map(|[c, _]| c.fired.iter().cloned())
+            .flat_map(|[c, ..]| c.fired.iter().cloned())
             .collect(),
         refused_events: checkers
             .iter()
-            .flat_map(|[c, _]| c.refused_events.iter().cloned())
+            .flat_map(|[c, ..]| c.refused_events.iter().cloned())
             .collect(),
         ..tally
     })

@@ -20,11 +20,7 @@ pub fn line<M: Machine>(machine: &M, side: &str, record: &StepRecord) -> String 
 }
 
 /// The line of an event of the congestion machine.
-pub fn cc_line(
-    machine: &dyn CongestionMachine,
-    side: &str,
-    record: &StepRecord<CcWords>,
-) -> String {
+pub fn cc_line(machine: &CongestionMachine, side: &str, record: &StepRecord<CcWords>) -> String {
     let steps = record
         .transition
         .as_ref()

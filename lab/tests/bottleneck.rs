@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use fsm_lab::bottleneck::{self, Link, Run, Scenario};
 use fsm_runtime::cc::Congestion;
+use fsm_runtime::recovery::Recovery;
 
 /// 10 Mbit/s, 20 ms round trip (a BDP of 25 kB), a queue of one BDP.
 fn link() -> Link {
@@ -60,8 +61,11 @@ fn check_promises(r: &Run) {
     }
     let goodput: u64 = r.flows.iter().map(|f| f.delivered).sum();
     assert!(goodput as f64 * 8.0 <= s.link.rate as f64 * s.duration.as_secs_f64());
+    // (Plus the datagram being serialised when the measure starts.)
+    let window = (s.duration - s.measure_from).as_secs_f64();
+    let slack = 1_600.0 * 8.0 / (s.link.rate as f64 * window);
     assert!(
-        r.utilisation() <= 1.0 + 1e-9,
+        r.utilisation() <= 1.0 + slack,
         "utilisation {}",
         r.utilisation()
     );
@@ -85,7 +89,12 @@ fn new_reno_keeps_the_promises() {
 
 #[test]
 fn no_congestion_control_overruns_the_queue() {
-    let r = run(&scenario(2, no_congestion_control()));
+    // With NewReno's recovery, which pauses for timeouts: RACK-TLP
+    // repairs without pausing, and an uncontrolled first flow then keeps
+    // the queue so full that the second one's SYNs never get through.
+    let mut s = scenario(2, no_congestion_control());
+    s.recovery = Recovery::new_reno();
+    let r = run(&s);
     check_promises(&r);
     assert!(r.drops > 0, "no drops");
     assert!(r.retransmissions() > 0, "no retransmissions");

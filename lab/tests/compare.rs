@@ -32,6 +32,7 @@ fn run(specs: &[&str]) -> Report {
             bytes: Some(20_000),
             whole: false,
             congestion: None,
+            recovery: None,
         },
         threads: 2,
         progress: false,
@@ -238,9 +239,9 @@ fn congestion_specs_compare_side_by_side_under_tcp_fsm() {
     assert!(into_recovery(newreno) > 0);
     assert_eq!(into_recovery(tahoe), 0);
     // The heat map of a congestion spec counts its own pairs.
-    assert_eq!(newreno.cc_fired.len(), 17);
-    assert_eq!(tahoe.cc_fired.len(), 12);
-    assert!(newreno.cc_fired.iter().sum::<u64>() > 0);
+    assert_eq!(newreno.side_fired.len(), 14);
+    assert_eq!(tahoe.side_fired.len(), 10);
+    assert!(newreno.side_fired.iter().sum::<u64>() > 0);
     let dir = std::env::temp_dir().join(format!("fsm-lab-cc-{}", std::process::id()));
     let o = lab(&[
         "compare",
@@ -262,4 +263,40 @@ fn congestion_specs_compare_side_by_side_under_tcp_fsm() {
     let svg = std::fs::read_to_string(dir.join("2-tahoe.heat.svg")).unwrap();
     assert!(svg.contains("Tahoe"));
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn recovery_specs_compare_side_by_side_under_tcp_fsm() {
+    let report = run(&["recovery.fsm", "examples/specs/recovery/newreno.fsm"]);
+    let [rack, newreno] = &report.tallies[..] else {
+        panic!("two tallies")
+    };
+    for t in [rack, newreno] {
+        assert_eq!(t.failures, 0, "{:?}", t.first_failure);
+        assert!(t.rec_events > 0);
+        assert!(
+            t.rec_changes.contains_key(&("OPEN", "RECOVERY")),
+            "{:?}",
+            t.rec_changes
+        );
+    }
+    // Only RACK-TLP has a DISORDER state.
+    assert!(rack.rec_changes.keys().any(|(_, to)| *to == "DISORDER"));
+    assert!(!newreno.rec_changes.keys().any(|(_, to)| *to == "DISORDER"));
+    // The heat map of a recovery spec counts its own pairs.
+    assert_eq!(rack.side_fired.len(), 31);
+    assert_eq!(newreno.side_fired.len(), 9);
+    let o = lab(&[
+        "compare",
+        "recovery.fsm",
+        "examples/specs/recovery/newreno.fsm",
+        "--seeds",
+        "20",
+        "--loss",
+        "0.05",
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let table = String::from_utf8_lossy(&o.stdout);
+    assert!(table.contains("recovery machines (both sides)"), "{table}");
+    assert!(table.contains("OPEN -> DISORDER"), "{table}");
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::cc::Congestion;
+use crate::recovery::Recovery;
 
 /// Configuration shared by every connection of an endpoint.
 #[derive(Clone, Debug)]
@@ -42,8 +43,8 @@ pub struct Config {
     /// SACK-permitted, each ACK sent while data is held out of order
     /// carries SACK blocks, the one holding the latest segment first, and
     /// a segment received twice is reported once in a D-SACK block (RFC
-    /// 2883). The sender does not use the peer's blocks yet: it repairs
-    /// losses as without SACK.
+    /// 2883). The peer's blocks go on the sender's scoreboard, which the
+    /// recovery machine reads ([`crate::recovery`]).
     pub sack: bool,
     /// Challenge ACKs sent per second per connection at most (RFC 5961 7).
     pub challenge_ack_limit: u32,
@@ -63,6 +64,11 @@ pub struct Config {
     /// The congestion machine each connection runs beside its connection
     /// machine: NewReno (`congestion.fsm`) by default.
     pub congestion: Congestion,
+    /// The recovery machine each connection runs beside the other two:
+    /// RACK-TLP with SACK and PRR (`recovery.fsm`) by default;
+    /// [`Recovery::new_reno`] for fast retransmit and NewReno's partial
+    /// ACKs without SACK.
+    pub recovery: Recovery,
     /// The initial congestion window in segments; `None` takes RFC 6928's
     /// (min(10 * SMSS, max(2 * SMSS, 14600 bytes))).
     pub initial_window: Option<u32>,
@@ -94,6 +100,7 @@ impl Default for Config {
             syn_backlog: 256,
             max_retransmissions: 15,
             congestion: Congestion::default(),
+            recovery: Recovery::default(),
             initial_window: None,
             ack_delay: Duration::from_millis(200),
         }

@@ -20,7 +20,9 @@ use crate::cc::{self, CcWords, Facts, Window};
 use crate::config::Config;
 use crate::fingerprint;
 use crate::isn::IsnGenerator;
+use crate::recovery::{self, Effects, Losses, RecoveryWords};
 use crate::rtt::RttEstimator;
+use crate::side::{Raised, SideLog};
 use crate::trace::{StepRecord, TraceEntry};
 use crate::vocab::{Action, Event, Group, Guard, Machine};
 use crate::wire::SackBlocks;
@@ -70,6 +72,7 @@ struct Incoming {
     mss: Option<u16>,
     window_scale: Option<u8>,
     sack_permitted: bool,
+    sack: SackBlocks,
     payload_len: usize,
 }
 
@@ -84,6 +87,7 @@ impl Incoming {
             mss: seg.mss,
             window_scale: seg.window_scale,
             sack_permitted: seg.sack_permitted,
+            sack: seg.sack,
             payload_len: seg.payload.len(),
         }
     }
@@ -173,6 +177,9 @@ struct Tcb {
     syn_retransmitted: bool,
     time_wait_deadline: Option<Instant>,
     dupacks: u32,
+    /// Bytes the ACK at hand delivered: acknowledged or SACKed for the
+    /// first time.
+    delivered: u32,
     /// New ACKs the congestion machine answered with a retransmission
     /// (NewReno's partial ACKs) since the last it answered without one.
     partial_acks: u32,
@@ -181,6 +188,8 @@ struct Tcb {
     resend_una: bool,
     /// The congestion machine's state and window.
     cc: Window,
+    /// The recovery machine's state and the scoreboard.
+    rec: Losses,
     /// Bytes taken in since we last acknowledged (delayed ACKs).
     unacked_bytes: usize,
     /// Out-of-order segments not yet answered: one duplicate ACK each
@@ -242,9 +251,11 @@ impl Tcb {
             syn_retransmitted: false,
             time_wait_deadline: None,
             dupacks: 0,
+            delivered: 0,
             partial_acks: 0,
             resend_una: false,
             cc: Window::new(config.congestion.machine(), config.initial_window),
+            rec: Losses::new(config.recovery.machine()),
             unacked_bytes: 0,
             dup_acks_owed: 0,
             ack_due: None,
@@ -342,6 +353,22 @@ impl Tcb {
         }
     }
 
+    /// What the recovery machine reads now.
+    fn rec_facts(&self, config: &Config, now: Instant) -> recovery::Facts {
+        recovery::Facts {
+            now,
+            smss: self.effective_mss(config) as u32,
+            snd_una: self.snd_una,
+            snd_max: self.snd_max,
+            dupacks: self.dupacks,
+            delivered: self.delivered,
+            srtt: self.rtt.srtt(),
+            rto_deadline: self.rto_deadline,
+            sack_ok: self.sack_ok,
+            ssthresh: self.cc.ssthresh,
+        }
+    }
+
     /// An acknowledgment went out (alone or on data): none is owed.
     fn acked_now(&mut self) {
         self.ack_pending = false;
@@ -435,9 +462,11 @@ impl Tcb {
             syn_retransmitted,
             time_wait_deadline,
             dupacks,
+            delivered: _,
             partial_acks,
             resend_una,
             cc,
+            rec,
             unacked_bytes,
             dup_acks_owed,
             ack_due,
@@ -465,6 +494,7 @@ impl Tcb {
         (retransmissions, syn_retransmitted, dupacks, partial_acks).hash(h);
         (resend_una, unacked_bytes, dup_acks_owed).hash(h);
         cc.fingerprint(h);
+        rec.fingerprint(now, h);
         fingerprint::time(h, now, challenge.0);
         challenge.1.hash(h);
         (sack_ok, sack_blocks, dsack).hash(h);
@@ -532,12 +562,11 @@ pub struct Connection<M: Machine> {
     passive_remote: Option<SocketAddrV4>,
     /// The transition fired last.
     last_transition: Option<u32>,
-    /// The congestion machine's transitions, as `trace` and `fresh` are
-    /// the connection machine's.
-    cc_trace: Vec<TraceEntry>,
-    cc_fresh: Vec<TraceEntry>,
-    /// The congestion machine's events, as `steps`.
-    cc_steps: Vec<StepRecord<CcWords>>,
+    /// The congestion machine's transitions and events, as `trace`,
+    /// `fresh` and `steps` are the connection machine's.
+    cc_log: SideLog<CcWords>,
+    /// The recovery machine's.
+    rec_log: SideLog<RecoveryWords>,
 }
 
 /// A connection's congestion window, as [`Connection::congestion`] shows
@@ -574,9 +603,8 @@ impl<M: Machine> Connection<M> {
             unhandled: 0,
             passive_remote: None,
             last_transition: None,
-            cc_trace: Vec::new(),
-            cc_fresh: Vec::new(),
-            cc_steps: Vec::new(),
+            cc_log: SideLog::default(),
+            rec_log: SideLog::default(),
         }
     }
 
@@ -600,9 +628,8 @@ impl<M: Machine> Connection<M> {
             unhandled: 0,
             passive_remote: self.passive_remote,
             last_transition: self.last_transition,
-            cc_trace: Vec::new(),
-            cc_fresh: Vec::new(),
-            cc_steps: Vec::new(),
+            cc_log: SideLog::default(),
+            rec_log: SideLog::default(),
         }
     }
 
@@ -626,9 +653,8 @@ impl<M: Machine> Connection<M> {
             unhandled: _,
             passive_remote,
             last_transition: _,
-            cc_trace: _,
-            cc_fresh: _,
-            cc_steps: _,
+            cc_log: _,
+            rec_log: _,
         } = self;
         machine.state_name(*state).hash(h);
         (local, remote, was_open, control, error, passive_remote).hash(h);
@@ -687,17 +713,37 @@ impl<M: Machine> Connection<M> {
 
     /// The congestion machine's transitions (if the config keeps traces).
     pub fn cc_trace(&self) -> &[TraceEntry] {
-        &self.cc_trace
+        &self.cc_log.trace
     }
 
     /// Moves out the congestion machine's transitions since the last call.
     pub fn take_fresh_cc_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
-        self.cc_fresh.drain(..)
+        self.cc_log.fresh.drain(..)
     }
 
     /// Moves out the congestion machine's events since the last call.
     pub fn take_cc_steps(&mut self) -> std::vec::Drain<'_, StepRecord<CcWords>> {
-        self.cc_steps.drain(..)
+        self.cc_log.steps.drain(..)
+    }
+
+    /// The recovery machine's transitions (if the config keeps traces).
+    pub fn rec_trace(&self) -> &[TraceEntry] {
+        &self.rec_log.trace
+    }
+
+    /// Moves out the recovery machine's transitions since the last call.
+    pub fn take_fresh_rec_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
+        self.rec_log.fresh.drain(..)
+    }
+
+    /// Moves out the recovery machine's events since the last call.
+    pub fn take_rec_steps(&mut self) -> std::vec::Drain<'_, StepRecord<RecoveryWords>> {
+        self.rec_log.steps.drain(..)
+    }
+
+    /// The recovery machine's state, while there is a TCB.
+    pub fn recovery_state(&self) -> Option<&'static str> {
+        Some(self.tcb.as_ref()?.rec.state.name())
     }
 
     /// The congestion window, while there is a TCB.
@@ -999,49 +1045,38 @@ impl<M: Machine> Connection<M> {
         true
     }
 
+    /// Where and when a side machine's event is raised now.
+    fn raised(&self, env: &Env<'_>) -> Raised {
+        Raised {
+            at: env.now.saturating_duration_since(env.epoch),
+            local: self.local,
+            remote: self.remote,
+            record_steps: self.config.record_steps,
+            keep_trace: self.config.keep_trace,
+        }
+    }
+
     /// Raises `event` on the congestion machine; its actions run on the
     /// window (the `retransmit` action marks the segment at SND.UNA).
     /// Answers whether it retransmits.
     fn fire_cc(&mut self, env: &Env<'_>, event: cc::Event, facts: Facts) -> bool {
+        let raised = self.raised(env);
         let Some(t) = self.tcb.as_mut() else {
             return false;
         };
+        let window = t.cc.clone();
+        let guards = |g: cc::Guard| window.guard(g, &facts);
         let machine = self.config.congestion.machine();
-        let guards = |g: cc::Guard| t.cc.guard(g, &facts);
-        let fired = machine.step(t.cc.state, event, &guards);
-        let at = env.now.saturating_duration_since(env.epoch);
-        if self.config.record_steps {
-            let from = t.cc.state.name();
-            self.cc_steps.push(StepRecord {
-                at,
-                local: self.local,
-                remote: self.remote,
-                event,
-                guards: cc::Guard::ALL.iter().map(|&g| (g, guards(g))).collect(),
-                from,
-                to: fired.map_or(from, |f| f.to.name()),
-                transition: fired.map(|f| machine.transition(f.transition)),
-                actions: fired.map(|f| f.actions.to_vec()).unwrap_or_default(),
-            });
-        }
-        let Some(fired) = fired else {
+        let Some(fired) = self.cc_log.step(
+            machine,
+            &mut t.cc.state,
+            &mut t.cc.last_transition,
+            &raised,
+            event,
+            &guards,
+        ) else {
             return false;
         };
-        t.cc.state = fired.to;
-        if t.cc.last_transition != Some(fired.transition) {
-            t.cc.last_transition = Some(fired.transition);
-            let entry = TraceEntry {
-                at,
-                local: self.local,
-                remote: self.remote,
-                transition: machine.transition(fired.transition),
-                steps: machine.transition_steps(fired.transition),
-            };
-            if self.config.keep_trace {
-                self.cc_trace.push(entry.clone());
-            }
-            self.cc_fresh.push(entry);
-        }
         let mut retransmits = false;
         for &a in fired.actions {
             if t.cc.perform(a, &facts) {
@@ -1050,6 +1085,64 @@ impl<M: Machine> Connection<M> {
             }
         }
         retransmits
+    }
+
+    /// Raises `event` on the recovery machine and carries out its
+    /// actions; answers what they asked of the connection.
+    fn fire_rec(&mut self, env: &Env<'_>, event: recovery::Event) -> Effects {
+        let raised = self.raised(env);
+        let mut effects = Effects::default();
+        let Some(t) = self.tcb.as_mut() else {
+            return effects;
+        };
+        let facts = t.rec_facts(&self.config, env.now);
+        let losses = &t.rec;
+        // (The guards read the scoreboard as it stands before the actions.)
+        let values: Vec<(recovery::Guard, bool)> = recovery::Guard::ALL
+            .iter()
+            .map(|&g| (g, losses.guard(g, &facts)))
+            .collect();
+        let guards = |g: recovery::Guard| values.iter().any(|&(w, v)| w == g && v);
+        let machine = self.config.recovery.machine();
+        let (mut state, mut last) = (t.rec.state, t.rec.last_transition);
+        let fired = self
+            .rec_log
+            .step(machine, &mut state, &mut last, &raised, event, &guards);
+        t.rec.state = state;
+        t.rec.last_transition = last;
+        let Some(fired) = fired else {
+            return effects;
+        };
+        for &a in fired.actions {
+            if a == recovery::Action::Prr {
+                // PRR reads ssthresh as the congestion machine left it.
+                let facts = self
+                    .tcb
+                    .as_ref()
+                    .map(|t| t.rec_facts(&self.config, env.now));
+                if let (Some(t), Some(facts)) = (self.tcb.as_mut(), facts) {
+                    t.rec.perform(a, &facts, &mut effects);
+                }
+                continue;
+            }
+            let Some(t) = self.tcb.as_mut() else {
+                break;
+            };
+            let before = effects.enter_recovery;
+            t.rec.perform(a, &facts, &mut effects);
+            if effects.enter_recovery && !before {
+                let cc_facts = t.facts(&self.config, t.snd_una, 0);
+                if self.fire_cc(env, cc::Event::ThirdDupAck, cc_facts) {
+                    effects.retransmit_una = true;
+                }
+            }
+        }
+        if effects.retransmit_una
+            && let Some(t) = self.tcb.as_mut()
+        {
+            t.resend_una = true;
+        }
+        effects
     }
 
     fn perform(&mut self, env: &Env<'_>, action: Action, cause: Cause<'_>) {
@@ -1220,6 +1313,7 @@ impl<M: Machine> Connection<M> {
             t.snd_nxt = iss;
             t.snd_max = iss;
             t.cc.start(iss);
+            t.rec.start(iss);
         }
         iss
     }
@@ -1417,7 +1511,16 @@ impl<M: Machine> Connection<M> {
             return;
         };
         let mut cc_event = None;
+        let mut rec_event = None;
         let rto_deadline_before = t.rto_deadline;
+        // The scoreboard takes in the ACK and its SACK blocks first.
+        let sacked_before = t.rec.sacked_bytes();
+        t.delivered = if t.snd_una.le(ack) {
+            t.rec.on_ack(ack, &inc.sack, t.snd_max, now, t.sack_ok)
+        } else {
+            0
+        };
+        let sacked_more = t.rec.sacked_bytes() > sacked_before;
         if t.snd_una.lt(ack) {
             let syn_was_acked = t.syn_acked();
             let acked = ack.distance(t.snd_una).max(0) as u32;
@@ -1446,6 +1549,8 @@ impl<M: Machine> Connection<M> {
             }
             if syn_was_acked {
                 cc_event = Some((cc::Event::NewAck, t.facts(&self.config, ack, acked)));
+                rec_event = Some(recovery::Event::NewAck);
+                t.rec.new_ack();
             }
             t.retransmissions = 0;
             t.dupacks = 0;
@@ -1464,12 +1569,11 @@ impl<M: Machine> Connection<M> {
             && u32::from(inc.window) << t.snd_shift == t.snd_wnd
         {
             t.dupacks += 1;
-            let event = if t.dupacks == 3 {
-                cc::Event::ThirdDupAck
-            } else {
-                cc::Event::DupAck
-            };
-            cc_event = Some((event, t.facts(&self.config, ack, 0)));
+            cc_event = Some((cc::Event::DupAck, t.facts(&self.config, ack, 0)));
+            rec_event = Some(recovery::Event::DupAck);
+        } else if ack == t.snd_una && sacked_more && t.syn_acked() {
+            // RFC 6675's duplicate ACK: it SACKs new data.
+            rec_event = Some(recovery::Event::DupAck);
         }
         // Window update (RFC 9293 3.10.7.4, fifth step).
         if t.snd_una.le(ack)
@@ -1488,8 +1592,18 @@ impl<M: Machine> Connection<M> {
             t.retransmissions = 0;
             t.progress_at = Some(now);
         }
-        if let Some((event, facts)) = cc_event {
-            let retransmits = self.fire_cc(env, event, facts);
+        // The recovery machine first: when it enters recovery, the
+        // congestion machine hears `third_dup_ack` for this ACK instead of
+        // `dup_ack`.
+        let effects = match rec_event {
+            Some(event) => self.fire_rec(env, event),
+            None => Effects::default(),
+        };
+        if let Some(t) = self.tcb.as_mut() {
+            t.delivered = 0;
+        }
+        if let Some((event, facts)) = cc_event.filter(|_| !effects.enter_recovery) {
+            let retransmits = self.fire_cc(env, event, facts) || effects.retransmit_una;
             if event == cc::Event::NewAck
                 && let Some(t) = self.tcb.as_mut()
             {
@@ -1647,6 +1761,8 @@ impl<M: Machine> Connection<M> {
         [
             t.rto_deadline,
             t.ack_due,
+            t.rec.reorder_deadline,
+            t.rec.probe_deadline,
             timer(t.time_wait_deadline, Event::TimeWaitTimeout),
             timer(self.user_deadline(t), Event::UserTimeout),
             timer(self.linger_deadline(t), Event::LingerTimeout),
@@ -1702,6 +1818,20 @@ impl<M: Machine> Connection<M> {
             return;
         }
         let t = self.tcb.as_mut().expect("present above");
+        if due(t.rec.reorder_deadline) {
+            t.rec.reorder_deadline = None;
+            self.fire_rec(env, recovery::Event::ReorderTimeout);
+        }
+        let t = self.tcb.as_mut().expect("present above");
+        if due(t.rec.probe_deadline) {
+            t.rec.probe_deadline = None;
+            self.fire_rec(env, recovery::Event::ProbeTimeout);
+            if let Some(t) = self.tcb.as_mut().filter(|t| t.rec.probe_pending()) {
+                // The probe's own retransmission timer (RFC 8985 7.3).
+                t.rto_deadline = Some(now + t.rtt.rto());
+            }
+        }
+        let t = self.tcb.as_mut().expect("present above");
         if t.rto_deadline.is_some_and(|d| d <= now) {
             t.rto_deadline = None;
             if t.retransmissions >= max_retransmissions {
@@ -1720,8 +1850,15 @@ impl<M: Machine> Connection<M> {
                 t.syn_pending = true;
                 t.syn_retransmitted = true;
             }
-            // Go back to the oldest unacknowledged byte (or the SYN).
-            t.snd_nxt = t.snd_una;
+            let effects = match loss {
+                Some(_) => self.fire_rec(env, recovery::Event::Rto),
+                None => Effects::default(),
+            };
+            let t = self.tcb.as_mut().expect("present above");
+            if !(effects.all_lost && t.rec.has_lost()) {
+                // Go back to the oldest unacknowledged byte (or the SYN).
+                t.snd_nxt = t.snd_una;
+            }
             if t.snd_wnd == 0 && t.in_flight() == 0 {
                 // Zero-window probe: one byte past the window.
                 t.resend_una = true;
@@ -1899,6 +2036,10 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
     let mss = t.effective_mss(config);
     let buf_seq = t.buf_seq();
     let end_of_data = buf_seq + t.send_buf.len();
+    let cwnd = t.cc.cwnd(mss as u32);
+    // What the peer's window leaves from SND.NXT.
+    let peer_room = (t.snd_una + t.snd_wnd as usize).distance(t.snd_nxt).max(0) as usize;
+    let mut beyond_cwnd = 0;
     let (seq, room) = if t.resend_una {
         // Fast retransmit, or a zero-window probe of one byte.
         t.resend_una = false;
@@ -1906,14 +2047,44 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
             t.snd_una.max(t.data_start()),
             if t.snd_wnd == 0 { 1 } else { mss },
         )
+    } else if t.rec.take_probe() {
+        // A tail loss probe: new data if the peer's window takes it, else
+        // the last segment sent, again.
+        match t.rec.last_sent() {
+            _ if t.has_unsent() && peer_room > 0 => (t.snd_nxt, mss.min(peer_room)),
+            Some((start, end)) => (start, end.distance(start).max(0) as usize),
+            None => return None,
+        }
+    } else if let Some((start, end)) = t.rec.first_lost().filter(|_| match t.rec.prr_quota() {
+        Some(quota) => quota > 0,
+        None => t.rec.pipe(t.snd_una, t.snd_max) < cwnd,
+    }) {
+        // A segment marked lost, before new data.
+        (start, (end.distance(start).max(0) as usize).min(mss))
     } else {
-        // At most min(cwnd, the peer's window) in flight.
-        let cwnd = t.cc.cwnd(mss as u32);
-        let window_end = t.snd_una + t.snd_wnd.min(cwnd) as usize;
-        (
-            t.snd_nxt,
-            (window_end.distance(t.snd_nxt).max(0) as usize).min(mss),
-        )
+        // New data: at most min(cwnd, the peer's window) in flight; in
+        // recovery, PRR's quota, or cwnd less the pipe while segments
+        // marked lost wait; Limited Transmit's allowance beyond that.
+        let room = match t.rec.prr_quota() {
+            Some(quota) => {
+                if quota > 0 {
+                    mss
+                } else {
+                    0
+                }
+            }
+            None if t.rec.has_lost() => {
+                cwnd.saturating_sub(t.rec.pipe(t.snd_una, t.snd_max)) as usize
+            }
+            None => {
+                let window_end = t.snd_una + cwnd as usize;
+                window_end.distance(t.snd_nxt).max(0) as usize
+            }
+        };
+        let total = room + t.rec.limited() as usize;
+        let room = total.min(peer_room).min(mss);
+        beyond_cwnd = room.saturating_sub(total - t.rec.limited() as usize) as u32;
+        (t.snd_nxt, room)
     };
     let len = (end_of_data.distance(seq).max(0) as usize).min(room);
     // The FIN goes with the last byte of data, or alone once all is sent.
@@ -1934,6 +2105,11 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
         t.snd_nxt = end;
     }
     t.snd_max = t.snd_max.max(end);
+    if !fresh && t.rtt_probe.is_some_and(|(p, _)| seq.lt(p) && p.le(end)) {
+        // Karn: the timed segment went out again.
+        t.rtt_probe = None;
+    }
+    t.rec.on_sent(seq, end, now, beyond_cwnd.min(len as u32));
     arm_rto(t, now, fresh);
     let sack = t.take_sack();
     t.acked_now();
@@ -1981,6 +2157,7 @@ mod tests {
     }
 
     mod congestion;
+    mod recovery;
     mod sack;
 
     const LOCAL: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::new(10, 0, 0, 1), 80);
@@ -2080,6 +2257,16 @@ mod tests {
         }
 
         /// Every segment we have to send now.
+        /// (sequence number relative to ISS, payload length) of each
+        /// segment out.
+        fn sent(&mut self) -> Vec<(i32, usize)> {
+            let iss = self.iss;
+            self.outputs()
+                .iter()
+                .map(|s| (s.seq.distance(iss), s.payload.len()))
+                .collect()
+        }
+
         fn outputs(&mut self) -> Vec<Seg> {
             std::iter::from_fn(|| self.output()).collect()
         }

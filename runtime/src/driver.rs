@@ -27,6 +27,7 @@ pub(crate) struct Core<M: Machine> {
     on_step: Option<StepSink>,
     on_cc_transition: Option<TraceSink>,
     on_cc_step: Option<CcStepSink>,
+    on_rec_transition: Option<TraceSink>,
     pub(crate) outbox: Outbox,
 }
 
@@ -79,6 +80,7 @@ impl<M: Machine> Core<M> {
             on_step: options.on_step,
             on_cc_transition: options.on_cc_transition,
             on_cc_step: options.on_cc_step,
+            on_rec_transition: options.on_rec_transition,
             outbox: Outbox::default(),
         };
         Ok((core, inner))
@@ -159,6 +161,14 @@ impl<M: Machine> Core<M> {
                 f(&step);
             }
         }
+        let sink = &mut self.on_rec_transition;
+        for entry in self.host.drain_rec_trace() {
+            if let Some(f) = sink.as_mut() {
+                f(&entry);
+            }
+        }
+        // (No sink takes the recovery machines' steps yet.)
+        self.host.drain_rec_steps();
     }
 
     fn send(&mut self, socket: &Socket, peer: SocketAddr, datagram: &[u8]) {

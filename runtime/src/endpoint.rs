@@ -82,6 +82,8 @@ pub struct Options {
     /// Called with every event raised on the congestion machines, in
     /// order; setting it turns on [`Config::record_steps`].
     pub on_cc_step: Option<CcStepSink>,
+    /// Called with every transition of the recovery machines, in order.
+    pub on_rec_transition: Option<TraceSink>,
     /// A fixed ISN key (for reproducible runs); random by default.
     pub isn_key: Option<[u8; 16]>,
 }

@@ -16,6 +16,7 @@ use crate::cc::CcWords;
 use crate::config::Config;
 use crate::conn::{CallRefused, ConnError, Connection, Control, Env, Segment};
 use crate::isn::IsnGenerator;
+use crate::recovery::RecoveryWords;
 use crate::trace::{StepRecord, TraceEntry};
 use crate::vocab::Machine;
 use crate::wire::tcp::TcpRepr;
@@ -226,6 +227,8 @@ struct Records {
     steps: Vec<StepRecord>,
     cc_trace: Vec<TraceEntry>,
     cc_steps: Vec<StepRecord<CcWords>>,
+    rec_trace: Vec<TraceEntry>,
+    rec_steps: Vec<StepRecord<RecoveryWords>>,
 }
 
 impl<M: Machine + Default> Host<M> {
@@ -406,6 +409,17 @@ impl<M: Machine> Host<M> {
         self.records.cc_steps.drain(..)
     }
 
+    /// Moves out the recovery machines' transitions since the last call.
+    pub fn drain_rec_trace(&mut self) -> std::vec::Drain<'_, TraceEntry> {
+        self.records.rec_trace.drain(..)
+    }
+
+    /// Moves out the recovery machines' events since the last call (when
+    /// [`Config::record_steps`] is on).
+    pub fn drain_rec_steps(&mut self) -> std::vec::Drain<'_, StepRecord<RecoveryWords>> {
+        self.records.rec_steps.drain(..)
+    }
+
     /// Moves out the connections and listeners that may have changed since
     /// the last call, each once.
     pub fn drain_changes(&mut self) -> std::vec::Drain<'_, Change> {
@@ -444,6 +458,8 @@ impl<M: Machine> Host<M> {
         records.steps.extend(conn.take_steps());
         records.cc_trace.extend(conn.take_fresh_cc_trace());
         records.cc_steps.extend(conn.take_cc_steps());
+        records.rec_trace.extend(conn.take_fresh_rec_trace());
+        records.rec_steps.extend(conn.take_rec_steps());
     }
 
     fn env(&self, now: Instant) -> Env<'_> {

@@ -29,7 +29,9 @@ pub mod isn;
 #[cfg(feature = "load")]
 pub mod loaded;
 pub mod pcap;
+pub mod recovery;
 mod rtt;
+pub mod side;
 pub mod trace;
 mod udp;
 pub mod vocab;

@@ -21,9 +21,15 @@
 //! machines, no acknowledged byte is lost, nothing panics, and every run
 //! settles (a congestion spec cannot keep a connection open).
 //!
+//! The same for recovery.fsm, loaded as the recovery machine of both
+//! hosts: a mutant that takes no loss as lost, or sends nothing again,
+//! still loses no acknowledged byte (the timer and going back to SND.UNA
+//! are the runtime's last resort), and every event it hears is held
+//! against it.
+//!
 //! `MUTANTS=N` runs the first N of the shuffled list (default: all);
 //! `MUTANT=I` replays mutant I alone (of tcp.fsm; `CC_MUTANT=I` of
-//! congestion.fsm).
+//! congestion.fsm, `REC_MUTANT=I` of recovery.fsm).
 
 use std::collections::HashSet;
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -38,9 +44,11 @@ use fsm_lab::sim::{Mode, Setup, run, run_with};
 use fsm_runtime::cc::Congestion;
 use fsm_runtime::fault::SplitMix64;
 use fsm_runtime::loaded::Loaded;
+use fsm_runtime::recovery::Recovery;
 
 const TCP: &str = include_str!("../../tcp.fsm");
 const CONGESTION: &str = include_str!("../../congestion.fsm");
+const RECOVERY: &str = include_str!("../../recovery.fsm");
 
 /// Seeds per mode for each mutant.
 const SEEDS: u64 = 10;
@@ -295,31 +303,38 @@ fn every_mutant_of_tcp_fsm_keeps_the_promises() {
     judge(&failures, chosen.len() == all.len(), run_, 200);
 }
 
-/// A mutant of congestion.fsm, bound as a congestion machine, if `fsm
-/// check` and the vocabulary accept it.
-fn accept_congestion(base: &Spec, decl: usize, m: &Mutation) -> Option<(String, Congestion)> {
-    let spec = checked(base, "congestion.fsm (mutant)", decl, m)?;
-    let congestion = Congestion::from_spec(spec).ok()?;
-    Some((describe(CONGESTION, &base.model, decl, m), congestion))
-}
+/// A side machine for both hosts: a congestion machine or a recovery
+/// machine (`None`: the default).
+type Sides = (Option<Congestion>, Option<Recovery>);
 
-#[test]
-fn every_mutant_of_congestion_fsm_keeps_the_promises() {
-    let base = fsm_codegen::compile("congestion.fsm", CONGESTION).expect("congestion.fsm checks");
-    let (all, chosen) = chosen(&base.model, "CC_MUTANT");
+/// Every mutant of `source` (the spec `name` of a side machine), bound by
+/// `bind` into the setup of both hosts, run over [`SEEDS`] random lossy
+/// networks each; `env` replays one. At least `least` must run.
+fn side_mutants(
+    name: &str,
+    source: &str,
+    env: &str,
+    least: usize,
+    bind: impl Fn(Spec) -> Option<Sides>,
+) {
+    let base = fsm_codegen::compile(name, source).expect("the spec checks");
+    let (all, chosen) = chosen(&base.model, env);
     let oracle = Oracle::in_workspace("tcp.fsm");
     let started = Instant::now();
-    let (mut run_, mut rejected, mut cc_events, mut failures) = (0, 0, 0u64, Vec::new());
+    let (mut run_, mut rejected, mut events, mut failures) = (0, 0, 0u64, Vec::new());
     for &i in &chosen {
         let (decl, m) = &all[i];
-        let Some((what, congestion)) = accept_congestion(&base, *decl, m) else {
+        let mutant = checked(&base, &format!("{name} (mutant)"), *decl, m).and_then(&bind);
+        let Some((congestion, recovery)) = mutant else {
             rejected += 1;
             continue;
         };
+        let what = describe(source, &base.model, *decl, m);
         run_ += 1;
         for seed in i as u64 * 1000..i as u64 * 1000 + SEEDS {
             let setup = Setup {
-                congestion: Some(congestion.clone()),
+                congestion: congestion.clone(),
+                recovery: recovery.clone(),
                 ..Setup::random(Mode::Echo, true)
             };
             let outcome = catch_unwind(AssertUnwindSafe(|| {
@@ -327,27 +342,41 @@ fn every_mutant_of_congestion_fsm_keeps_the_promises() {
             }));
             let why = match outcome {
                 Ok(Ok(o)) => {
-                    cc_events += o.cc_events;
+                    events += o.cc_events + o.rec_events;
                     continue;
                 }
                 Ok(Err(f)) => f.message,
                 Err(_) => "panicked".to_owned(),
             };
             failures.push(format!(
-                "mutant {i}, {what}: seed {seed}: {why}\nreplay: CC_MUTANT={i} cargo test -p fsm-runtime --test mutants"
+                "mutant {i}, {what}: seed {seed}: {why}\nreplay: {env}={i} cargo test -p fsm-runtime --test mutants"
             ));
             break;
         }
     }
     println!(
-        "{} mutants of congestion.fsm in {:.1}s: {run_} accepted by fsm check and run, {SEEDS} \
-         runs each ({rejected} rejected by fsm check); {cc_events} congestion events held \
-         against the mutants; {} mutants failed",
+        "{} mutants of {name} in {:.1}s: {run_} accepted by fsm check and run, {SEEDS} \
+         runs each ({rejected} rejected by fsm check); {events} events of its machine and \
+         the other side machine held against their specs; {} mutants failed",
         chosen.len(),
         started.elapsed().as_secs_f64(),
         failures.len()
     );
-    judge(&failures, chosen.len() == all.len(), run_, 50);
+    judge(&failures, chosen.len() == all.len(), run_, least);
+}
+
+#[test]
+fn every_mutant_of_congestion_fsm_keeps_the_promises() {
+    side_mutants("congestion.fsm", CONGESTION, "CC_MUTANT", 50, |spec| {
+        Some((Some(Congestion::from_spec(spec).ok()?), None))
+    });
+}
+
+#[test]
+fn every_mutant_of_recovery_fsm_keeps_the_promises() {
+    side_mutants("recovery.fsm", RECOVERY, "REC_MUTANT", 130, |spec| {
+        Some((None, Some(Recovery::from_spec(spec).ok()?)))
+    });
 }
 
 /// Prints the first failures and fails on any; when every mutant was

@@ -35,6 +35,7 @@ use std::time::{Duration, Instant};
 
 use fsm_runtime::cc::Congestion;
 use fsm_runtime::loaded::Loaded;
+use fsm_runtime::recovery::Recovery;
 use fsm_runtime::vocab::{Event, Machine};
 
 pub use chart::{Replayed, chart};
@@ -43,7 +44,7 @@ pub use world::Move;
 
 use crate::compare::count;
 use crate::oracle::Oracle;
-use crate::sim::congestion_oracle;
+use crate::sim::{congestion_oracle, recovery_oracle};
 use world::{Ctx, World};
 
 /// A property the explorer checks.
@@ -175,6 +176,8 @@ pub struct Options {
     pub threads: usize,
     /// The congestion machine both hosts run (`None`: congestion.fsm).
     pub congestion: Option<Congestion>,
+    /// The recovery machine both hosts run (`None`: recovery.fsm).
+    pub recovery: Option<Recovery>,
 }
 
 impl Options {
@@ -191,6 +194,7 @@ impl Options {
             max_depth: None,
             threads: std::thread::available_parallelism().map_or(1, |n| n.get()),
             congestion: None,
+            recovery: None,
         }
     }
 
@@ -272,6 +276,9 @@ fn start(subjects: [&Subject; 2], options: &Options) -> Result<(Ctx, World<Loade
     if let Some(cc) = &options.congestion {
         config.congestion = cc.clone();
     }
+    if let Some(r) = &options.recovery {
+        config.recovery = r.clone();
+    }
     let mut ctx = Ctx {
         scenario: options.scenario,
         scripts: options.scenario.scripts(),
@@ -281,6 +288,7 @@ fn start(subjects: [&Subject; 2], options: &Options) -> Result<(Ctx, World<Loade
         reorder: options.reorder,
         oracles: [subjects[0].oracle.clone(), subjects[1].oracle.clone()],
         cc_oracle: congestion_oracle(config.congestion.machine()),
+        rec_oracle: recovery_oracle(config.recovery.machine()),
         listening: None,
         msl: config.msl,
         base: Instant::now(),

@@ -58,6 +58,8 @@ pub(crate) struct Ctx {
     pub oracles: [Arc<Oracle>; 2],
     /// The congestion machine's spec.
     pub cc_oracle: Arc<Oracle>,
+    /// The recovery machine's spec.
+    pub rec_oracle: Arc<Oracle>,
     /// The state a listener waits in (a new connection begins when a
     /// child leaves it).
     pub listening: Option<&'static str>,
@@ -543,9 +545,20 @@ impl<M: Machine> World<M> {
                 });
             }
         }
+        for r in host.drain_rec_steps() {
+            if let Err(e) = ctx.rec_oracle.check_step(&r) {
+                error.get_or_insert_with(|| {
+                    Violation::new(
+                        Property::Spec,
+                        format!("{} (recovery machine): {e}", side_name(side)),
+                    )
+                });
+            }
+        }
         let mut steps: Vec<StepRecord> = host.drain_steps().collect();
         host.drain_trace();
         host.drain_cc_trace();
+        host.drain_rec_trace();
         host.drain_changes();
         let mut sent = Vec::new();
         if error.is_some() {

@@ -1,13 +1,24 @@
 //! The congestion machine (NewReno from `congestion.fsm` unless a test
-//! binds another) and delayed ACKs, segment by segment. Segments are
+//! binds another) and delayed ACKs, segment by segment, with NewReno's
+//! recovery machine (`examples/specs/recovery/newreno.fsm`; the default,
+//! RACK-TLP, has tests of its own in `recovery.rs`). Segments are
 //! [`MSS`] = 100 bytes; the peer opens its window wide so that only cwnd
 //! limits what we send.
 
 use super::*;
 use crate::cc::Congestion;
+use crate::recovery::Recovery;
 
 /// The peer's window in these tests: wider than any cwnd they reach.
 const WIDE: u16 = 4000;
+
+/// The tests' configuration with NewReno's recovery machine.
+fn newreno() -> Config {
+    Config {
+        recovery: Recovery::new_reno(),
+        ..config()
+    }
+}
 
 fn connection(config: Config) -> TestConn {
     let mut t = TestConn::<Spec>::new(config).connect().establish();
@@ -22,17 +33,8 @@ fn connection(config: Config) -> TestConn {
 fn with_initial_window(segments: u32) -> TestConn {
     connection(Config {
         initial_window: Some(segments),
-        ..config()
+        ..newreno()
     })
-}
-
-/// (sequence number relative to ISS, payload length) of each segment out.
-fn sent(t: &mut TestConn) -> Vec<(i32, usize)> {
-    let iss = t.iss;
-    t.outputs()
-        .iter()
-        .map(|s| (s.seq.distance(iss), s.payload.len()))
-        .collect()
 }
 
 fn ack(t: &mut TestConn, through: usize) {
@@ -48,29 +50,29 @@ fn window(t: &TestConn) -> (&'static str, u32, u32) {
 #[test]
 fn the_initial_window_follows_rfc_6928_or_the_config() {
     // min(10 * 100, max(2 * 100, 14600)) = 1000 bytes: ten segments.
-    let mut t = connection(config());
+    let mut t = connection(newreno());
     t.send(&[7; 2000]);
-    assert_eq!(sent(&mut t).len(), 10);
+    assert_eq!(t.sent().len(), 10);
     assert_eq!(window(&t), ("SLOW_START", 1000, u32::MAX));
     let mut t = with_initial_window(2);
     t.send(&[7; 2000]);
-    assert_eq!(sent(&mut t), [(1, 100), (101, 100)]);
+    assert_eq!(t.sent(), [(1, 100), (101, 100)]);
 }
 
 #[test]
 fn slow_start_grows_by_the_bytes_acknowledged() {
     let mut t = with_initial_window(2);
     t.send(&[7; 2000]);
-    assert_eq!(sent(&mut t).len(), 2);
+    assert_eq!(t.sent().len(), 2);
     ack(&mut t, 100);
     // cwnd 300, 100 in flight: two more.
     assert_eq!(window(&t).1, 300);
-    assert_eq!(sent(&mut t), [(201, 100), (301, 100)]);
+    assert_eq!(t.sent(), [(201, 100), (301, 100)]);
     // One ACK of three segments (a receiver acknowledging a batch): all
     // 300 bytes count.
     ack(&mut t, 400);
     assert_eq!(window(&t).1, 600);
-    assert_eq!(sent(&mut t).len(), 6);
+    assert_eq!(t.sent().len(), 6);
 }
 
 /// Ten segments out under `config`, then a timeout: ssthresh 500,
@@ -78,25 +80,25 @@ fn slow_start_grows_by_the_bytes_acknowledged() {
 fn after_a_timeout(config: Config) -> TestConn {
     let mut t = connection(config);
     t.send(&[7; 1000]);
-    assert_eq!(sent(&mut t).len(), 10);
+    assert_eq!(t.sent().len(), 10);
     t.fire_deadline();
     assert_eq!(window(&t), ("SLOW_START", 100, 500));
     // Go back to SND.UNA, one segment at a time.
-    assert_eq!(sent(&mut t), [(1, 100)]);
+    assert_eq!(t.sent(), [(1, 100)]);
     t
 }
 
 /// Ten segments out; the first acknowledged, then three duplicate ACKs
 /// for the second.
 fn after_three_duplicate_acks() -> TestConn {
-    let mut t = connection(config());
+    let mut t = connection(newreno());
     t.send(&[7; 1000]);
-    assert_eq!(sent(&mut t).len(), 10);
+    assert_eq!(t.sent().len(), 10);
     ack(&mut t, 100);
     assert_eq!(window(&t), ("SLOW_START", 1100, u32::MAX));
     for _ in 0..2 {
         ack(&mut t, 100);
-        assert_eq!(sent(&mut t), [], "no retransmission before the third");
+        assert_eq!(t.sent(), [], "no retransmission before the third");
     }
     ack(&mut t, 100);
     t
@@ -107,7 +109,7 @@ fn the_third_duplicate_ack_retransmits_and_enters_fast_recovery() {
     let mut t = after_three_duplicate_acks();
     // ssthresh = FlightSize / 2 = 900 / 2; cwnd = ssthresh + 3 * SMSS.
     assert_eq!(window(&t), ("FAST_RECOVERY", 750, 450));
-    assert_eq!(sent(&mut t), [(101, 100)]);
+    assert_eq!(t.sent(), [(101, 100)]);
     // Each further duplicate ACK inflates cwnd by one segment.
     ack(&mut t, 100);
     assert_eq!(window(&t), ("FAST_RECOVERY", 850, 450));
@@ -116,13 +118,13 @@ fn the_third_duplicate_ack_retransmits_and_enters_fast_recovery() {
 #[test]
 fn a_partial_ack_retransmits_the_next_hole_and_a_full_ack_ends_recovery() {
     let mut t = after_three_duplicate_acks();
-    assert_eq!(sent(&mut t).len(), 1);
+    assert_eq!(t.sent().len(), 1);
     // A partial ACK (recover is ISS + 1001): the next hole goes out.
     ack(&mut t, 300);
     assert_eq!(window(&t).0, "FAST_RECOVERY");
     // cwnd = 750 - 200 + 100.
     assert_eq!(window(&t).1, 650);
-    assert_eq!(sent(&mut t), [(301, 100)]);
+    assert_eq!(t.sent(), [(301, 100)]);
     // A full ACK: cwnd = min(ssthresh, max(FlightSize, SMSS) + SMSS).
     ack(&mut t, 1000);
     assert_eq!(window(&t), ("CONGESTION_AVOIDANCE", 200, 450));
@@ -134,14 +136,14 @@ fn only_the_first_partial_ack_of_a_recovery_restarts_the_timer() {
     // partial ACK the timer keeps running, so a window that lost many
     // segments ends in a timeout rather than one repair per round trip.
     let mut t = after_three_duplicate_acks();
-    assert_eq!(sent(&mut t).len(), 1);
+    assert_eq!(t.sent().len(), 1);
     t.elapse(Duration::from_millis(10));
     ack(&mut t, 200);
-    assert_eq!(sent(&mut t), [(201, 100)]);
+    assert_eq!(t.sent(), [(201, 100)]);
     let first = t.deadline().expect("data outstanding");
     t.elapse(Duration::from_millis(10));
     ack(&mut t, 300);
-    assert_eq!(sent(&mut t), [(301, 100)], "a partial ACK");
+    assert_eq!(t.sent(), [(301, 100)], "a partial ACK");
     assert_eq!(t.deadline(), Some(first), "the timer was not restarted");
     // The full ACK ends the recovery; the timer stops, nothing being
     // outstanding.
@@ -169,7 +171,7 @@ fn a_timeout_restarts_slow_start_from_one_segment_and_backs_off_once() {
     let mut t = after_a_timeout(config());
     t.fire_deadline();
     assert_eq!(window(&t), ("SLOW_START", 100, 500), "ssthresh kept");
-    assert_eq!(sent(&mut t), [(1, 100)]);
+    assert_eq!(t.sent(), [(1, 100)]);
     // Duplicate ACKs that do not cover the recovery point (the data sent
     // before the timeout) do not start a fast retransmit.
     ack(&mut t, 100);
@@ -177,34 +179,31 @@ fn a_timeout_restarts_slow_start_from_one_segment_and_backs_off_once() {
         ack(&mut t, 100);
     }
     assert_eq!(window(&t).0, "SLOW_START");
-    assert_eq!(sent(&mut t), [(101, 100), (201, 100)]);
+    assert_eq!(t.sent(), [(101, 100), (201, 100)]);
 }
 
-/// NewReno without fast retransmit: a loss waits for the timer.
-const NO_FAST_RETRANSMIT: &str = r#"machine Slow "slow start and timeouts only"
-state SLOW_START initial "grow"
-event new_ack segment "new ACK"
+/// Recovery without fast retransmit: a loss waits for the timer.
+const NO_FAST_RETRANSMIT: &str = r#"machine Slow "timeouts only"
+state OPEN initial "waiting for the timer"
 event rto timer "timeout"
-action grow_slow_start "cwnd += SMSS"
-action loss_window "cwnd = SMSS"
-SLOW_START -> same on new_ack / grow_slow_start
-SLOW_START -> same on rto / loss_window
+action mark_recovery "recover = SND.MAX"
+OPEN -> same on rto / mark_recovery
 "#;
 
 #[test]
-fn a_spec_without_retransmit_leaves_losses_to_the_timer() {
-    let slow = Congestion::compile("slow.fsm", NO_FAST_RETRANSMIT).expect("a congestion spec");
+fn a_recovery_spec_without_retransmit_leaves_losses_to_the_timer() {
+    let slow = Recovery::compile("slow.fsm", NO_FAST_RETRANSMIT).expect("a recovery spec");
     let mut t = connection(Config {
-        congestion: slow,
+        recovery: slow,
         ..config()
     });
     t.send(&[7; 1000]);
-    assert_eq!(sent(&mut t).len(), 10);
+    assert_eq!(t.sent().len(), 10);
     for _ in 0..4 {
         ack(&mut t, 100);
     }
     // One new segment for the new ACK, no retransmission for the rest.
-    assert_eq!(sent(&mut t), []);
+    assert_eq!(t.sent(), []);
     assert_eq!(window(&t), ("SLOW_START", 1100, u32::MAX));
 }
 
@@ -224,7 +223,7 @@ fn a_tcp_spec_is_not_a_congestion_spec() {
 fn delayed() -> TestConn {
     connection(Config {
         ack_delay: ms(200),
-        ..config()
+        ..newreno()
     })
 }
 
@@ -280,12 +279,12 @@ fn a_delayed_ack_rides_on_data() {
 fn duplicate_acks_below_the_recovery_point_do_not_retransmit_in_avoidance() {
     let mut t = after_a_timeout(Config {
         record_steps: true,
-        ..config()
+        ..newreno()
     });
     // Below the recovery point, one SMSS per ACK (RFC 3465 2.3).
     for (through, more) in [(100, 2), (300, 3), (600, 4)] {
         ack(&mut t, through);
-        assert_eq!(sent(&mut t).len(), more, "after the ACK of {through}");
+        assert_eq!(t.sent().len(), more, "after the ACK of {through}");
     }
     assert_eq!(window(&t), ("SLOW_START", 400, 500));
     ack(&mut t, 700);
@@ -298,17 +297,13 @@ fn duplicate_acks_below_the_recovery_point_do_not_retransmit_in_avoidance() {
         ack(&mut t, 800);
     }
     assert_eq!(window(&t).0, "CONGESTION_AVOIDANCE");
-    assert_eq!(sent(&mut t), [], "no fast retransmit");
-    let last = t.conn.take_cc_steps().next_back().expect("recorded");
-    // The pair `CONGESTION_AVOIDANCE -> same on third_dup_ack
-    // [!covers_recovery]`, which tests/congestion.rs counts as taken here.
+    assert_eq!(t.sent(), [], "no fast retransmit");
+    let last = t.conn.take_rec_steps().next_back().expect("recorded");
+    // The recovery machine's pair `OPEN -> same on dup_ack [dup_threshold
+    // && !covers_recovery]`: the congestion machine hears no loss.
     assert_eq!(
         last.transition.map(|p| (p.from, p.event, p.guard)),
-        Some((
-            "CONGESTION_AVOIDANCE",
-            "third_dup_ack",
-            Some("!covers_recovery")
-        ))
+        Some(("OPEN", "dup_ack", Some("dup_threshold && !covers_recovery")))
     );
 }
 
