@@ -1934,9 +1934,15 @@ impl<M: Machine> Connection<M> {
             // not SND.NXT: after a timeout SND.NXT goes back to SND.UNA,
             // and an ACK from there lies before the peer's RCV.NXT, which
             // a peer with a closed window answers with an ACK of its own.
+            // But not past the right edge of the peer's window: a peer
+            // that shrank its window (to zero, say) after data beyond the
+            // new edge was sent takes only a segment within it, so an ACK
+            // there would be dropped and our acknowledgments with it (as
+            // Linux's tcp_acceptable_seq).
+            let window_end = t.snd_una + t.snd_wnd as usize;
             return Some(Segment::Data(Outgoing {
                 dst,
-                seq: t.snd_max,
+                seq: t.snd_max.min(window_end.max(t.snd_una)),
                 ack: Some(t.rcv_nxt),
                 flags: Flags::empty(),
                 window: t.window_field(false),

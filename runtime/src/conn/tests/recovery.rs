@@ -251,3 +251,21 @@ fn blocks_outside_what_we_sent_are_ignored() {
         assert_eq!(recovery_state(&t), "OPEN", "{lie:?}");
     }
 }
+
+#[test]
+fn an_ack_alone_stays_within_a_window_the_peer_shrank() {
+    // Ten segments out; the peer takes two and closes its window: the
+    // eight beyond its new right edge are outside what it accepts.
+    let mut t = ten_out(rack_config());
+    let una = t.iss + 1;
+    t.segment(seg(NXT).ack(una + 200).win(0));
+    assert_eq!(t.sent(), []);
+    // Its data arrives: our ACK carries the sequence number at its
+    // window's edge, which it accepts (a zero window takes RCV.NXT only),
+    // not the first never sent, which it would drop with our ACK.
+    t.segment(seg(NXT).ack(una + 200).win(0).data(b"hi"));
+    let out = t.outputs();
+    assert_eq!(out.len(), 1, "{out:?}");
+    assert_eq!(out[0].seq, una + 200);
+    assert_eq!(out[0].ack, Some(NXT + 2));
+}
