@@ -103,7 +103,9 @@ struct ExploreArgs {
     /// The congestion spec both hosts run (default: congestion.fsm).
     #[arg(long, value_name = "FILE")]
     cc_spec: Option<PathBuf>,
-    /// The recovery spec both hosts run (default: recovery.fsm).
+    /// The recovery spec both hosts run (default: NewReno's,
+    /// examples/specs/recovery/newreno.fsm, whose state space is smaller
+    /// than recovery.fsm's).
     #[arg(long, value_name = "FILE")]
     recovery_spec: Option<PathBuf>,
 }

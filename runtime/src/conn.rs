@@ -2065,7 +2065,13 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
         Some(quota) => quota > 0,
         None => t.rec.pipe(t.snd_una, t.snd_max) < cwnd,
     }) {
-        // A segment marked lost, before new data.
+        // A segment marked lost, before new data. The first
+        // unacknowledged one sent again restarts the retransmission timer
+        // (as Linux does): its ACK is a round trip away, and a timer armed
+        // at the last new ACK would expire before it.
+        if start.le(t.snd_una) {
+            t.rto_deadline = Some(now + t.rtt.rto());
+        }
         (start, (end.distance(start).max(0) as usize).min(mss))
     } else {
         // New data: at most min(cwnd, the peer's window) in flight; in

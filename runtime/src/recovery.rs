@@ -28,6 +28,15 @@
 //! blocks, blocks that lie) are ignored, so a peer that lies in its blocks
 //! changes nothing beyond its own blocks' claims on data we did send.
 //!
+//! # What the runtime does with the marks
+//!
+//! A segment marked lost goes out again, once, before any new data, when
+//! PRR's quota allows (while `prr` runs) or else while the pipe (RFC
+//! 6675: outstanding, less SACKed, less marked lost) is below cwnd. When
+//! it is the first unacknowledged segment, the retransmission timer
+//! restarts (as Linux does): its ACK is a round trip away. Nothing is
+//! marked lost but by the spec's actions.
+//!
 //! # When each event is raised
 //!
 //! For an ACK that passed the connection's checks, once the SYN is

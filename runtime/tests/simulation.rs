@@ -45,6 +45,7 @@ fn run_all(mode: Mode, default: u64) -> (usize, Outcome) {
                 total.events += o.events;
                 total.refused += o.refused;
                 total.cc_events += o.cc_events;
+                total.rec_events += o.rec_events;
             }
             Err(e) => panic!(
                 "{mode:?} seed {seed}: {e}\nreplay: SIM_SEED={seed} cargo test -p fsm-runtime --test simulation -- --nocapture"
@@ -54,14 +55,15 @@ fn run_all(mode: Mode, default: u64) -> (usize, Outcome) {
     println!(
         "{mode:?}: {} seeds in {:.1}s ({:.0}s of virtual time): {completed} completed, {} ended \
          in an error the application saw; {} events held against tcp.fsm ({} refused), \
-         {} against congestion.fsm",
+         {} against congestion.fsm, {} against recovery.fsm",
         seeds.len(),
         started.elapsed().as_secs_f64(),
         total.virtual_time.as_secs_f64(),
         seeds.len() - completed,
         total.events,
         total.refused,
-        total.cc_events
+        total.cc_events,
+        total.rec_events
     );
     println!(
         "link faults: {} datagrams lost, {} duplicated, {} corrupted; {} dropped by the hosts as malformed",
