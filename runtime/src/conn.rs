@@ -1096,13 +1096,9 @@ impl<M: Machine> Connection<M> {
             return effects;
         };
         let facts = t.rec_facts(&self.config, env.now);
-        let losses = &t.rec;
         // (The guards read the scoreboard as it stands before the actions.)
-        let values: Vec<(recovery::Guard, bool)> = recovery::Guard::ALL
-            .iter()
-            .map(|&g| (g, losses.guard(g, &facts)))
-            .collect();
-        let guards = |g: recovery::Guard| values.iter().any(|&(w, v)| w == g && v);
+        let losses = &t.rec;
+        let guards = |g: recovery::Guard| losses.guard(g, &facts);
         let machine = self.config.recovery.machine();
         let (mut state, mut last) = (t.rec.state, t.rec.last_transition);
         let fired = self

@@ -269,3 +269,23 @@ fn an_ack_alone_stays_within_a_window_the_peer_shrank() {
     assert_eq!(out[0].seq, una + 200);
     assert_eq!(out[0].ack, Some(NXT + 2));
 }
+
+#[test]
+fn overlapping_and_repeated_blocks_count_each_segment_once() {
+    // Blocks that overlap, repeat and nest say no more than their union:
+    // the first segment is lost, sent again once, and nothing else.
+    let mut t = ten_out(rack_config());
+    ack(
+        &mut t,
+        0,
+        &[(100, 400), (200, 1000), (100, 400), (300, 500)],
+    );
+    assert_eq!(recovery_state(&t), "RECOVERY");
+    assert_eq!(t.sent(), [(1, 100)]);
+    // The same blocks again: nothing new is lost, and the first segment
+    // is not sent a third time (no new data waits).
+    ack(&mut t, 0, &[(200, 1000), (100, 400)]);
+    assert_eq!(t.sent(), []);
+    ack(&mut t, 1000, &[]);
+    assert_eq!(recovery_state(&t), "OPEN");
+}
