@@ -58,6 +58,8 @@ mod dispatch;
 mod generator;
 #[path = "perf/latency.rs"]
 mod latency;
+#[path = "perf/relay.rs"]
+mod relay;
 #[path = "perf/smol.rs"]
 mod smol;
 #[path = "perf/table.rs"]
@@ -66,7 +68,7 @@ mod table;
 use table::Table;
 
 /// The sections, in the order they run.
-const SECTIONS: [&str; 9] = [
+const SECTIONS: [&str; 10] = [
     "generator",
     "macro",
     "dispatch",
@@ -76,12 +78,13 @@ const SECTIONS: [&str; 9] = [
     "latency",
     "cores",
     "async",
+    "relay",
 ];
 
 #[derive(Parser, Debug)]
 #[command(
     about = "Performance suite: generator, dispatch, bulk transfer, connection rate, scale (loopback only)",
-    after_help = "Sections: generator, macro, dispatch, bulk, conns, scale, latency, cores, async (default: all).\n\
+    after_help = "Sections: generator, macro, dispatch, bulk, conns, scale, latency, cores, async, relay (default: all; relay needs root).\n\
                   Progress goes to stderr; stdout gets the machine and one Markdown table."
 )]
 struct Args {
@@ -151,6 +154,17 @@ pub struct Plan {
 }
 
 fn main() -> ExitCode {
+    // A race's sender or receiver, inside a namespace (section relay).
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(relay::CHILD) {
+        return match fsm_lab::race::child(&argv[2..]) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("perf {}: {e}", relay::CHILD);
+                ExitCode::FAILURE
+            }
+        };
+    }
     let args = Args::parse();
     if let Some(n) = args.child_generate {
         return generator::child(n, args.child_reps);
@@ -206,6 +220,7 @@ fn main() -> ExitCode {
             "latency" => latency::run(&plan, &mut table),
             "cores" => cores::run(&plan, &mut table),
             "async" => asynch::run(&plan, &mut table),
+            "relay" => relay::run(&plan, &mut table),
             _ => unreachable!(),
         };
         if let Err(e) = r {

@@ -38,6 +38,7 @@ pub mod explore;
 pub mod netns;
 pub mod oracle;
 pub mod plot;
+pub mod race;
 pub mod replay;
 pub mod sim;
 pub mod trace_json;

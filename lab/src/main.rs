@@ -33,6 +33,18 @@ enum Command {
     /// Runs the same seeds and network under each spec and prints one
     /// table, the specs as columns.
     Compare(CompareArgs),
+    /// Races the kernel's TCP and ours under loss (as root): a bulk
+    /// transfer between two network namespaces it creates and removes,
+    /// through a relay that drops, duplicates and reorders packets with
+    /// one seeded generator, the same for both. Prints one table; `--svg`
+    /// plots goodput against loss.
+    Race(RaceArgs),
+    /// One process of a race (run by `race` inside a namespace).
+    #[command(hide = true)]
+    RaceChild {
+        /// ROLE STACK BYTES.
+        args: Vec<String>,
+    },
     /// Holds a capture (pcap or pcapng) against a spec, connection by
     /// connection, as seen from one side: the first segment the spec does
     /// not allow, or the states each connection went through. Exits with
@@ -193,6 +205,134 @@ struct CompareArgs {
     recovery_spec: Option<PathBuf>,
 }
 
+#[derive(clap::Args, Debug)]
+struct RaceArgs {
+    /// Loss probabilities, each way (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [0.001, 0.01, 0.05])]
+    loss: Vec<f64>,
+    /// Probability a packet is sent twice.
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    dup: f64,
+    /// Probability a packet is held back behind the next.
+    #[arg(long, default_value_t = 0.0, value_parser = probability)]
+    reorder: f64,
+    /// Megabytes per transfer.
+    #[arg(long, default_value_t = 32)]
+    mb: u64,
+    /// The relay's seed (the same for every transfer).
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Writes the plot of goodput against loss here (SVG).
+    #[arg(long, value_name = "FILE")]
+    svg: Option<PathBuf>,
+}
+
+fn run_race(args: &RaceArgs) -> ExitCode {
+    use fsm_lab::race::{self, Link, Stack};
+    if let Some(why) = fsm_lab::netns::why_skip() {
+        eprintln!("fsm-lab race: {why}");
+        return ExitCode::FAILURE;
+    }
+    let Ok(me) = std::env::current_exe() else {
+        eprintln!("fsm-lab race: cannot find this program");
+        return ExitCode::FAILURE;
+    };
+    let stacks = [
+        Stack::Ours,
+        Stack::Kernel { sack: true },
+        Stack::Kernel { sack: false },
+    ];
+    let bytes = args.mb << 20;
+    println!(
+        "{} MiB from A to B, MSS {}, relay seed {}, duplication {}, reordering {}",
+        args.mb,
+        race::MSS,
+        args.seed,
+        args.dup,
+        args.reorder
+    );
+    println!(
+        "| loss each way | ours | kernel, SACK | kernel, no SACK | ours / kernel | ours / kernel without SACK |"
+    );
+    println!("|---:|---:|---:|---:|---:|---:|");
+    let mut series: Vec<Vec<(f64, f64)>> = vec![Vec::new(); stacks.len()];
+    for &loss in &args.loss {
+        let link = Link {
+            loss,
+            duplicate: args.dup,
+            reorder: args.reorder,
+            seed: args.seed,
+        };
+        let mut mb_s = Vec::new();
+        for (k, &stack) in stacks.iter().enumerate() {
+            eprintln!("{} at {}% loss ...", stack.name(), loss * 100.0);
+            match race::race(
+                &me,
+                &["race-child"],
+                stack,
+                link,
+                bytes,
+                Duration::from_secs(300),
+            ) {
+                Ok(o) => {
+                    eprintln!(
+                        "  {:.1} MB/s in {:.2} s; relay: {} packets, {} dropped",
+                        o.mb_s(),
+                        o.seconds,
+                        o.relay.packets,
+                        o.relay.dropped
+                    );
+                    series[k].push((loss * 100.0, o.mb_s()));
+                    mb_s.push(o.mb_s());
+                }
+                Err(e) => {
+                    eprintln!("fsm-lab race: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
+        }
+        println!(
+            "| {}% | {:.1} MB/s | {:.1} MB/s | {:.1} MB/s | {:.2}× | {:.2}× |",
+            loss * 100.0,
+            mb_s[0],
+            mb_s[1],
+            mb_s[2],
+            mb_s[0] / mb_s[1],
+            mb_s[0] / mb_s[2]
+        );
+    }
+    if let Some(path) = &args.svg {
+        let chart = fsm_lab::plot::Chart {
+            title: "Goodput under loss: our TCP and the kernel's, through the same relay".into(),
+            subtitle: format!(
+                "{} MiB A to B between two network namespaces, MSS {}, one seeded loss pattern each way for all",
+                args.mb,
+                race::MSS
+            ),
+            x_label: "packets lost each way (%)".into(),
+            y_label: "goodput (MB/s)".into(),
+            series: stacks
+                .iter()
+                .zip(series)
+                .map(|(s, points)| fsm_lab::plot::Series {
+                    name: match s {
+                        Stack::Ours => "ours (recovery.fsm: RACK-TLP, SACK, PRR)".into(),
+                        Stack::Kernel { sack: true } => "Linux, SACK on".into(),
+                        Stack::Kernel { sack: false } => "Linux, SACK off".into(),
+                    },
+                    points,
+                })
+                .collect(),
+            ..Default::default()
+        };
+        if let Err(e) = std::fs::write(path, chart.svg()) {
+            eprintln!("fsm-lab race: {}: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    ExitCode::SUCCESS
+}
+
 /// The explorer copies and drops millions of small hosts: an allocator
 /// made for that (about twice glibc's rate here, BENCHMARKS.md).
 #[global_allocator]
@@ -228,6 +368,14 @@ fn main() -> ExitCode {
     unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, -1) };
     match Cli::parse().command {
         Command::Compare(args) => run_compare(&args),
+        Command::Race(args) => run_race(&args),
+        Command::RaceChild { args } => match fsm_lab::race::child(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("fsm-lab race-child: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Replay(args) => run_replay(&args),
         Command::Explore(args) => explore::run(&args),
     }

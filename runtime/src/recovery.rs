@@ -147,7 +147,7 @@ vocabulary! {
         /// cwnd, at most two, until the next new ACK.
         LimitedTransmit = "limited_transmit",
         /// Arms the probe timer: PTO = 2 * SRTT (1 s before any sample, at
-        /// least 10 ms),
+        /// least 2 ms),
         /// plus 200 ms for the peer's delayed ACK when one segment is in
         /// flight; not armed if the retransmission timer expires first
         /// (RFC 8985 7.2).
@@ -736,11 +736,12 @@ impl Losses {
             Action::ExitRecovery => self.prr = None,
             Action::LimitedTransmit => self.limited = (self.limited + smss).min(2 * smss),
             Action::ArmProbe => {
-                // (At least 10 ms, as Linux: a loopback SRTT is near zero.)
+                // (At least 2 ms, against the timer's granularity: a
+                // loopback SRTT is a few microseconds.)
                 let mut pto = facts
                     .srtt
                     .map_or(Duration::from_secs(1), |s| 2 * s)
-                    .max(Duration::from_millis(10));
+                    .max(Duration::from_millis(2));
                 if flight <= smss {
                     pto += Duration::from_millis(200);
                 }

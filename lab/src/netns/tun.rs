@@ -97,3 +97,30 @@ impl Tun {
         (&self.file).write(packet)
     }
 }
+
+impl AsRawFd for Tun {
+    fn as_raw_fd(&self) -> std::os::fd::RawFd {
+        self.file.as_raw_fd()
+    }
+}
+
+/// Waits at most `timeout` for a packet on any of `tuns`; answers which
+/// have one.
+pub fn wait_any<const N: usize>(tuns: [&Tun; N], timeout: Duration) -> io::Result<[bool; N]> {
+    let mut pfds = tuns.map(|t| libc::pollfd {
+        fd: t.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: `pfds` is N valid `pollfd`s.
+    let r = unsafe { libc::poll(pfds.as_mut_ptr(), N as libc::nfds_t, ms) };
+    if r < 0 {
+        let e = io::Error::last_os_error();
+        return match e.kind() {
+            io::ErrorKind::Interrupted => Ok([false; N]),
+            _ => Err(e),
+        };
+    }
+    Ok(pfds.map(|p| p.revents & libc::POLLIN != 0))
+}
