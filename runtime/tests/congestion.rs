@@ -167,7 +167,7 @@ fn every_pair_of_tahoe_is_taken() {
 fn every_pair_of_rack_tlp_is_taken() {
     let recovery = Recovery::rack_tlp();
     let machine = recovery.machine();
-    let taken = cover(&Congestion::default(), &recovery, 3000, machine, |p| &p.rec);
+    let taken = cover(&Congestion::default(), &recovery, 4000, machine, |p| &p.rec);
     report(machine, &taken);
 }
 
@@ -175,6 +175,6 @@ fn every_pair_of_rack_tlp_is_taken() {
 fn every_pair_of_new_reno_recovery_is_taken() {
     let recovery = Recovery::new_reno();
     let machine = recovery.machine();
-    let taken = cover(&Congestion::default(), &recovery, 3000, machine, |p| &p.rec);
+    let taken = cover(&Congestion::default(), &recovery, 4000, machine, |p| &p.rec);
     report(machine, &taken);
 }
