@@ -150,7 +150,7 @@ vocabulary! {
         /// least 2 ms),
         /// plus 200 ms for the peer's delayed ACK when one segment is in
         /// flight; not armed if the retransmission timer expires first
-        /// (RFC 8985 7.2).
+        /// (RFC 8985 7.2), nor with nothing in flight.
         ArmProbe = "arm_probe",
         /// A tail loss probe (RFC 8985 7.3): one new segment if there is
         /// one and the peer's window allows, else the last segment sent,
@@ -746,7 +746,8 @@ impl Losses {
                     pto += Duration::from_millis(200);
                 }
                 let at = facts.now + pto;
-                self.probe_deadline = facts.rto_deadline.is_none_or(|rto| at < rto).then_some(at);
+                self.probe_deadline =
+                    (flight > 0 && facts.rto_deadline.is_none_or(|rto| at < rto)).then_some(at);
             }
             Action::SendProbe => {
                 self.probed = true;
