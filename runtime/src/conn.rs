@@ -177,9 +177,6 @@ struct Tcb {
     syn_retransmitted: bool,
     time_wait_deadline: Option<Instant>,
     dupacks: u32,
-    /// Bytes the ACK at hand delivered: acknowledged or SACKed for the
-    /// first time.
-    delivered: u32,
     /// New ACKs the congestion machine answered with a retransmission
     /// (NewReno's partial ACKs) since the last it answered without one.
     partial_acks: u32,
@@ -251,7 +248,6 @@ impl Tcb {
             syn_retransmitted: false,
             time_wait_deadline: None,
             dupacks: 0,
-            delivered: 0,
             partial_acks: 0,
             resend_una: false,
             cc: Window::new(config.congestion.machine(), config.initial_window),
@@ -353,15 +349,16 @@ impl Tcb {
         }
     }
 
-    /// What the recovery machine reads now.
-    fn rec_facts(&self, config: &Config, now: Instant) -> recovery::Facts {
+    /// What the recovery machine reads now, for an event that delivered
+    /// `delivered` bytes (acknowledged or SACKed for the first time).
+    fn rec_facts(&self, config: &Config, now: Instant, delivered: u32) -> recovery::Facts {
         recovery::Facts {
             now,
             smss: self.effective_mss(config) as u32,
             snd_una: self.snd_una,
             snd_max: self.snd_max,
             dupacks: self.dupacks,
-            delivered: self.delivered,
+            delivered,
             srtt: self.rtt.srtt(),
             rto_deadline: self.rto_deadline,
             sack_ok: self.sack_ok,
@@ -462,7 +459,6 @@ impl Tcb {
             syn_retransmitted,
             time_wait_deadline,
             dupacks,
-            delivered: _,
             partial_acks,
             resend_una,
             cc,
@@ -1064,17 +1060,15 @@ impl<M: Machine> Connection<M> {
         let Some(t) = self.tcb.as_mut() else {
             return false;
         };
-        let window = t.cc.clone();
+        let window = &t.cc;
         let guards = |g: cc::Guard| window.guard(g, &facts);
         let machine = self.config.congestion.machine();
-        let Some(fired) = self.cc_log.step(
-            machine,
-            &mut t.cc.state,
-            &mut t.cc.last_transition,
-            &raised,
-            event,
-            &guards,
-        ) else {
+        let (mut state, mut last) = (t.cc.state, t.cc.last_transition);
+        let fired = self
+            .cc_log
+            .step(machine, &mut state, &mut last, &raised, event, &guards);
+        (t.cc.state, t.cc.last_transition) = (state, last);
+        let Some(fired) = fired else {
             return false;
         };
         let mut retransmits = false;
@@ -1087,15 +1081,16 @@ impl<M: Machine> Connection<M> {
         retransmits
     }
 
-    /// Raises `event` on the recovery machine and carries out its
-    /// actions; answers what they asked of the connection.
-    fn fire_rec(&mut self, env: &Env<'_>, event: recovery::Event) -> Effects {
+    /// Raises `event`, which delivered `delivered` bytes, on the recovery
+    /// machine and carries out its actions; answers what they asked of the
+    /// connection.
+    fn fire_rec(&mut self, env: &Env<'_>, event: recovery::Event, delivered: u32) -> Effects {
         let raised = self.raised(env);
         let mut effects = Effects::default();
         let Some(t) = self.tcb.as_mut() else {
             return effects;
         };
-        let facts = t.rec_facts(&self.config, env.now);
+        let mut facts = t.rec_facts(&self.config, env.now, delivered);
         // (The guards read the scoreboard as it stands before the actions.)
         let losses = &t.rec;
         let guards = |g: recovery::Guard| losses.guard(g, &facts);
@@ -1104,23 +1099,11 @@ impl<M: Machine> Connection<M> {
         let fired = self
             .rec_log
             .step(machine, &mut state, &mut last, &raised, event, &guards);
-        t.rec.state = state;
-        t.rec.last_transition = last;
+        (t.rec.state, t.rec.last_transition) = (state, last);
         let Some(fired) = fired else {
             return effects;
         };
         for &a in fired.actions {
-            if a == recovery::Action::Prr {
-                // PRR reads ssthresh as the congestion machine left it.
-                let facts = self
-                    .tcb
-                    .as_ref()
-                    .map(|t| t.rec_facts(&self.config, env.now));
-                if let (Some(t), Some(facts)) = (self.tcb.as_mut(), facts) {
-                    t.rec.perform(a, &facts, &mut effects);
-                }
-                continue;
-            }
             let Some(t) = self.tcb.as_mut() else {
                 break;
             };
@@ -1130,6 +1113,11 @@ impl<M: Machine> Connection<M> {
                 let cc_facts = t.facts(&self.config, t.snd_una, 0);
                 if self.fire_cc(env, cc::Event::ThirdDupAck, cc_facts) {
                     effects.retransmit_una = true;
+                }
+                // The actions after it (PRR) read ssthresh as the
+                // congestion machine left it.
+                if let Some(t) = self.tcb.as_ref() {
+                    facts = t.rec_facts(&self.config, env.now, delivered);
                 }
             }
         }
@@ -1511,7 +1499,7 @@ impl<M: Machine> Connection<M> {
         let rto_deadline_before = t.rto_deadline;
         // The scoreboard takes in the ACK and its SACK blocks first.
         let sacked_before = t.rec.sacked_bytes();
-        t.delivered = if t.snd_una.le(ack) {
+        let delivered = if t.snd_una.le(ack) {
             t.rec.on_ack(ack, &inc.sack, t.snd_max, now, t.sack_ok)
         } else {
             0
@@ -1592,12 +1580,9 @@ impl<M: Machine> Connection<M> {
         // congestion machine hears `third_dup_ack` for this ACK instead of
         // `dup_ack`.
         let effects = match rec_event {
-            Some(event) => self.fire_rec(env, event),
+            Some(event) => self.fire_rec(env, event, delivered),
             None => Effects::default(),
         };
-        if let Some(t) = self.tcb.as_mut() {
-            t.delivered = 0;
-        }
         if let Some((event, facts)) = cc_event.filter(|_| !effects.enter_recovery) {
             let retransmits = self.fire_cc(env, event, facts) || effects.retransmit_una;
             if event == cc::Event::NewAck
@@ -1816,12 +1801,12 @@ impl<M: Machine> Connection<M> {
         let t = self.tcb.as_mut().expect("present above");
         if due(t.rec.reorder_deadline) {
             t.rec.reorder_deadline = None;
-            self.fire_rec(env, recovery::Event::ReorderTimeout);
+            self.fire_rec(env, recovery::Event::ReorderTimeout, 0);
         }
         let t = self.tcb.as_mut().expect("present above");
         if due(t.rec.probe_deadline) {
             t.rec.probe_deadline = None;
-            self.fire_rec(env, recovery::Event::ProbeTimeout);
+            self.fire_rec(env, recovery::Event::ProbeTimeout, 0);
             if let Some(t) = self.tcb.as_mut().filter(|t| t.rec.probe_pending()) {
                 // The probe's own retransmission timer (RFC 8985 7.3).
                 t.rto_deadline = Some(now + t.rtt.rto());
@@ -1847,7 +1832,7 @@ impl<M: Machine> Connection<M> {
                 t.syn_retransmitted = true;
             }
             let effects = match loss {
-                Some(_) => self.fire_rec(env, recovery::Event::Rto),
+                Some(_) => self.fire_rec(env, recovery::Event::Rto, 0),
                 None => Effects::default(),
             };
             let t = self.tcb.as_mut().expect("present above");
@@ -2073,14 +2058,9 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
         // New data: at most min(cwnd, the peer's window) in flight; in
         // recovery, PRR's quota, or cwnd less the pipe while segments
         // marked lost wait; Limited Transmit's allowance beyond that.
-        let room = match t.rec.prr_quota() {
-            Some(quota) => {
-                if quota > 0 {
-                    mss
-                } else {
-                    0
-                }
-            }
+        let within_cwnd = match t.rec.prr_quota() {
+            Some(0) => 0,
+            Some(_) => mss,
             None if t.rec.has_lost() => {
                 cwnd.saturating_sub(t.rec.pipe(t.snd_una, t.snd_max)) as usize
             }
@@ -2089,9 +2069,10 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
                 window_end.distance(t.snd_nxt).max(0) as usize
             }
         };
-        let total = room + t.rec.limited() as usize;
-        let room = total.min(peer_room).min(mss);
-        beyond_cwnd = room.saturating_sub(total - t.rec.limited() as usize) as u32;
+        let room = (within_cwnd + t.rec.limited() as usize)
+            .min(peer_room)
+            .min(mss);
+        beyond_cwnd = room.saturating_sub(within_cwnd) as u32;
         (t.snd_nxt, room)
     };
     let len = (end_of_data.distance(seq).max(0) as usize).min(room);

@@ -595,24 +595,19 @@ impl Losses {
         srtt.map_or(w, |s| w.min(s))
     }
 
-    /// RACK's verdict on each record: `Some(when)` it will be (or was)
-    /// taken as lost, for records sent before the segment delivered last.
-    fn rack_deadlines<'a>(
-        &'a self,
-        facts: &'a Facts,
-    ) -> impl Iterator<Item = (usize, Instant)> + 'a {
-        let window = self.rack_rtt + self.reorder_window(facts.srtt);
-        let rack = self.rack;
-        self.board
-            .iter()
-            .enumerate()
-            .filter(move |(_, s)| {
-                let Some((at, end)) = rack else {
-                    return false;
-                };
-                !s.sacked && !s.lost && (s.at < at || (s.at == at && s.end.lt(end)))
-            })
-            .map(move |(i, s)| (i, s.at + window))
+    /// How long after it was sent RACK takes a segment as lost: RACK.rtt
+    /// plus the reordering window.
+    fn rack_wait(&self, facts: &Facts) -> Duration {
+        self.rack_rtt + self.reorder_window(facts.srtt)
+    }
+
+    /// RACK's verdict on `s`: when it is (or was) taken as lost, if it was
+    /// sent before the segment delivered last and is neither SACKed nor
+    /// marked yet; `wait` is [`Self::rack_wait`].
+    fn rack_deadline(&self, s: &Sent, wait: Duration) -> Option<Instant> {
+        let (at, end) = self.rack?;
+        let before = s.at < at || (s.at == at && s.end.lt(end));
+        (!s.sacked && !s.lost && before).then(|| s.at + wait)
     }
 
     fn mark_lost(&mut self, i: usize) {
@@ -634,7 +629,11 @@ impl Losses {
                     && (self.sacked_segments >= DUP_THRESH
                         || self.sacked_bytes > (DUP_THRESH - 1) * facts.smss)
             }),
-            Guard::RackLost => self.rack_deadlines(facts).any(|(_, t)| t <= facts.now),
+            Guard::RackLost => {
+                let wait = self.rack_wait(facts);
+                let due = |s: &Sent| self.rack_deadline(s, wait).is_some_and(|t| t <= facts.now);
+                self.board.iter().any(due)
+            }
             Guard::CoversRecovery => facts.snd_una.ge(self.recover),
             Guard::Sacked => self.sacked_bytes > 0,
             Guard::ProbeAllowed => facts.sack_ok && facts.snd_max.gt(facts.snd_una) && !self.probed,
@@ -678,17 +677,14 @@ impl Losses {
                 }
             }
             Action::MarkLostRack => {
-                let mut lost = Vec::new();
+                let wait = self.rack_wait(facts);
                 let mut next = None::<Instant>;
-                for (i, t) in self.rack_deadlines(facts) {
-                    if t <= facts.now {
-                        lost.push(i);
-                    } else {
-                        next = Some(next.map_or(t, |n| n.min(t)));
+                for i in 0..self.board.len() {
+                    match self.rack_deadline(&self.board[i], wait) {
+                        Some(t) if t <= facts.now => self.mark_lost(i),
+                        Some(t) => next = Some(next.map_or(t, |n| n.min(t))),
+                        None => {}
                     }
-                }
-                for i in lost {
-                    self.mark_lost(i);
                 }
                 self.reorder_deadline = next;
             }
