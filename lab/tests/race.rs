@@ -8,15 +8,39 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fsm_lab::race::{Link, Stack, race};
+use fsm_lab::race::{Link, Outcome, Stack, race};
+
+/// `bytes` from A to B by `stack` through a relay doing `link`, with this
+/// crate's `fsm-lab` as the sender and receiver; a failure panics.
+fn transfer(stack: Stack, link: Link, bytes: u64) -> Outcome {
+    let program = Path::new(env!("CARGO_BIN_EXE_fsm-lab"));
+    race(
+        program,
+        &["race-child"],
+        stack,
+        link,
+        bytes,
+        Duration::from_secs(120),
+    )
+    .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Whether the tests can run here (root, `ip`, TUN); says why not.
+fn can_run() -> bool {
+    match fsm_lab::netns::why_skip() {
+        Some(why) => {
+            fsm_runtime::testing::skip(&why);
+            false
+        }
+        None => true,
+    }
+}
 
 #[test]
 fn both_stacks_get_through_the_same_lossy_relay() {
-    if let Some(why) = fsm_lab::netns::why_skip() {
-        fsm_runtime::testing::skip(&why);
+    if !can_run() {
         return;
     }
-    let program = Path::new(env!("CARGO_BIN_EXE_fsm-lab"));
     let link = Link {
         loss: 0.01,
         duplicate: 0.0,
@@ -29,15 +53,7 @@ fn both_stacks_get_through_the_same_lossy_relay() {
         Stack::Kernel { sack: true },
         Stack::Kernel { sack: false },
     ] {
-        let o = race(
-            program,
-            &["race-child"],
-            stack,
-            link,
-            bytes,
-            Duration::from_secs(120),
-        )
-        .unwrap_or_else(|e| panic!("{e}"));
+        let o = transfer(stack, link, bytes);
         println!(
             "{}: {:.1} MB/s; relay: {} packets, {} dropped",
             stack.name(),
@@ -63,26 +79,16 @@ fn both_stacks_get_through_the_same_lossy_relay() {
 
 #[test]
 fn a_relay_with_reordering_and_duplication_loses_no_byte_of_ours() {
-    if let Some(why) = fsm_lab::netns::why_skip() {
-        fsm_runtime::testing::skip(&why);
+    if !can_run() {
         return;
     }
-    let program = Path::new(env!("CARGO_BIN_EXE_fsm-lab"));
     let link = Link {
         loss: 0.05,
         duplicate: 0.02,
         reorder: 0.05,
         seed: 11,
     };
-    let o = race(
-        program,
-        &["race-child"],
-        Stack::Ours,
-        link,
-        1 << 20,
-        Duration::from_secs(120),
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    let o = transfer(Stack::Ours, link, 1 << 20);
     assert_eq!(o.bytes, 1 << 20);
     assert!(o.relay.dropped > 0 && o.relay.duplicated > 0 && o.relay.reordered > 0);
 }
