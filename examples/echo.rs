@@ -94,6 +94,10 @@ struct Args {
     /// (docs/trace-json.md).
     #[arg(long, value_name = "FILE")]
     trace_json: Option<PathBuf>,
+    /// Stream every event and segment, as JSON lines, to a watcher at
+    /// this address (`fsm serve`'s watch port, e.g. 127.0.0.1:7879).
+    #[arg(long, value_name = "IP:PORT")]
+    watch: Option<std::net::SocketAddr>,
 }
 
 fn main() -> ExitCode {
@@ -164,6 +168,7 @@ fn options<M: Machine>(
     }
     o.on_step = trace.map(|t| t.sink(machine, side));
     o.on_cc_step = trace.map(|t| t.cc_sink(&args.congestion, side));
+    o.watch = args.watch.map(|a| fsm_runtime::watch::Watch::new(a, side));
     o
 }
 

@@ -62,6 +62,7 @@ fn main() -> ExitCode {
         params.1,
         params.2,
         trace.as_ref(),
+        None,
     ) {
         Ok(r) => r,
         Err(e) => return fail(e),
@@ -69,7 +70,14 @@ fn main() -> ExitCode {
     print!("{}", standard.timeline.render(&fsm_runtime::tcp::Spec));
     println!();
     run("variant without simultaneous open", variant::Spec::SPEC);
-    let changed = match simultaneous(&variant::Spec, params.0, params.1, params.2, trace.as_ref()) {
+    let changed = match simultaneous(
+        &variant::Spec,
+        params.0,
+        params.1,
+        params.2,
+        trace.as_ref(),
+        None,
+    ) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };

@@ -28,6 +28,7 @@ use fsm_examples::trace_json::TraceJson;
 use fsm_runtime::cc::Congestion;
 use fsm_runtime::recovery::Recovery;
 use fsm_runtime::vocab::Machine;
+use fsm_runtime::watch::Watch;
 use fsm_runtime::{Config, Endpoint, Options, Stream};
 
 /// Run a TCP handshake, a little data and a close between two endpoints in
@@ -48,6 +49,10 @@ struct Args {
     /// object a line (docs/trace-json.md).
     #[arg(long, value_name = "FILE")]
     trace_json: Option<PathBuf>,
+    /// Stream every event and segment, as JSON lines, to a watcher at
+    /// this address (`fsm serve`'s watch port, e.g. 127.0.0.1:7879).
+    #[arg(long, value_name = "IP:PORT")]
+    watch: Option<std::net::SocketAddr>,
     /// Run the congestion machine of this spec file instead of
     /// congestion.fsm (NewReno) compiled in.
     #[arg(long, value_name = "FILE")]
@@ -211,6 +216,9 @@ fn exchange<M: Machine>(
         options.on_step = trace.map(|t| t.sink(machine, ["client", "server"][column]));
         options.on_cc_step =
             trace.map(|t| t.cc_sink(&args.congestion, ["client", "server"][column]));
+        options.watch = args
+            .watch
+            .map(|a| Watch::new(a, ["client", "server"][column]));
         Endpoint::bind_spec(
             machine.clone(),
             SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),

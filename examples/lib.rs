@@ -124,13 +124,15 @@ pub struct SimultaneousRun<M: Machine> {
 /// Two endpoints A and B open to each other at the same moment (their
 /// SYNs cross in a relay with `delay` latency), exchange a line each, and
 /// close at the same moment (their FINs cross). Runs `machine`; every
-/// event goes to `trace`, if given, labelled `A` or `B`.
+/// event goes to `trace`, if given, labelled `A` or `B`, and to the
+/// watcher at `watch`, if given.
 pub fn simultaneous<M: Machine>(
     machine: &M,
     msl: std::time::Duration,
     delay: std::time::Duration,
     open_timeout: std::time::Duration,
     trace: Option<&trace_json::TraceJson>,
+    watch: Option<std::net::SocketAddr>,
 ) -> std::io::Result<SimultaneousRun<M>> {
     use std::io::{Read, Write};
     use std::net::Shutdown;
@@ -155,6 +157,7 @@ pub fn simultaneous<M: Machine>(
                 .push(column, e.clone())
         }));
         options.on_step = trace.map(|t| t.sink(machine, ["A", "B"][column]));
+        options.watch = watch.map(|a| fsm_runtime::watch::Watch::new(a, ["A", "B"][column]));
         Endpoint::bind_spec(
             machine.clone(),
             SocketAddrV4::new(Ipv4Addr::LOCALHOST, 0),

@@ -34,6 +34,10 @@ struct Args {
     /// object a line (docs/trace-json.md).
     #[arg(long, value_name = "FILE")]
     trace_json: Option<PathBuf>,
+    /// Stream every event and segment, as JSON lines, to a watcher at
+    /// this address (`fsm serve`'s watch port, e.g. 127.0.0.1:7879).
+    #[arg(long, value_name = "IP:PORT")]
+    watch: Option<std::net::SocketAddr>,
 }
 
 fn main() -> ExitCode {
@@ -57,6 +61,7 @@ fn run<M: Machine>(args: &Args, machine: M) -> ExitCode {
         Duration::from_millis(args.delay_ms),
         Duration::from_secs(5),
         trace.as_ref(),
+        args.watch,
     ) {
         Ok(run) => run,
         Err(e) => {

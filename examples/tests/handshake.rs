@@ -1,6 +1,6 @@
 //! The handshake example as users run it: under tcp.fsm, under a variant
 //! from `--spec`, with a spec that does not fit the runtime, and with
-//! `--trace-json`.
+//! `--trace-json` and `--watch`.
 
 mod support;
 
@@ -164,4 +164,62 @@ fn trace_json_has_a_line_per_event_each_connection_a_chain_of_states() {
     );
     assert_eq!(open["guards"]["peer_known"], true);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn watch_streams_the_same_events_as_trace_json_and_the_segments() {
+    use std::io::{BufRead, BufReader};
+    let watcher = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let at = watcher.local_addr().unwrap().to_string();
+    let reading = std::thread::spawn(move || {
+        let mut lines: Vec<serde_json::Value> = Vec::new();
+        for _ in 0..2 {
+            let (s, _) = watcher.accept().unwrap();
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))
+                .unwrap();
+            for l in BufReader::new(s).lines().map_while(Result::ok) {
+                lines.push(serde_json::from_str(&l).unwrap());
+            }
+        }
+        lines
+    });
+    let dir = scratch("handshake-watch");
+    let file = dir.join("steps.jsonl");
+    let (out, stdout, stderr) =
+        handshake(&[os("--trace-json"), file.as_os_str(), os("--watch"), os(&at)]);
+    assert!(out.status.success(), "{stdout}{stderr}");
+    let watched = reading.join().unwrap();
+    // The file's events, and the same number streamed (the order of the
+    // two sides may differ).
+    let written = read_trace_json(&file);
+    let events = |lines: &[serde_json::Value]| {
+        let mut e: Vec<String> = lines
+            .iter()
+            .filter(|l| l.get("event").is_some())
+            .map(|l| format!("{} {} {} {}", l["side"], l["event"], l["from"], l["to"]))
+            .collect();
+        e.sort();
+        e
+    };
+    // The file holds the connection and congestion machines' lines; the
+    // stream the recovery machine's too.
+    let without_recovery: Vec<serde_json::Value> = watched
+        .iter()
+        .filter(|l| l["spec"] != "../recovery.fsm")
+        .cloned()
+        .collect();
+    assert_eq!(events(&without_recovery), events(&written));
+    for (side, dir, flags) in [
+        ("client", "out", "[\"SYN\"]"),
+        ("server", "in", "[\"SYN\"]"),
+        ("server", "out", "[\"SYN\",\"ACK\"]"),
+        ("client", "in", "[\"FIN\",\"ACK\"]"),
+    ] {
+        assert!(
+            watched.iter().any(|l| l["side"] == side
+                && l["segment"]["dir"] == dir
+                && l["segment"]["flags"].to_string() == flags),
+            "no {flags} {dir} on the {side}'s stream"
+        );
+    }
 }

@@ -41,4 +41,5 @@ pub mod plot;
 pub mod race;
 pub mod replay;
 pub mod sim;
-pub mod trace_json;
+/// Every event as a JSON line: the runtime's, re-exported.
+pub use fsm_runtime::trace_json;

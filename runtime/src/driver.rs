@@ -8,15 +8,19 @@ use std::io;
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, ToSocketAddrs, UdpSocket};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use crate::cc::Congestion;
 use crate::conn::{ConnError, Connection};
 use crate::endpoint::{CcStepSink, Memory, Options, StepSink, TraceSink};
 use crate::fault::FaultInjector;
 use crate::host::{ConnId, Host, HostError, Status};
 use crate::isn::IsnGenerator;
 use crate::pcap::PcapWriter;
+use crate::recovery::Recovery;
 use crate::trace::TraceEntry;
+use crate::trace_json::{self, Direction};
 use crate::udp::{Inbox, Outbox, Socket};
 use crate::vocab::Machine;
+use crate::watch::Watch;
 
 /// A host and what its datagrams pass through on their way out.
 pub(crate) struct Core<M: Machine> {
@@ -28,7 +32,17 @@ pub(crate) struct Core<M: Machine> {
     on_cc_transition: Option<TraceSink>,
     on_cc_step: Option<CcStepSink>,
     on_rec_transition: Option<TraceSink>,
+    watch: Option<Watched<M>>,
     pub(crate) outbox: Outbox,
+}
+
+/// A [`Watch`] and the machines whose names and step marks its lines
+/// carry.
+struct Watched<M> {
+    watch: Watch,
+    machine: M,
+    congestion: Congestion,
+    recovery: Recovery,
 }
 
 /// A UDP socket bound to the first IPv4 address `addr` resolves to, with
@@ -45,6 +59,17 @@ pub(crate) fn bind_socket(addr: impl ToSocketAddrs) -> io::Result<(Socket, Socke
     let _ = sock.set_recv_buffer_size(4 << 20);
     let _ = sock.set_send_buffer_size(4 << 20);
     Ok((Socket::new(socket)?, local))
+}
+
+impl<M: Machine> Watched<M> {
+    /// Queues the line of the segment in `packet`, if it is one.
+    fn segment(&self, at: Duration, packet: &[u8], direction: Direction) {
+        if let Some(segment) = crate::watch::summarize(packet, direction) {
+            let spec = self.machine.spec();
+            let line = trace_json::segment_line(spec, self.watch.side(), at, &segment);
+            self.watch.send(line);
+        }
+    }
 }
 
 impl<M: Machine> Core<M> {
@@ -69,7 +94,14 @@ impl<M: Machine> Core<M> {
             None => IsnGenerator::random(),
         };
         let mut config = options.config;
-        config.record_steps |= options.on_step.is_some() || options.on_cc_step.is_some();
+        config.record_steps |=
+            options.on_step.is_some() || options.on_cc_step.is_some() || options.watch.is_some();
+        let watch = options.watch.map(|watch| Watched {
+            watch,
+            machine: machine.clone(),
+            congestion: config.congestion.clone(),
+            recovery: config.recovery.clone(),
+        });
         let mut host = Host::with_machine(machine, inner, config, isn, Instant::now());
         host.prefer_port(local.port());
         let core = Core {
@@ -81,6 +113,7 @@ impl<M: Machine> Core<M> {
             on_cc_transition: options.on_cc_transition,
             on_cc_step: options.on_cc_step,
             on_rec_transition: options.on_rec_transition,
+            watch,
             outbox: Outbox::default(),
         };
         Ok((core, inner))
@@ -93,6 +126,7 @@ impl<M: Machine> Core<M> {
             if let Some(p) = self.pcap.as_mut() {
                 let _ = p.write(wall_clock(), bytes);
             }
+            self.watch_segment(now, bytes, Direction::In);
             self.host.handle_datagram(now, from, bytes);
         }
     }
@@ -113,6 +147,10 @@ impl<M: Machine> Core<M> {
                 break;
             };
             let datagram = &room[..t.len];
+            if let Some(w) = &self.watch {
+                let at = now.saturating_duration_since(self.host.epoch());
+                w.segment(at, datagram, Direction::Out);
+            }
             if faulty {
                 self.faults.push_to(now, t.udp_peer, datagram);
                 continue;
@@ -145,6 +183,10 @@ impl<M: Machine> Core<M> {
         }
         let sink = &mut self.on_step;
         for step in self.host.drain_steps() {
+            if let Some(w) = &self.watch {
+                w.watch
+                    .send(trace_json::line(&w.machine, w.watch.side(), &step));
+            }
             if let Some(f) = sink.as_mut() {
                 f(&step);
             }
@@ -157,6 +199,11 @@ impl<M: Machine> Core<M> {
         }
         let sink = &mut self.on_cc_step;
         for step in self.host.drain_cc_steps() {
+            if let Some(w) = &self.watch {
+                let machine = w.congestion.machine();
+                w.watch
+                    .send(trace_json::cc_line(machine, w.watch.side(), &step));
+            }
             if let Some(f) = sink.as_mut() {
                 f(&step);
             }
@@ -167,8 +214,22 @@ impl<M: Machine> Core<M> {
                 f(&entry);
             }
         }
-        // (No sink takes the recovery machines' steps yet.)
-        self.host.drain_rec_steps();
+        // (No callback takes the recovery machines' steps yet.)
+        for step in self.host.drain_rec_steps() {
+            if let Some(w) = &self.watch {
+                let machine = w.recovery.machine();
+                w.watch
+                    .send(trace_json::rec_line(machine, w.watch.side(), &step));
+            }
+        }
+    }
+
+    /// Streams a segment line of `packet` to the watcher, if any.
+    fn watch_segment(&self, now: Instant, packet: &[u8], direction: Direction) {
+        if let Some(w) = &self.watch {
+            let at = now.saturating_duration_since(self.host.epoch());
+            w.segment(at, packet, direction);
+        }
     }
 
     fn send(&mut self, socket: &Socket, peer: SocketAddr, datagram: &[u8]) {

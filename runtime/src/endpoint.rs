@@ -86,6 +86,10 @@ pub struct Options {
     pub on_rec_transition: Option<TraceSink>,
     /// A fixed ISN key (for reproducible runs); random by default.
     pub isn_key: Option<[u8; 16]>,
+    /// Stream every event of every machine and every segment to a
+    /// watcher (`fsm serve`'s watch port), as JSON lines; setting it turns
+    /// on [`Config::record_steps`].
+    pub watch: Option<crate::watch::Watch>,
 }
 
 impl Options {

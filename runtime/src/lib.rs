@@ -33,8 +33,10 @@ pub mod recovery;
 mod rtt;
 pub mod side;
 pub mod trace;
+pub mod trace_json;
 mod udp;
 pub mod vocab;
+pub mod watch;
 pub mod wire;
 
 // `machine!` names the vocabulary `::fsm_runtime::vocab`, here too.

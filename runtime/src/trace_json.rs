@@ -1,10 +1,17 @@
-//! Every event of a run as one JSON object a line (`--trace-json`):
-//! the lines of `docs/trace-json.md`, for the example programs and for
-//! the explorer's replays.
+//! Every event of a run as one JSON object a line: the lines of
+//! `docs/trace-json.md`, which the example programs write with
+//! `--trace-json`, the explorer writes for its replays, and a
+//! [`Watch`](crate::watch::Watch) streams to a watcher as they happen.
 
-use fsm_runtime::cc::{CcWords, CongestionMachine};
-use fsm_runtime::trace::{StepMark, StepRecord};
-use fsm_runtime::vocab::{Machine, Word, Words};
+use std::net::SocketAddrV4;
+use std::time::Duration;
+
+use crate::cc::{CcWords, CongestionMachine};
+use crate::recovery::{RecoveryMachine, RecoveryWords};
+use crate::side::SideMachine;
+use crate::trace::{StepMark, StepRecord};
+use crate::vocab::{Machine, Word, Words};
+use crate::wire::Flags;
 use serde::Serialize;
 use serde::ser::SerializeMap;
 
@@ -21,12 +28,113 @@ pub fn line<M: Machine>(machine: &M, side: &str, record: &StepRecord) -> String 
 
 /// The line of an event of the congestion machine.
 pub fn cc_line(machine: &CongestionMachine, side: &str, record: &StepRecord<CcWords>) -> String {
+    side_line(machine, side, record)
+}
+
+/// The line of an event of the recovery machine.
+pub fn rec_line(
+    machine: &RecoveryMachine,
+    side: &str,
+    record: &StepRecord<RecoveryWords>,
+) -> String {
+    side_line(machine, side, record)
+}
+
+/// The line of an event of a side machine.
+fn side_line<W: Words>(machine: &dyn SideMachine<W>, side: &str, record: &StepRecord<W>) -> String {
     let steps = record
         .transition
         .as_ref()
         .map(|t| machine.transition_steps(t.index))
         .unwrap_or_default();
     line_of(machine.spec(), side, record, steps)
+}
+
+/// Which way a segment went, seen from the side that reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Direction {
+    /// Sent by this side.
+    Out,
+    /// Received by this side.
+    In,
+}
+
+/// A segment's header, as a segment line reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SegmentSummary {
+    /// Which way it went.
+    pub direction: Direction,
+    /// This side's address (inner): the source of a segment sent.
+    pub local: SocketAddrV4,
+    /// The peer's (inner).
+    pub remote: SocketAddrV4,
+    /// The control bits other than ACK.
+    pub flags: Flags,
+    /// The sequence number.
+    pub seq: u32,
+    /// The acknowledgment number, when the ACK bit is set.
+    pub ack: Option<u32>,
+    /// Payload bytes.
+    pub len: u32,
+}
+
+/// The line of a segment sent or received by the side called `side`
+/// (`docs/trace-json.md`, "Segment lines"): `spec` is the connection
+/// machine's spec, `at` the time since the endpoint started.
+pub fn segment_line(spec: &str, side: &str, at: Duration, segment: &SegmentSummary) -> String {
+    let mut flags: Vec<&'static str> = Vec::with_capacity(3);
+    for (bit, name) in [
+        (Flags::SYN, "SYN"),
+        (Flags::FIN, "FIN"),
+        (Flags::RST, "RST"),
+        (Flags::PSH, "PSH"),
+    ] {
+        if segment.flags.contains(bit) {
+            flags.push(name);
+        }
+    }
+    if segment.ack.is_some() {
+        flags.push("ACK");
+    }
+    let line = SegmentLine {
+        time: at.as_secs_f64(),
+        spec,
+        side,
+        connection: Connection {
+            local: segment.local.to_string(),
+            remote: Some(segment.remote.to_string()),
+        },
+        segment: Segment {
+            dir: match segment.direction {
+                Direction::Out => "out",
+                Direction::In => "in",
+            },
+            flags,
+            seq: segment.seq,
+            ack: segment.ack.unwrap_or(0),
+            len: segment.len,
+        },
+    };
+    serde_json::to_string(&line)
+        .unwrap_or_else(|e| unreachable!("strings and numbers serialize: {e}"))
+}
+
+#[derive(Serialize)]
+struct SegmentLine<'a> {
+    time: f64,
+    spec: &'a str,
+    side: &'a str,
+    connection: Connection,
+    segment: Segment,
+}
+
+#[derive(Serialize)]
+struct Segment {
+    dir: &'static str,
+    flags: Vec<&'static str>,
+    seq: u32,
+    ack: u32,
+    len: u32,
 }
 
 fn line_of<W: Words>(
@@ -114,9 +222,8 @@ impl<G: Word> Serialize for Guards<'_, G> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use fsm_runtime::tcp::Spec;
-    use fsm_runtime::vocab::{Action, Event, Guard};
-    use std::time::Duration;
+    use crate::tcp::Spec;
+    use crate::vocab::{Action, Event, Guard};
 
     #[test]
     fn a_line_has_the_documented_fields_in_order() {
