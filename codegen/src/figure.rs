@@ -255,6 +255,8 @@ pub struct SeveralRow {
     pub marks: Vec<StepMark>,
     /// With a heat map: how often it fired, from all its sources.
     pub fired: Option<u64>,
+    /// The names of its source states, in the model's order.
+    pub source_states: Vec<String>,
 }
 
 impl SeveralRow {
@@ -447,6 +449,11 @@ impl Figure {
                     stays,
                     marks,
                     fired: n,
+                    source_states: t
+                        .sources
+                        .iter()
+                        .map(|s| model.states[s.index()].name.text.clone())
+                        .collect(),
                 });
             }
         }

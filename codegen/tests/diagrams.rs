@@ -193,7 +193,10 @@ fn path_arrows_are_bold_solid_or_dashed_and_others_thin() {
     for p in &fig.paths {
         let groups: Vec<&str> = svg
             .lines()
-            .filter(|l| l.starts_with(&format!("<g class=\"arrow\" data-path=\"{}\">", p.name)))
+            .filter(|l| {
+                l.starts_with("<g class=\"arrow\" id=\"edge-")
+                    && l.contains(&format!(" data-path=\"{}\">", p.name))
+            })
             .collect();
         assert_eq!(groups.len(), 6, "path {}", p.name);
         for g in groups {
@@ -204,7 +207,7 @@ fn path_arrows_are_bold_solid_or_dashed_and_others_thin() {
     }
     let thin = svg
         .lines()
-        .filter(|l| l.starts_with("<g class=\"arrow\">"))
+        .filter(|l| l.starts_with("<g class=\"arrow\"") && !l.contains(" data-path="))
         .collect::<Vec<_>>();
     assert!(!thin.is_empty());
     assert!(

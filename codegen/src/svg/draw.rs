@@ -169,9 +169,11 @@ impl<'a> Drawing<'a> {
         let width = if st.initial { 2.2 } else { 1.3 };
         let _ = writeln!(
             self.body,
-            "<g class=\"state\"><title>{}: {}</title>\
+            "<g id=\"{}\" data-state=\"{}\"><g class=\"state\"><title>{}: {}</title>\
              <rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{BOX_H}\" rx=\"6\" fill=\"{fill}\" \
              stroke=\"{ink}\" stroke-width=\"{width}\"/>",
+            xml(&state_id(&st.name)),
+            xml(&st.name),
             xml(&st.name),
             xml(&st.description),
             self.px(x - half),
@@ -192,7 +194,7 @@ impl<'a> Drawing<'a> {
         );
         let marks = st.marks.clone();
         self.marks(&marks, left + name_w + 3.0, lay.cy(s));
-        self.body.push_str("</g>\n");
+        self.body.push_str("</g></g>\n");
     }
 
     /// Draws step markers from `x`, centred on `cy` (graph coordinates).
@@ -281,10 +283,13 @@ impl<'a> Drawing<'a> {
                 format!(" data-path=\"{}\"", xml(&self.fig.paths[path].name))
             }
         };
+        let ids: Vec<String> = bu.arrows.iter().map(|&i| self.arrow_id(i)).collect();
         let _ = writeln!(
             self.body,
-            "<g class=\"arrow\"{path}><title>{}</title><path d=\"{d}\" fill=\"none\" {stroke}/>\
+            "<g class=\"arrow\" id=\"{}\" data-edges=\"{}\"{path}><title>{}</title><path d=\"{d}\" fill=\"none\" {stroke}/>\
              <path d=\"M{},{} L{},{} L{},{} Z\" fill=\"{color}\"/></g>",
+            xml(&ids[0]),
+            xml(&ids.join(" ")),
             xml(&tooltip.join("\n")).replace('\n', "&#10;"),
             self.px(tip.0),
             self.py(tip.1),
@@ -309,6 +314,7 @@ impl<'a> Drawing<'a> {
         let color = self.label_color(bu);
         let lines = bu.label.lines.clone();
         for (i, line) in lines.iter().enumerate() {
+            self.label_group(&lines, i);
             let cy = top + LINE_H * (i as f64 + 0.5);
             self.marks(&line.marks, x, cy);
             let _ = writeln!(
@@ -319,13 +325,36 @@ impl<'a> Drawing<'a> {
                 xml(&line.text)
             );
         }
+        self.body.push_str("</g>\n");
+    }
+
+    /// The id of the figure's arrow `i` (see [`edge_id`]).
+    fn arrow_id(&self, i: usize) -> String {
+        let a = &self.fig.arrows[i];
+        edge_id(a.transition, &self.fig.states[a.from].name)
+    }
+
+    /// Opens the group of an arrow's label lines at the first of them
+    /// (closing the previous arrow's), so that each (transition, source
+    /// state) pair's text can be found by its id (`data-edge`).
+    fn label_group(&mut self, lines: &[LabelLine], i: usize) {
+        if i > 0 && lines[i - 1].arrow == lines[i].arrow {
+            return;
+        }
+        if i > 0 {
+            self.body.push_str("</g>\n");
+        }
+        let id = self.arrow_id(lines[i].arrow);
+        let _ = writeln!(self.body, "<g class=\"label\" data-edge=\"{}\">", xml(&id));
     }
 
     /// A label that ends at `right`: each line's markers last, against the
     /// line, the text right-aligned before them.
     pub(super) fn label_left_of(&mut self, bu: &Bundle, right: f64, top: f64) {
         let color = self.label_color(bu);
-        for (i, line) in bu.label.lines.iter().enumerate() {
+        let lines = bu.label.lines.clone();
+        for (i, line) in lines.iter().enumerate() {
+            self.label_group(&lines, i);
             let cy = top + LINE_H * (i as f64 + 0.5);
             let marks_w = marks_width(&line.marks);
             self.marks(&line.marks, right - marks_w + 3.0, cy);
@@ -338,6 +367,7 @@ impl<'a> Drawing<'a> {
                 xml(&line.text)
             );
         }
+        self.body.push_str("</g>\n");
     }
 
     // ---- Legend ------------------------------------------------------------
@@ -523,8 +553,15 @@ impl<'a> Drawing<'a> {
                 let ink = if r.fired == Some(0) { NEVER } else { INK };
                 let _ = writeln!(
                     self.body,
-                    "<text y=\"{base}\" font-size=\"{LABEL_SIZE}\" fill=\"{ink}\">\
+                    "<text id=\"row-{}\" data-edges=\"{}\" y=\"{base}\" font-size=\"{LABEL_SIZE}\" fill=\"{ink}\">\
                      <tspan x=\"{}\">{}</tspan><tspan x=\"{}\">{}</tspan><tspan x=\"{}\">{target}</tspan></text>",
+                    r.transition,
+                    xml(&r
+                        .source_states
+                        .iter()
+                        .map(|s| edge_id(r.transition, s))
+                        .collect::<Vec<_>>()
+                        .join(" ")),
                     n(c1),
                     xml(&r.sources),
                     n(c2 + marks_width(&r.marks)),

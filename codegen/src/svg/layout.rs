@@ -712,11 +712,11 @@ pub(super) fn bundle(fig: &Figure, rows: &[usize]) -> Vec<Bundle> {
                 .find(|b| b.line == Line::Thin && b.from == a.from && b.to == a.to)
         {
             b.arrows.push(i);
-            b.label.push(&a.marks, &a.label);
+            b.label.push(i, &a.marks, &a.label);
             continue;
         }
         let mut label = Label::new();
-        label.push(&a.marks, &a.label);
+        label.push(i, &a.marks, &a.label);
         let kind = if a.from == a.to {
             Kind::Loop
         } else if rows[a.from] == rows[a.to] {

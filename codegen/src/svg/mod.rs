@@ -39,6 +39,18 @@
 //! labels on labels or boxes, lines crossing, thin lines running along
 //! bold ones.
 //!
+//! Every state and every (transition, source state) pair carries a stable
+//! id, for pages and animations that find them: a state's box is
+//! `<g id="state-CLOSED" data-state="CLOSED"><g class="state">…` ([`state_id`]); an arrow's line is
+//! `<g class="arrow" id="edge-7-CLOSED" data-edges="…">` ([`edge_id`]:
+//! the transition's index in [`Model::transitions`] and the source state),
+//! with `data-edges` listing every pair a bundled line carries (its id is
+//! its first pair's); each pair's label lines sit in
+//! `<g class="label" data-edge="edge-7-CLOSED">`; and a row of the "In
+//! several states" box is `<text id="row-12" data-edges="…">`, listing its
+//! pairs. So `[data-edges~="edge-7-CLOSED"], [data-edge="edge-7-CLOSED"]`
+//! selects all that shows a pair.
+//!
 //! Text widths are estimated from character classes (CJK characters are a
 //! full em), generously, since the viewer's font is unknown.
 
@@ -65,6 +77,19 @@ const PASS: f64 = 5.0;
 const LOOP: f64 = 30.0;
 const THIN_W: f64 = 1.2;
 const BOLD_W: f64 = 2.6;
+
+/// The id of a (transition, source state) pair in the SVG figures:
+/// `edge-7-CLOSED` for transition 7 (its index in [`Model::transitions`])
+/// taken from CLOSED; the same for an arrow, a label and a row of the
+/// "In several states" box (see the module docs).
+pub fn edge_id(transition: usize, from: &str) -> String {
+    format!("edge-{transition}-{from}")
+}
+
+/// The id of a state's box in the SVG figures: `state-CLOSED`.
+pub fn state_id(name: &str) -> String {
+    format!("state-{name}")
+}
 
 /// Renders the model as SVG, with a header naming the `fsm svg` command.
 pub fn render(model: &Model, opts: &DrawOptions) -> String {

@@ -63,6 +63,8 @@ pub(super) const WRAP: f64 = 190.0;
 /// how far the text is indented past the markers of the line it continues.
 #[derive(Clone, Debug)]
 pub(super) struct LabelLine {
+    /// The figure's arrow (index into `Figure::arrows`) the line is part of.
+    pub(super) arrow: usize,
     pub(super) marks: Vec<StepMark>,
     pub(super) text: String,
     pub(super) indent: f64,
@@ -86,11 +88,12 @@ impl Label {
     }
 
     /// Adds one arrow's "condition / action", wrapped.
-    pub(super) fn push(&mut self, marks: &[StepMark], text: &str) {
+    pub(super) fn push(&mut self, arrow: usize, marks: &[StepMark], text: &str) {
         let indent = marks_width(marks);
         for (i, line) in wrap(text, WRAP - indent).into_iter().enumerate() {
             let first = i == 0;
             self.lines.push(LabelLine {
+                arrow,
                 marks: if first { marks.to_vec() } else { Vec::new() },
                 text: line,
                 indent: if first { 0.0 } else { indent },
