@@ -36,9 +36,11 @@
 //! drawings and the Rust generator, and compiles neither clap nor
 //! prettyplease nor syn's full syntax tree.
 //!
-//! - `cli`: the `fsm` binary (clap); takes `pretty` and `lsp`.
+//! - `cli`: the `fsm` binary (clap); takes `pretty`, `lsp` and `serve`.
 //! - `lsp`: [`lsp`], the language server behind `fsm lsp` (lsp-server,
 //!   lsp-types, serde_json).
+//! - `serve`: [`serve`], the live figure behind `fsm serve` and `fsm play`
+//!   (tiny_http, notify, serde_json).
 //! - `pretty`: Rust formatted as a file (prettyplease):
 //!   [`rust::format`], [`rust::generate_file`], [`rust::generate_file_with`]
 //!   and [`rust::Builder`] for build scripts. [`rust::generate`] and the
@@ -58,6 +60,8 @@ pub mod mermaid;
 pub mod model;
 pub mod msc;
 pub mod rust;
+#[cfg(feature = "serve")]
+pub mod serve;
 pub mod stats;
 pub mod svg;
 pub mod syntax;

@@ -72,6 +72,51 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Serve the live figure on 127.0.0.1: redrawn at each save, with the
+    /// diagnostics, a stepper, and what endpoints stream to the watch
+    /// port (newline-delimited JSON, docs/trace-json.md) on it.
+    Serve {
+        /// The spec file.
+        file: PathBuf,
+        /// The page's port; 0 picks a free one.
+        #[arg(long, default_value_t = 7878)]
+        port: u16,
+        /// The watch port (default: the page's port + 1).
+        #[arg(long)]
+        watch_port: Option<u16>,
+        /// The address to bind.
+        #[arg(long, default_value = "127.0.0.1")]
+        host: String,
+        /// Language of the figure: `en`, or one the spec translates into (`zh`).
+        #[arg(long, default_value = "en")]
+        lang: String,
+        /// A `--trace-json` file to open for playback.
+        #[arg(long)]
+        trace: Option<PathBuf>,
+        /// A guard the path decides, for the page's tour (as `fsm tour`).
+        #[arg(long, value_name = "GUARD:SET/CLEAR")]
+        history: Vec<String>,
+    },
+    /// Play a `--trace-json` file on the figure, for documentation: a
+    /// self-contained HTML page and/or an SVG animated with SMIL.
+    Play {
+        /// The spec file.
+        file: PathBuf,
+        /// The trace (`--trace-json` lines).
+        trace: PathBuf,
+        /// Write the page here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+        /// Write the animated SVG here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+        /// Only this side's lines (`client`); all sides by default.
+        #[arg(long)]
+        side: Option<String>,
+        /// Language of the figure.
+        #[arg(long, default_value = "en")]
+        lang: String,
+    },
     /// Serve the Language Server Protocol over standard input and output,
     /// for editors: diagnostics, hover, go to definition, references,
     /// rename, completion and the outline of .fsm files.
@@ -134,6 +179,69 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Fmt { check, files } => fmt(check, &files),
         Command::Lsp => fsm_codegen::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
+        Command::Serve {
+            file,
+            port,
+            watch_port,
+            host,
+            lang,
+            trace,
+            history,
+        } => {
+            // Fail early, with the diagnostics, when the spec cannot be read.
+            let spec = load(&file)?;
+            check_lang(&spec, &lang)?;
+            fsm_codegen::serve::run(fsm_codegen::serve::Options {
+                spec: file,
+                host,
+                port,
+                watch_port,
+                lang,
+                trace,
+                history,
+            })
+            .map(|()| ExitCode::SUCCESS)
+        }
+        Command::Play {
+            file,
+            trace,
+            html,
+            svg,
+            side,
+            lang,
+        } => {
+            let spec = load(&file)?;
+            check_lang(&spec, &lang)?;
+            if html.is_none() && svg.is_none() {
+                return Err("nothing to write: give --html FILE, --svg FILE or both".into());
+            }
+            let text =
+                std::fs::read_to_string(&trace).map_err(|e| format!("{}: {e}", trace.display()))?;
+            let (lines, stats) =
+                fsm_codegen::serve::play::read_trace(&spec, &text, side.as_deref());
+            if !lines.iter().any(|l| l["kind"] == "event") {
+                return Err(format!(
+                    "{}: no event of {} in it ({} lines, {} of other machines, {} malformed)",
+                    trace.display(),
+                    spec.file_name,
+                    stats.lines,
+                    stats.other,
+                    stats.malformed
+                ));
+            }
+            let name = trace
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+            if let Some(out) = html {
+                let page = fsm_codegen::serve::play::html(&spec, &lang, &name, &lines, stats);
+                write_output(Some(&out), &page)?;
+            }
+            if let Some(out) = svg {
+                let svg = fsm_codegen::serve::play::animated_svg(&spec, &lang, &lines);
+                write_output(Some(&out), &svg)?;
+            }
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Tour {
             file,
             history,
@@ -147,7 +255,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 .collect::<Result<Vec<_>, _>>()?;
             let tour = fsm_codegen::tour::tour(model, &history);
             let text = if json {
-                tour_json(&spec, &tour)
+                format!("{}\n", fsm_codegen::serve::tour_json(&spec, &tour))
             } else {
                 tour_text(&spec, &tour)
             };
@@ -190,45 +298,6 @@ fn tour_text(spec: &Spec, tour: &fsm_codegen::tour::Tour) -> String {
         out.push_str(&format!("cannot be taken: {}\n", lines.join("; ")));
     }
     out
-}
-
-fn tour_json(spec: &Spec, tour: &fsm_codegen::tour::Tour) -> String {
-    let model = &spec.model;
-    let name = |s: fsm_codegen::model::StateId| model.states[s.index()].name.text.clone();
-    let edges: Vec<_> = model.edges().collect();
-    let sequences: Vec<serde_json::Value> = tour
-        .sequences
-        .iter()
-        .map(|seq| {
-            seq.iter()
-                .map(|s| {
-                    let guards: serde_json::Map<String, serde_json::Value> = s
-                        .guards
-                        .iter()
-                        .map(|&(g, v)| (model.guards[g.index()].name.text.clone(), v.into()))
-                        .collect();
-                    serde_json::json!({
-                        "from": name(s.from),
-                        "event": model.events[s.event.index()].name.text,
-                        "guards": guards,
-                        "to": name(s.to),
-                        "pair": s.pair,
-                        "line": s.pair.map(|p| model.transitions[edges[p].transition.index()].line),
-                    })
-                })
-                .collect()
-        })
-        .collect();
-    let value = serde_json::json!({
-        "spec": spec.file_name,
-        "pairs": tour.pairs,
-        "pairs_taken": tour.pairs_taken,
-        "outcomes": tour.outcomes,
-        "outcomes_taken": tour.outcomes_taken,
-        "events": tour.events(),
-        "sequences": sequences,
-    });
-    format!("{value}\n")
 }
 
 fn fmt(check: bool, files: &[PathBuf]) -> Result<ExitCode, String> {
@@ -297,20 +366,24 @@ fn load(file: &Path) -> Result<Spec, String> {
     })
 }
 
+fn check_lang(spec: &Spec, lang: &str) -> Result<(), String> {
+    let langs = spec.model.languages();
+    if lang != "en" && !langs.iter().any(|l| l == lang) {
+        return Err(format!(
+            "{}: the spec has no `{lang}` labels (languages: en{})",
+            spec.file_name,
+            langs.iter().map(|l| format!(", {l}")).collect::<String>()
+        ));
+    }
+    Ok(())
+}
+
 fn draw(
     d: Draw,
     render: fn(&fsm_codegen::Model, &DrawOptions) -> String,
 ) -> Result<ExitCode, String> {
     let spec = load(&d.file)?;
-    let langs = spec.model.languages();
-    if d.lang != "en" && !langs.contains(&d.lang) {
-        return Err(format!(
-            "{}: the spec has no `{}` labels (languages: en{})",
-            spec.file_name,
-            d.lang,
-            langs.iter().map(|l| format!(", {l}")).collect::<String>()
-        ));
-    }
+    check_lang(&spec, &d.lang)?;
     let text = render(
         &spec.model,
         &DrawOptions {

@@ -1,19 +1,21 @@
 //! A crate that uses `fsm!` compiles the language, the checks and the Rust
-//! generator, and nothing of the CLI, the language server or the
-//! formatter: fsm-macros takes fsm-codegen without its default features
-//! (`cli`, `lsp`, `pretty`). This test
+//! generator, and nothing of the CLI, the language server, the live
+//! figure's server or the formatter: fsm-macros takes fsm-codegen without
+//! its default features (`cli`, `lsp`, `serve`, `pretty`). This test
 //! reads fsm-macros' tree from Cargo (offline, from the lock file) and
 //! fails, naming the culprits, if any of them creeps back in.
 
 use std::process::Command;
 
 /// What the macro must not compile: the CLI's argument parser, the
-/// language server's protocol crates, the formatter, a layout engine
-/// nothing uses.
+/// language server's protocol crates, the live figure's HTTP server and
+/// folder watcher, the formatter, a layout engine nothing uses.
 const BANNED: &[&str] = &[
     "clap",
     "lsp-server",
     "lsp-types",
+    "tiny_http",
+    "notify",
     "prettyplease",
     "layout-rs",
 ];
