@@ -210,7 +210,8 @@ fn the_page_steps_redraws_on_save_and_shows_errors() {
         )
         .await;
         let diag = diag.as_str().unwrap();
-        assert!(diag.contains("92:13") && diag.contains("SYN_SNT"), "{diag}");
+        let at = format!("{}:13", line_of("tcp.fsm", "CLOSED   -> SYN_SENT"));
+        assert!(diag.contains(&at) && diag.contains("SYN_SNT"), "{diag}");
         until(&c, TIMEOUT, "the figure kept", "document.querySelector('#figure svg #state-CLOSE_WAIT_RENAMED')").await;
         until(&c, TIMEOUT, "the arrow marked", "document.querySelector('#figure #edge-1-CLOSED.diag-error')").await;
         screenshot(&c, "3-error").await;

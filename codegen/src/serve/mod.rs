@@ -17,7 +17,7 @@
 //! | request | answer |
 //! |---|---|
 //! | `GET /` | the page |
-//! | `GET /events` | server-sent events: `spec` (a new read of the spec), `watch` (a line of the stream, annotated, and the counts); on connecting, every watch line so far |
+//! | `GET /events` | server-sent events: `spec` (a new read of the spec, as `GET /api/spec` answers), `watch` (a line of the stream, annotated, and the counts); on connecting, every watch line so far |
 //! | `GET /api/spec` | [`Snapshot::to_json`] |
 //! | `POST /api/step` | [`spec::step_json_request`] |
 //! | `GET /api/tour` | the spec's tour, as `fsm tour --json` prints it |
@@ -103,7 +103,8 @@ impl Shared {
         let loaded = crate::load(&self.opts.spec);
         let mut inner = self.lock();
         inner.snapshot.update(loaded, &self.opts.lang);
-        let msg = sse("spec", &json!({"version": inner.snapshot.version}));
+        // The whole of it: the page redraws without asking again.
+        let msg = sse("spec", &inner.snapshot.to_json());
         broadcast(&mut inner, &msg);
     }
 
@@ -205,7 +206,7 @@ pub fn run(opts: Options) -> Result<(), String> {
 
 /// Watches the spec's folder (editors save by writing another file and
 /// renaming it over the spec) and reads the spec again after each change
-/// to it, changes within 30 ms taken as one.
+/// to it, changes within 15 ms taken as one.
 fn watch_spec(shared: &Arc<Shared>) -> Result<(), String> {
     use notify::Watcher as _;
     let spec = shared.opts.spec.clone();
@@ -232,7 +233,7 @@ fn watch_spec(shared: &Arc<Shared>) -> Result<(), String> {
         .spawn(move || {
             let _watcher = watcher;
             while rx.recv().is_ok() {
-                while rx.recv_timeout(Duration::from_millis(30)).is_ok() {}
+                while rx.recv_timeout(Duration::from_millis(15)).is_ok() {}
                 shared.reload();
             }
         })
@@ -387,7 +388,7 @@ fn events(shared: &Shared, request: tiny_http::Request) {
                 &json!({"line": line, "stats": inner.stats.to_json()}),
             ));
         }
-        let _ = tx.send(sse("spec", &json!({"version": inner.snapshot.version})));
+        let _ = tx.send(sse("spec", &inner.snapshot.to_json()));
         inner.subscribers.push(tx);
     }
     let mut out = request.into_writer();

@@ -707,8 +707,8 @@ $('trace-file').onchange = async (e) => {
 function connectEvents() {
   const es = new EventSource('/events');
   es.addEventListener('spec', (e) => {
-    const v = JSON.parse(e.data).version;
-    if (!spec || v !== spec.version) loadSpec();
+    const s = JSON.parse(e.data);
+    if (!spec || s.version !== spec.version) applySpec(s);
   });
   es.addEventListener('watch', (e) => {
     const d = JSON.parse(e.data);

@@ -16,6 +16,15 @@ pub fn repo() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
 }
 
+/// The 1-based line of `repo/spec_file` that starts with `prefix`.
+pub fn line_of(spec_file: &str, prefix: &str) -> usize {
+    let text = std::fs::read_to_string(repo().join(spec_file)).unwrap();
+    text.lines()
+        .position(|l| l.starts_with(prefix))
+        .unwrap_or_else(|| panic!("no line of {spec_file} starts with {prefix:?}"))
+        + 1
+}
+
 /// A temporary folder, removed on drop.
 pub struct TempDir(pub PathBuf);
 
