@@ -275,6 +275,24 @@ fn play_writes_a_self_contained_page_and_an_animated_svg() {
     check_page(&std::fs::read_to_string(&html).unwrap());
     check_animation(&std::fs::read_to_string(&svg).unwrap(), 4);
 
+    // One side only: the server's markers, none of the client's.
+    let out = Command::new(env!("CARGO_BIN_EXE_fsm"))
+        .arg("play")
+        .arg(repo().join("tcp.fsm"))
+        .arg(&trace)
+        .args(["--side", "server", "--svg"])
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let one = std::fs::read_to_string(&svg).unwrap();
+    assert!(one.contains("data-key=\"server "));
+    assert!(!one.contains("data-key=\"client "));
+
     // No event of the spec: a clean error.
     std::fs::write(&trace, "{}\n").unwrap();
     let out = Command::new(env!("CARGO_BIN_EXE_fsm"))

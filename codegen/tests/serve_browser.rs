@@ -241,6 +241,45 @@ fn the_page_watches_a_handshake_and_draws_its_ladder() {
             "document.getElementById('status').textContent.startsWith('live')",
         )
         .await;
+        // The tour, two steps of its first sequence: where the server says.
+        let (_, tour) = json(served.page, "GET", "/api/tour", "");
+        let second = &tour["sequences"][0][1];
+        c.find(Locator::Css("#tour-load"))
+            .await
+            .unwrap()
+            .click()
+            .await
+            .unwrap();
+        until(
+            &c,
+            TIMEOUT,
+            "the tour",
+            "!document.getElementById('tour').hidden",
+        )
+        .await;
+        for n in 1..=2 {
+            c.find(Locator::Css("#tour-next"))
+                .await
+                .unwrap()
+                .click()
+                .await
+                .unwrap();
+            let expr =
+                format!("document.getElementById('tour-pos').textContent.startsWith('{n}/')");
+            until(&c, TIMEOUT, "a step of the tour", &expr).await;
+        }
+        let want = format!("({CUR}) === 'state-{}'", second["to"].as_str().unwrap());
+        until(&c, TIMEOUT, "the tour's second state", &want).await;
+        assert_eq!(
+            c.execute(
+                "return document.querySelectorAll('#path li').length;",
+                vec![]
+            )
+            .await
+            .unwrap(),
+            2
+        );
+
         let lines = handshake_lines();
         let marker = |key: &str| {
             format!(
