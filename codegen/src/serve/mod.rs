@@ -108,9 +108,16 @@ impl Shared {
         broadcast(&mut inner, &msg);
     }
 
-    fn ingest(&self, text: &str) {
+    fn ingest(&self, input: watch::Input<'_>) {
         let mut inner = self.lock();
-        let line = watch::read_line(inner.snapshot.good.as_ref().map(|s| &s.model), text);
+        let line = match input {
+            watch::Input::Line(text) => {
+                watch::read_line(inner.snapshot.good.as_ref().map(|s| &s.model), text)
+            }
+            watch::Input::TooLong => {
+                watch::Line::Malformed(format!("a line over {} bytes", watch::MAX_LINE))
+            }
+        };
         inner.stats.count(&line);
         let value = match line {
             watch::Line::Event(v) | watch::Line::Segment(v) => {
@@ -167,7 +174,7 @@ pub fn start(opts: Options) -> Result<Running, String> {
 
     let take = {
         let shared = shared.clone();
-        Arc::new(move |line: &str| shared.ingest(line))
+        Arc::new(move |input: watch::Input<'_>| shared.ingest(input))
     };
     std::thread::Builder::new()
         .name("fsm-watch-port".into())
@@ -348,7 +355,7 @@ fn handle(shared: &Shared, mut request: tiny_http::Request) {
         (Post, "/api/watch") => match read_body(&mut request) {
             Ok(body) => {
                 for line in body.lines().filter(|l| !l.trim().is_empty()) {
-                    shared.ingest(line.trim());
+                    shared.ingest(watch::Input::Line(line.trim()));
                 }
                 let value = shared.lock().stats.to_json();
                 reply_json(request, 200, &value);

@@ -389,12 +389,18 @@ function peerOf(key, conns) {
   return null;
 }
 
-// What the lines up to `n` show: connections, counts per arrow, the last.
+// What the lines up to `n` show: connections, counts per arrow, the last
+// event. Kept from one drawing to the next and extended with the new
+// lines (a live stream only grows); built again when the lines are
+// another list or the cursor went back.
+let aggCache = null;
+
 function aggregate(lines, n) {
-  const conns = new Map();
-  const counts = new Map();
-  let last = null;
-  for (let i = 0; i < n; i++) {
+  if (!aggCache || aggCache.lines !== lines || aggCache.n > n) {
+    aggCache = { lines, n: 0, agg: { conns: new Map(), counts: new Map(), last: null } };
+  }
+  const { conns, counts } = aggCache.agg;
+  for (let i = aggCache.n; i < n; i++) {
     const l = lines[i];
     if (!sides.includes(l.side)) sides.push(l.side);
     let c = conns.get(l.key);
@@ -407,13 +413,14 @@ function aggregate(lines, n) {
       c.events += 1;
       c.lastEdge = l.edge;
       if (l.edge) counts.set(l.edge, (counts.get(l.edge) || 0) + 1);
-      last = l;
+      aggCache.agg.last = l;
     } else {
       c.segments += 1;
     }
     c.rows.push(i);
   }
-  return { conns, counts, last };
+  aggCache.n = n;
+  return aggCache.agg;
 }
 
 function watchLines() { return playback ? playback.lines : live.lines; }
@@ -714,14 +721,12 @@ function connectEvents() {
     const d = JSON.parse(e.data);
     live.stats = d.stats;
     if (d.line) live.lines.push(d.line);
+    // While a trace is on show, live lines wait for the return to live.
     if (!playback) renderWatch();
-    else drawWatchStatsOnly();
   });
   es.onerror = () => status('reconnecting to the server…', true);
   es.onopen = () => { if (spec) status(spec.ok ? 'live: redrawn at each save' : 'the spec has errors: the last good figure is shown', !spec.ok); };
 }
-
-function drawWatchStatsOnly() { /* the trace is on show; live lines wait */ }
 
 if (SERVE) {
   loadSpec().then(async () => {

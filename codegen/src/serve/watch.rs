@@ -208,11 +208,19 @@ pub fn read_all(model: Option<&Model>, text: &str) -> (Vec<Value>, Stats) {
     (out, stats)
 }
 
+/// What a stream brings: a line, or one too long to take in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A line, trimmed, not blank (bytes that are not UTF-8 replaced, so
+    /// that it is found malformed).
+    Line(&'a str),
+    /// A line over [`MAX_LINE`] bytes, skipped.
+    TooLong,
+}
+
 /// Listens for streams on `listener`: each connection on a thread of its
-/// own, each of its lines given to `take` (blank lines skipped, a line
-/// over [`MAX_LINE`] bytes or not UTF-8 given as it is, to be found
-/// malformed).
-pub fn listen(listener: TcpListener, take: Arc<dyn Fn(&str) + Send + Sync>) {
+/// own, what it brings given to `take`, blank lines skipped.
+pub fn listen(listener: TcpListener, take: Arc<dyn Fn(Input<'_>) + Send + Sync>) {
     for stream in listener.incoming() {
         let Ok(stream) = stream else { continue };
         let take = take.clone();
@@ -222,7 +230,7 @@ pub fn listen(listener: TcpListener, take: Arc<dyn Fn(&str) + Send + Sync>) {
     }
 }
 
-fn read_stream(stream: TcpStream, take: &dyn Fn(&str)) {
+fn read_stream(stream: TcpStream, take: &dyn Fn(Input<'_>)) {
     // An endpoint that goes quiet for an hour is taken as gone.
     let _ = stream.set_read_timeout(Some(Duration::from_secs(3600)));
     let mut reader = BufReader::new(stream);
@@ -237,7 +245,7 @@ fn read_stream(stream: TcpStream, take: &dyn Fn(&str)) {
             Ok(_) => {}
         }
         if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
-            take("\u{0}line too long");
+            take(Input::TooLong);
             // Skip to the end of the long line.
             loop {
                 buf.clear();
@@ -252,7 +260,7 @@ fn read_stream(stream: TcpStream, take: &dyn Fn(&str)) {
         let text = String::from_utf8_lossy(&buf);
         let text = text.trim();
         if !text.is_empty() {
-            take(text);
+            take(Input::Line(text));
         }
     }
 }
