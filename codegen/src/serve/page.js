@@ -592,7 +592,56 @@ function choose(key) {
 $('ladder-close').onclick = () => { $('ladder-pane').hidden = true; };
 
 // The ladder: the chosen connection and its peer as two lifelines, their
-// states as they change, the segments between them, in arrival order.
+// state changes, and each segment as an arrow from where it was sent to
+// where it arrived. Each side's lines are in its own order; the two are
+// merged in the order they reached us, but so that a segment arrives
+// after it was sent (the sides' clocks are not comparable, and two
+// streams reach the server in any order).
+function mergeSides(mine, theirs) {
+  const q = [mine, theirs];
+  const pos = [0, 0];
+  const segKey = (l) => `${(l.flags || []).join(',')}|${l.seq}|${l.ack}|${l.len}`;
+  // Sends each side has yet to make, and sends made but not yet received.
+  const pending = [new Map(), new Map()];
+  q.forEach((rows, s) => rows.forEach((l) => {
+    if (l.kind === 'segment' && l.dir === 'out') pending[s].set(segKey(l), (pending[s].get(segKey(l)) || 0) + 1);
+  }));
+  const inFlight = [new Map(), new Map()];
+  const blocked = (s) => {
+    const l = q[s][pos[s]];
+    if (!l) return true;
+    if (l.kind !== 'segment' || l.dir !== 'in') return false;
+    const k = segKey(l);
+    return !(inFlight[1 - s].get(k) || []).length && (pending[1 - s].get(k) || 0) > 0;
+  };
+  const rows = [];
+  const pairs = [];
+  for (let guard = mine.length + theirs.length; guard > 0; guard--) {
+    // The one that reached us first, unless it is a segment's arrival
+    // before its sending.
+    const [a, b] = [q[0][pos[0]], q[1][pos[1]]];
+    if (!a && !b) break;
+    const earlier = !b || (a && a.at <= b.at) ? 0 : 1;
+    const [free0, free1] = [!blocked(0), !blocked(1)];
+    const s = free0 && free1 ? earlier : free0 ? 0 : free1 ? 1 : earlier;
+    const l = q[s][pos[s]++];
+    const at = rows.length;
+    rows.push({ l, side: s });
+    if (l.kind === 'segment') {
+      const k = segKey(l);
+      if (l.dir === 'out') {
+        pending[s].set(k, pending[s].get(k) - 1);
+        if (!inFlight[s].has(k)) inFlight[s].set(k, []);
+        inFlight[s].get(k).push(at);
+      } else {
+        const sent = inFlight[1 - s].get(k);
+        if (sent && sent.length) pairs.push({ from: sent.shift(), to: at, l });
+      }
+    }
+  }
+  return { rows, pairs };
+}
+
 function drawLadder(agg, lines) {
   const box = $('ladder');
   const c = chosen && agg.conns.get(chosen);
@@ -600,45 +649,49 @@ function drawLadder(agg, lines) {
   $('ladder-pane').hidden = false;
   const peer = peerOf(chosen, agg.conns);
   $('ladder-title').textContent = `${c.side} ${c.local} ↔ ${peer ? peer.side + ' ' : ''}${c.remote || ''}`;
-  const rowsOf = new Set(c.rows.concat(peer ? peer.rows : []));
-  const ownSegments = c.segments > 0;
+  const shown = (l) => l.kind === 'segment' || (l.edge && l.from !== l.to);
+  const rowsOf = (conn) => conn.rows.map((i) => Object.assign({ at: i }, lines[i])).filter(shown);
+  const mine = rowsOf(c);
+  const theirs = peer ? rowsOf(peer) : [];
+  const { rows, pairs } = mergeSides(mine, theirs);
   const W = Math.max(520, box.clientWidth - 20);
-  const xl = 40, xr = W - 40;
+  const xs = [40, W - 40];
   const rowH = 22;
-  const items = [];
-  for (const i of [...rowsOf].sort((a, b) => a - b)) {
-    const l = lines[i];
-    const mine = l.key === chosen;
-    if (l.kind === 'segment') {
-      if (mine !== ownSegments) continue;
-      const rightward = (mine && l.dir === 'out') || (!mine && l.dir === 'in');
-      items.push({ kind: 'seg', l, rightward });
-    } else if (l.edge && l.from !== l.to) {
-      items.push({ kind: 'state', l, left: mine });
-    }
-  }
-  const H = 50 + items.length * rowH;
+  const y = (k) => 40 + k * rowH;
+  const H = 50 + rows.length * rowH;
+  const colours = [sideColour(c.side), peer ? sideColour(peer.side) : '#555'];
   let out = `<svg xmlns="${SVGNS}" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}">`;
-  out += `<text x="8" y="16" text-anchor="start" font-weight="bold" fill="${sideColour(c.side)}">${esc(c.side)} ${esc(c.local)}</text>`;
-  out += `<text x="${W - 8}" y="16" text-anchor="end" font-weight="bold" fill="${peer ? sideColour(peer.side) : '#555'}">${esc(peer ? peer.side + ' ' + peer.local : (c.remote || 'peer'))}</text>`;
-  out += `<line x1="${xl}" y1="24" x2="${xl}" y2="${H}" stroke="#555"/><line x1="${xr}" y1="24" x2="${xr}" y2="${H}" stroke="#555"/>`;
+  out += `<text x="8" y="16" text-anchor="start" font-weight="bold" fill="${colours[0]}">${esc(c.side)} ${esc(c.local)}</text>`;
+  out += `<text x="${W - 8}" y="16" text-anchor="end" font-weight="bold" fill="${colours[1]}">${esc(peer ? peer.side + ' ' + peer.local : (c.remote || 'peer'))}</text>`;
+  out += `<line x1="${xs[0]}" y1="24" x2="${xs[0]}" y2="${H}" stroke="#555"/><line x1="${xs[1]}" y1="24" x2="${xs[1]}" y2="${H}" stroke="#555"/>`;
   out += '<defs><marker id="lh" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#1a1a1a"/></marker></defs>';
-  items.forEach((it, k) => {
-    const y = 40 + k * rowH;
-    if (it.kind === 'state') {
-      // The state's name inside the lifelines, where the segments leave room.
-      const x = it.left ? xl : xr;
-      const anchor = it.left ? 'start' : 'end';
-      const dx = it.left ? 9 : -9;
-      out += `<g class="ladder-state" data-state="${esc(it.l.to)}"><rect x="${x - 5}" y="${y - 7}" width="10" height="10" fill="${sideColour(it.l.side)}"/>` +
-        `<text x="${x + dx}" y="${y + 2}" text-anchor="${anchor}"><tspan font-weight="bold">${esc(it.l.to)}</tspan> <tspan fill="#555">${esc(it.l.event)}</tspan></text></g>`;
-    } else {
-      const l = it.l;
-      const [x1, x2] = it.rightward ? [xl, xr] : [xr, xl];
-      const label = `${(l.flags || []).join(',') || '-'} seq=${l.seq} ack=${l.ack} len=${l.len}`;
-      out += `<g class="seg"><line x1="${x1}" y1="${y - 6}" x2="${x2}" y2="${y + 6}" stroke="#1a1a1a" stroke-width="1.3" marker-end="url(#lh)"/>` +
-        `<text x="${(xl + xr) / 2}" y="${y - 3}" text-anchor="middle" paint-order="stroke" stroke="#fff" stroke-width="3">${esc(label)}</text></g>`;
+  const paired = new Set();
+  for (const p of pairs) { paired.add(p.from); paired.add(p.to); }
+  const segment = (x1, y1, x2, y2, l) => {
+    const label = `${(l.flags || []).join(',') || '-'} seq=${l.seq} ack=${l.ack} len=${l.len}`;
+    return `<g class="seg"><line x1="${x1}" y1="${y1}" x2="${x2}" y2="${y2}" stroke="#1a1a1a" stroke-width="1.3" marker-end="url(#lh)"/>` +
+      `<text x="${(xs[0] + xs[1]) / 2}" y="${(y1 + y2) / 2 - 4}" text-anchor="middle" paint-order="stroke" stroke="#fff" stroke-width="3">${esc(label)}</text></g>`;
+  };
+  for (const p of pairs) {
+    const sender = rows[p.from].side;
+    out += segment(xs[sender], y(p.from), xs[1 - sender], y(p.to), p.l);
+  }
+  rows.forEach((r, k) => {
+    const l = r.l;
+    if (l.kind === 'segment') {
+      // A segment whose other end was not seen: drawn from this side's
+      // lifeline, shown on the chosen connection's side only.
+      if (paired.has(k) || (r.side === 1 && c.segments > 0)) return;
+      const sends = l.dir === 'out';
+      const [x1, x2] = sends ? [xs[r.side], xs[1 - r.side]] : [xs[1 - r.side], xs[r.side]];
+      out += segment(x1, y(k) - 6, x2, y(k) + 6, l);
+      return;
     }
+    const x = xs[r.side];
+    const anchor = r.side === 0 ? 'start' : 'end';
+    const dx = r.side === 0 ? 9 : -9;
+    out += `<g class="ladder-state" data-state="${esc(l.to)}"><rect x="${x - 5}" y="${y(k) - 7}" width="10" height="10" fill="${colours[r.side]}"/>` +
+      `<text x="${x + dx}" y="${y(k) + 2}" text-anchor="${anchor}"><tspan font-weight="bold">${esc(l.to)}</tspan> <tspan fill="#555">${esc(l.event)}</tspan></text></g>`;
   });
   out += '</svg>';
   const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 30;
