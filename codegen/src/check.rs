@@ -2,7 +2,8 @@
 //! able to get back to the initial one, every state but the initial one
 //! left on some call or timer (not only on segments the peer may never
 //! send), at most one transition per (state, event) for any guard values,
-//! typical paths that walk the graph, and declarations that something uses.
+//! typical paths that walk the graph, and declarations (messages too) that
+//! something uses.
 
 use std::collections::BTreeMap;
 
@@ -12,7 +13,7 @@ use petgraph::visit::{Bfs, Reversed};
 
 use crate::diagnostic::{Diagnostic, line_of};
 use crate::guard::{GuardExpr, can_overlap};
-use crate::model::{GuardId, Model, PathId, StateId, TransitionId};
+use crate::model::{GuardId, MessageId, Model, PathId, StateId, TransitionId};
 use crate::syntax::EventKind;
 
 /// The model as a petgraph graph: one node per state (node index = state
@@ -44,6 +45,7 @@ pub fn check(model: &Model, source: &str) -> Vec<Diagnostic> {
     check_determinism(model, &mut diags);
     check_paths(model, source, &mut diags);
     check_unused(model, &mut diags);
+    check_messages(model, &mut diags);
     diags.sort_by_key(Diagnostic::offset);
     diags
 }
@@ -399,6 +401,32 @@ fn check_unused(model: &Model, diags: &mut Vec<Diagnostic>) {
     for (i, used) in paths.iter().enumerate() {
         if !used {
             diags.push(unused("path", &model.paths[i].name));
+        }
+    }
+}
+
+/// Messages no action sends and no event is raised by. One sent but
+/// never received, or the other way round, is not reported here: the
+/// peer may be another machine (a client's and a server's), which a spec
+/// checked alone cannot see; `fsm explore` holds the two against each
+/// other.
+fn check_messages(model: &Model, diags: &mut Vec<Diagnostic>) {
+    for (i, m) in model.messages.iter().enumerate() {
+        let id = MessageId(i);
+        let sent = model.actions.iter().any(|a| a.sends == Some(id));
+        let received = model.events.iter().any(|e| e.on.contains(&id));
+        if !sent && !received {
+            diags.push(
+                Diagnostic::warning(format!(
+                    "message `{}` is declared but never used",
+                    m.name.text
+                ))
+                .with_primary(m.name.span.clone(), "no action sends it, no event is raised by it")
+                .with_note(format!(
+                    "help: `action NAME sends {0} \"…\"` puts it on the wire; `event NAME segment on {0} \"…\"` is raised where it arrives",
+                    m.name.text
+                )),
+            );
         }
     }
 }

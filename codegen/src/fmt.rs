@@ -164,9 +164,12 @@ fn parts(source: &str, pair: &Pair<'_, Rule>) -> Option<Vec<(usize, usize, usize
                 parts.push((s, e, 1));
             }
             Rule::initial => parts.push((s, e, 3)),
-            Rule::internal | Rule::event_kind | Rule::line_style | Rule::marker => {
-                parts.push((s, e, 2))
-            }
+            Rule::internal
+            | Rule::event_kind
+            | Rule::line_style
+            | Rule::marker
+            | Rule::sends
+            | Rule::receives => parts.push((s, e, 2)),
             Rule::name_list => {
                 let last = parts.last()?.1;
                 parts.push((skip_gap(source, last)?, e, 2));

@@ -46,6 +46,10 @@ id_type!(
     PathId
 );
 id_type!(
+    /// Index into [`Model::messages`].
+    MessageId
+);
+id_type!(
     /// Index into [`Model::transitions`].
     TransitionId
 );
@@ -70,6 +74,9 @@ pub struct Event {
     pub name: Name,
     /// What raises it.
     pub kind: EventKind,
+    /// The messages whose arrival raises it (`on …`); empty when the spec
+    /// does not say.
+    pub on: Vec<MessageId>,
     /// Label and translations.
     pub text: Text,
 }
@@ -90,6 +97,18 @@ pub struct Action {
     pub name: Name,
     /// Internal actions (bookkeeping) are left out of drawn labels.
     pub internal: bool,
+    /// The message it puts on the wire (`sends …`), if the spec says.
+    pub sends: Option<MessageId>,
+    /// Label and translations.
+    pub text: Text,
+}
+
+/// What crosses the wire between two peers: sent by actions (`sends`),
+/// raising segment events where it arrives (`on`).
+#[derive(Clone, Debug)]
+pub struct Message {
+    /// Its name (`SYN`).
+    pub name: Name,
     /// Label and translations.
     pub text: Text,
 }
@@ -208,6 +227,8 @@ pub struct Model {
     pub guards: Vec<Guard>,
     /// Actions in declaration order.
     pub actions: Vec<Action>,
+    /// Messages in declaration order; empty when the spec declares none.
+    pub messages: Vec<Message>,
     /// Typical paths in declaration order.
     pub paths: Vec<Path>,
     /// Groups in declaration order.
@@ -418,6 +439,7 @@ impl Resolver {
             events: Vec::new(),
             guards: Vec::new(),
             actions: Vec::new(),
+            messages: Vec::new(),
             paths: Vec::new(),
             groups: Vec::new(),
             transitions: Vec::new(),
@@ -427,6 +449,7 @@ impl Resolver {
         let mut events = Namespace::new("event");
         let mut guards = Namespace::new("guard");
         let mut actions = Namespace::new("action");
+        let mut messages = Namespace::new("message");
         let mut paths = Namespace::new("path");
         let mut groups: HashMap<String, usize> = HashMap::new();
 
@@ -448,11 +471,14 @@ impl Resolver {
                         });
                     }
                 }
-                Decl::Event { name, kind, text } => {
+                Decl::Event {
+                    name, kind, text, ..
+                } => {
                     if self.declare(&mut events, name, &HashMap::new()) {
                         model.events.push(Event {
                             name: name.clone(),
                             kind: *kind,
+                            on: Vec::new(),
                             text: text.clone(),
                         });
                     }
@@ -469,11 +495,21 @@ impl Resolver {
                     name,
                     internal,
                     text,
+                    ..
                 } => {
                     if self.declare(&mut actions, name, &HashMap::new()) {
                         model.actions.push(Action {
                             name: name.clone(),
                             internal: *internal,
+                            sends: None,
+                            text: text.clone(),
+                        });
+                    }
+                }
+                Decl::Message { name, text } => {
+                    if self.declare(&mut messages, name, &HashMap::new()) {
+                        model.messages.push(Message {
+                            name: name.clone(),
                             text: text.clone(),
                         });
                     }
@@ -546,6 +582,47 @@ impl Resolver {
                     }
                     model.groups[group_index].members = ids;
                     group_index += 1;
+                }
+                Decl::Event { name, kind, on, .. }
+                    if events.spans.get(events.index[&name.text]) == Some(&name.span) =>
+                {
+                    let i = events.index[&name.text];
+                    if !on.is_empty() && *kind != EventKind::Segment {
+                        self.diags.push(
+                            Diagnostic::error(format!(
+                                "event `{}` is a {} event: only segment events are raised by messages",
+                                name.text,
+                                kind.keyword()
+                            ))
+                            .with_primary(on[0].span.clone(), "a message here")
+                            .with_note("help: declare it `segment`, or leave out `on …`"),
+                        );
+                    }
+                    let mut ids = Vec::new();
+                    for m in on {
+                        if let Some(id) = self.lookup(&messages, m) {
+                            if ids.contains(&MessageId(id)) {
+                                self.diags.push(
+                                    Diagnostic::error(format!(
+                                        "message `{}` is listed twice for event `{}`",
+                                        m.text, name.text
+                                    ))
+                                    .with_primary(m.span.clone(), "listed again here"),
+                                );
+                            } else {
+                                ids.push(MessageId(id));
+                            }
+                        }
+                    }
+                    model.events[i].on = ids;
+                }
+                Decl::Action {
+                    name,
+                    sends: Some(m),
+                    ..
+                } if actions.spans.get(actions.index[&name.text]) == Some(&name.span) => {
+                    let i = actions.index[&name.text];
+                    model.actions[i].sends = self.lookup(&messages, m).map(MessageId);
                 }
                 Decl::Transition(t) => {
                     if let Some(tr) = self.transition(

@@ -122,12 +122,14 @@ pub enum Decl {
         /// Typical-path steps that start here.
         steps: Vec<PathStepSyntax>,
     },
-    /// `event NAME KIND "label"`
+    /// `event NAME KIND [on MESSAGE, …] "label"`
     Event {
         /// The event's name.
         name: Name,
         /// What raises it.
         kind: EventKind,
+        /// The messages whose arrival raises it (`on …`), if any.
+        on: Vec<Name>,
         /// Label and translations.
         text: Text,
     },
@@ -138,12 +140,21 @@ pub enum Decl {
         /// Label and translations.
         text: Text,
     },
-    /// `action NAME [internal] "label"`
+    /// `action NAME [internal] [sends MESSAGE] "label"`
     Action {
         /// The action's name.
         name: Name,
         /// Internal actions are left out of drawn labels.
         internal: bool,
+        /// The message it puts on the wire (`sends …`), if any.
+        sends: Option<Name>,
+        /// Label and translations.
+        text: Text,
+    },
+    /// `message NAME "label"`
+    Message {
+        /// The message's name.
+        name: Name,
         /// Label and translations.
         text: Text,
     },
@@ -349,10 +360,18 @@ fn decl(pair: Pair<'_, Rule>) -> Decl {
                 "segment" => EventKind::Segment,
                 _ => EventKind::Timer,
             };
+            let mut next = inner.next().expect("event label");
+            let mut on = Vec::new();
+            if next.as_rule() == Rule::receives {
+                let list = next.into_inner().nth(1).expect("received messages");
+                on = name_list(list);
+                next = inner.next().expect("event label");
+            }
             Decl::Event {
                 name: n,
                 kind,
-                text: text(inner.next().expect("event label")),
+                on,
+                text: text(next),
             }
         }
         Rule::guard => Decl::Guard {
@@ -365,12 +384,22 @@ fn decl(pair: Pair<'_, Rule>) -> Decl {
             if internal {
                 next = inner.next().expect("action label");
             }
+            let mut sends = None;
+            if next.as_rule() == Rule::sends {
+                sends = Some(name(next.into_inner().nth(1).expect("sent message")));
+                next = inner.next().expect("action label");
+            }
             Decl::Action {
                 name: n,
                 internal,
+                sends,
                 text: text(next),
             }
         }
+        Rule::message => Decl::Message {
+            name: n,
+            text: text(inner.next().expect("message label")),
+        },
         Rule::path => {
             let style = match inner.next().expect("line style").as_str() {
                 "solid" => LineStyle::Solid,
@@ -504,8 +533,8 @@ fn fold(pair: Pair<'_, Rule>, make: Combine) -> GuardExpr<Name> {
 
 /// The language's reserved words, which cannot be names.
 pub(crate) const KEYWORDS: &[&str] = &[
-    "machine", "state", "event", "guard", "action", "path", "group", "initial", "on", "any",
-    "same", "rfc", "label",
+    "machine", "state", "event", "guard", "action", "message", "path", "group", "initial", "on",
+    "sends", "any", "same", "rfc", "label",
 ];
 
 /// Characters that can start or continue a token of the language.
@@ -640,6 +669,8 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::initial | Rule::kw_initial => "`initial`",
         Rule::internal => "`internal`",
         Rule::kw_on => "`on EVENT`",
+        Rule::sends | Rule::kw_sends => "`sends MESSAGE`",
+        Rule::receives => "`on MESSAGE, …`",
         Rule::guard_clause => "a guard (`[condition]`)",
         Rule::action_clause => "actions (`/ action, …`)",
         Rule::guard_expr | Rule::guard_and | Rule::guard_not => "a guard name",
@@ -652,6 +683,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::event
         | Rule::guard
         | Rule::action
+        | Rule::message
         | Rule::path
         | Rule::group
         | Rule::transition
@@ -659,6 +691,7 @@ fn describe(rule: Rule) -> Option<&'static str> {
         | Rule::kw_event
         | Rule::kw_guard
         | Rule::kw_action
+        | Rule::kw_message
         | Rule::kw_path
         | Rule::kw_group => "a declaration or a transition",
         _ => return None,

@@ -478,3 +478,114 @@ fn an_rfc_reference_takes_a_section_or_a_number_and_a_section() {
     assert!(msg.contains("rfc 5681 3.2"), "{msg}");
     assert_eq!((line, col), (8, 26), "{msg}");
 }
+
+// ---- Messages ------------------------------------------------------------
+
+/// BASE with a message that `creak` sends and a segment event it raises.
+fn with_messages(message_decls: &str, event: &str, action: &str) -> String {
+    BASE.replace(
+        "action creak \"creak\"\n",
+        &format!("{message_decls}{event}{action}"),
+    )
+    .replace(
+        "SHUT -> OPEN on pull\n",
+        "SHUT -> OPEN on pull\nSHUT -> same on hear\n",
+    )
+}
+
+#[test]
+fn messages_sent_and_received_are_clean() {
+    let src = with_messages(
+        "message CREAK \"a creak\"\n",
+        "event hear segment on CREAK \"hear it\"\n",
+        "action creak sends CREAK \"creak\"\n",
+    );
+    assert_eq!(diags(&src), vec![]);
+}
+
+#[test]
+fn an_unknown_message_is_an_error_at_its_place_with_a_suggestion() {
+    let src = with_messages(
+        "message CREAK \"a creak\"\n",
+        "event hear segment on CREAK \"hear it\"\n",
+        "action creak sends CRAEK \"creak\"\n",
+    );
+    let (msg, line, col) = only_error(&src);
+    assert_eq!(msg, "unknown message `CRAEK`");
+    assert_eq!((line, col), (8, 20));
+    let d = match compile("test.fsm", &src) {
+        Err(r) => r.diagnostics,
+        Ok(_) => unreachable!(),
+    };
+    assert!(
+        d[0].notes
+            .iter()
+            .any(|n| n.contains("did you mean `CREAK`")),
+        "{:?}",
+        d[0].notes
+    );
+}
+
+#[test]
+fn a_message_raising_a_call_or_timer_event_is_an_error() {
+    let src = with_messages(
+        "message CREAK \"a creak\"\n",
+        "event hear timer on CREAK \"hear it\"\n",
+        "action creak sends CREAK \"creak\"\n",
+    );
+    let (msg, line, col) = only_error(&src);
+    assert_eq!(
+        msg,
+        "event `hear` is a timer event: only segment events are raised by messages"
+    );
+    assert_eq!((line, col), (7, 21));
+}
+
+#[test]
+fn a_message_listed_twice_for_an_event_is_an_error() {
+    let src = with_messages(
+        "message CREAK \"a creak\"\n",
+        "event hear segment on CREAK, CREAK \"hear it\"\n",
+        "action creak sends CREAK \"creak\"\n",
+    );
+    let (msg, line, col) = only_error(&src);
+    assert_eq!(msg, "message `CREAK` is listed twice for event `hear`");
+    assert_eq!((line, col), (7, 30));
+}
+
+#[test]
+fn a_message_declared_twice_is_an_error() {
+    let src = with_messages(
+        "message CREAK \"a creak\"\nmessage CREAK \"again\"\n",
+        "event hear segment on CREAK \"hear it\"\n",
+        "action creak sends CREAK \"creak\"\n",
+    );
+    let (msg, line, _) = only_error(&src);
+    assert!(msg.contains("`CREAK`"), "{msg}");
+    assert_eq!(line, 7);
+}
+
+#[test]
+fn a_message_nothing_sends_or_raises_is_a_warning_one_way_is_not() {
+    // Sent, never received: the peer may be another machine.
+    let src = with_messages(
+        "message CREAK \"a creak\"\nmessage SQUEAK \"a squeak\"\n",
+        "event hear segment on SQUEAK \"hear it\"\n",
+        "action creak sends CREAK \"creak\"\n",
+    );
+    assert_eq!(diags(&src), vec![]);
+    let src = with_messages(
+        "message CREAK \"a creak\"\nmessage UNUSED \"nothing\"\n",
+        "event hear segment on CREAK \"hear it\"\n",
+        "action creak sends CREAK \"creak\"\n",
+    );
+    assert_eq!(
+        diags(&src),
+        vec![(
+            Severity::Warning,
+            "message `UNUSED` is declared but never used".to_owned(),
+            7,
+            9
+        )]
+    );
+}

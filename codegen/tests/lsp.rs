@@ -535,3 +535,41 @@ fn bad_positions_and_unknown_documents_get_empty_answers() {
     assert!(unknown["error"].is_object(), "{unknown}");
     client.shut_down();
 }
+
+#[test]
+fn messages_hover_rename_and_complete_like_other_names() {
+    let mut client = Client::start();
+    client.open(TCP_URI, TCP);
+    let text = hover_text(&mut client, "SYN_ACK", 0);
+    assert!(text.contains("**message** `SYN_ACK`"), "{text}");
+    assert!(text.contains("sent by: send_syn_ack"), "{text}");
+    assert!(text.contains("raises: rcv_syn_ack, rcv_segment"), "{text}");
+    let text = hover_text(&mut client, "send_fin", 0);
+    assert!(text.contains("sends: FIN"), "{text}");
+
+    // Go to definition from a `sends`, rename from an `on`.
+    let found = client.result(
+        "textDocument/definition",
+        at(TCP_URI, position_of(TCP, "FIN", 2)),
+    );
+    let declared = TCP
+        .lines()
+        .position(|l| l.starts_with("message FIN "))
+        .expect("FIN declared");
+    assert_eq!(start_of(&found["range"]), (declared, 8), "{found}");
+    let mut params = at(TCP_URI, position_of(TCP, "RST", 1));
+    params["newName"] = json!("RESET");
+    let edit = client.result("textDocument/rename", params);
+    let edits = edit["changes"][TCP_URI].as_array().expect("edits").clone();
+    let mut got: Vec<(usize, usize)> = edits.iter().map(|e| start_of(&e["range"])).collect();
+    got.sort();
+    assert_eq!(got, name_positions(TCP, "RST"));
+
+    let labels = complete_at_end(
+        &mut client,
+        2,
+        &format!("{TCP}\naction send_nothing sends "),
+    );
+    assert_eq!(labels, ["SYN", "SYN_ACK", "ACK", "FIN", "RST"]);
+    client.shut_down();
+}

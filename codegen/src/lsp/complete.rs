@@ -24,7 +24,9 @@ impl Slot {
 }
 
 /// Keywords that start a declaration.
-const DECLARATIONS: &[&str] = &["state", "event", "guard", "action", "path", "group"];
+const DECLARATIONS: &[&str] = &[
+    "state", "event", "guard", "action", "message", "path", "group",
+];
 
 /// What fits after `before`, the text of the cursor's line up to the
 /// cursor.
@@ -62,10 +64,14 @@ pub fn slot(before: &str) -> Slot {
         "group" if code.contains('=') => Slot::new(&[Kind::State], &[]),
         "state" if words.len() >= 2 => Slot::new(&[Kind::Path], &["initial"]),
         "event" if words.len() == 2 => Slot::new(&[], &["call", "segment", "timer"]),
-        "action" if words.len() == 2 => Slot::new(&[], &["internal"]),
+        "event" if words.len() == 3 && words[2] == "segment" => Slot::new(&[], &["on"]),
+        "event" if words.get(3) == Some(&"on") => Slot::new(&[Kind::Message], &[]),
+        "action" if words.last() == Some(&"sends") => Slot::new(&[Kind::Message], &[]),
+        "action" if words.len() == 2 => Slot::new(&[], &["internal", "sends"]),
+        "action" if words.len() == 3 && words[2] == "internal" => Slot::new(&[], &["sends"]),
         "path" if words.len() == 2 => Slot::new(&[], &["solid", "dashed"]),
         "path" if words.len() == 3 => Slot::new(&[], &["circled", "boxed"]),
-        "machine" | "state" | "event" | "guard" | "action" | "path" | "group" => {
+        "machine" | "state" | "event" | "guard" | "action" | "message" | "path" | "group" => {
             Slot::new(&[], &[])
         }
         _ if code.trim().is_empty() => {
@@ -129,6 +135,11 @@ mod tests {
         assert_eq!(kinds("A, "), [Kind::State, Kind::Group]);
         assert_eq!(kinds("  "), [Kind::State, Kind::Group]);
         assert_eq!(kinds("group g = A, "), [Kind::State]);
+        assert_eq!(kinds("event rcv_syn segment on "), [Kind::Message]);
+        assert_eq!(kinds("event rcv_syn segment on SYN, "), [Kind::Message]);
+        assert_eq!(kinds("action send_syn sends "), [Kind::Message]);
+        assert_eq!(kinds("action init internal sends S"), [Kind::Message]);
+        assert!(slot("action send_syn ").keywords.contains(&"sends"));
     }
 
     #[test]

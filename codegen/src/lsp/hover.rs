@@ -40,19 +40,36 @@ pub fn hover(tree: &SyntaxTree, source: &str, occurrence: &Occurrence) -> Option
             }
             state_details(&mut out, tree, source, name);
         }
-        Decl::Event { kind, text: t, .. } => {
+        Decl::Event {
+            kind, on, text: t, ..
+        } => {
             heading(&mut out, "event", name, Some(kind.keyword()));
             text(&mut out, t);
+            if !on.is_empty() {
+                let names: Vec<&str> = on.iter().map(|m| m.text.as_str()).collect();
+                let _ = writeln!(out, "\nraised by: {}", names.join(", "));
+            }
         }
         Decl::Guard { text: t, .. } => {
             heading(&mut out, "guard", name, None);
             text(&mut out, t);
         }
         Decl::Action {
-            internal, text: t, ..
+            internal,
+            sends,
+            text: t,
+            ..
         } => {
             heading(&mut out, "action", name, internal.then_some("internal"));
             text(&mut out, t);
+            if let Some(m) = sends {
+                let _ = writeln!(out, "\nsends: {}", m.text);
+            }
+        }
+        Decl::Message { text: t, .. } => {
+            heading(&mut out, "message", name, None);
+            text(&mut out, t);
+            message_details(&mut out, tree, name);
         }
         Decl::Path { text: t, .. } => {
             heading(&mut out, "path", name, None);
@@ -76,6 +93,7 @@ pub fn declared_name(decl: &Decl) -> Option<(Kind, &str)> {
         Decl::Event { name, .. } => (Kind::Event, name),
         Decl::Guard { name, .. } => (Kind::Guard, name),
         Decl::Action { name, .. } => (Kind::Action, name),
+        Decl::Message { name, .. } => (Kind::Message, name),
         Decl::Path { name, .. } => (Kind::Path, name),
         Decl::Group { name, .. } => (Kind::Group, name),
         Decl::Transition(_) => return None,
@@ -91,11 +109,40 @@ pub fn description<'t>(tree: &'t SyntaxTree, kind: Kind, name: &str) -> Option<&
             | Decl::Event { text, .. }
             | Decl::Guard { text, .. }
             | Decl::Action { text, .. }
+            | Decl::Message { text, .. }
             | Decl::Path { text, .. } => text,
             _ => return None,
         };
         (declared_name(d) == Some((kind, name))).then_some(t.en.as_str())
     })
+}
+
+/// Which actions send a message and which events it raises.
+fn message_details(out: &mut String, tree: &SyntaxTree, message: &str) {
+    let mut senders = Vec::new();
+    let mut raises = Vec::new();
+    for d in &tree.decls {
+        match d {
+            Decl::Action {
+                name,
+                sends: Some(m),
+                ..
+            } if m.text == message => senders.push(name.text.as_str()),
+            Decl::Event { name, on, .. } if on.iter().any(|m| m.text == message) => {
+                raises.push(name.text.as_str());
+            }
+            _ => {}
+        }
+    }
+    let list = |names: &[&str]| {
+        if names.is_empty() {
+            "none".to_owned()
+        } else {
+            names.join(", ")
+        }
+    };
+    let _ = writeln!(out, "\nsent by: {}", list(&senders));
+    let _ = writeln!(out, "\nraises: {}", list(&raises));
 }
 
 fn heading(out: &mut String, keyword: &str, name: &str, note: Option<&str>) {

@@ -22,6 +22,8 @@ pub enum Kind {
     Guard,
     /// `action NAME`
     Action,
+    /// `message NAME`
+    Message,
     /// `path NAME`
     Path,
 }
@@ -36,6 +38,7 @@ impl Kind {
             Kind::Event => "event",
             Kind::Guard => "guard",
             Kind::Action => "action",
+            Kind::Message => "message",
             Kind::Path => "path",
         }
     }
@@ -101,9 +104,20 @@ impl Index {
                         index.push(Kind::Path, &s.path, false);
                     }
                 }
-                Decl::Event { name, .. } => index.push(Kind::Event, name, true),
+                Decl::Event { name, on, .. } => {
+                    index.push(Kind::Event, name, true);
+                    for m in on {
+                        index.push(Kind::Message, m, false);
+                    }
+                }
                 Decl::Guard { name, .. } => index.push(Kind::Guard, name, true),
-                Decl::Action { name, .. } => index.push(Kind::Action, name, true),
+                Decl::Action { name, sends, .. } => {
+                    index.push(Kind::Action, name, true);
+                    if let Some(m) = sends {
+                        index.push(Kind::Message, m, false);
+                    }
+                }
+                Decl::Message { name, .. } => index.push(Kind::Message, name, true),
                 Decl::Path { name, .. } => index.push(Kind::Path, name, true),
                 Decl::Group { name, members } => {
                     index.push(Kind::Group, name, true);

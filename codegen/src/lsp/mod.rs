@@ -435,6 +435,7 @@ fn completion_kind(kind: Kind) -> CompletionItemKind {
         Kind::Event => CompletionItemKind::EVENT,
         Kind::Guard => CompletionItemKind::VARIABLE,
         Kind::Action => CompletionItemKind::FUNCTION,
+        Kind::Message => CompletionItemKind::STRUCT,
         Kind::Path => CompletionItemKind::REFERENCE,
     }
 }

@@ -43,6 +43,7 @@ fn decl_name(d: &Decl) -> Option<&Name> {
         | Decl::Event { name, .. }
         | Decl::Guard { name, .. }
         | Decl::Action { name, .. }
+        | Decl::Message { name, .. }
         | Decl::Path { name, .. }
         | Decl::Group { name, .. } => Some(name),
         Decl::Transition(_) => None,
@@ -55,6 +56,7 @@ fn detail(d: &Decl) -> Option<String> {
         | Decl::Event { text, .. }
         | Decl::Guard { text, .. }
         | Decl::Action { text, .. }
+        | Decl::Message { text, .. }
         | Decl::Path { text, .. } => Some(text.en.clone()),
         Decl::Group { members, .. } => Some(
             members
@@ -91,6 +93,7 @@ fn symbol_kind(kind: Kind) -> SymbolKind {
         Kind::Event => SymbolKind::EVENT,
         Kind::Guard => SymbolKind::BOOLEAN,
         Kind::Action => SymbolKind::FUNCTION,
+        Kind::Message => SymbolKind::STRUCT,
         Kind::Path => SymbolKind::ARRAY,
     }
 }
