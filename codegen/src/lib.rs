@@ -51,6 +51,7 @@
 pub mod check;
 pub mod diagnostic;
 pub mod dot;
+pub mod explore;
 pub mod figure;
 pub mod fmt;
 pub mod guard;

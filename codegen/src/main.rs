@@ -117,6 +117,39 @@ enum Command {
         #[arg(long, default_value = "en")]
         lang: String,
     },
+    /// Explore every interleaving of two peers joined by two channels, at
+    /// the spec level (messages: `sends` on actions, `on` on events):
+    /// report deadlocks, unspecified receptions, non-progress cycles and
+    /// pairs never taken, each finding with its shortest schedule.
+    /// Exits 1 when something is found.
+    Explore {
+        /// Side A's spec.
+        file: PathBuf,
+        /// Side B's spec (default: A's again).
+        peer: Option<PathBuf>,
+        /// Unordered channels: any message in one may be delivered next.
+        #[arg(long)]
+        unordered: bool,
+        /// Messages each channel holds at most.
+        #[arg(long, default_value_t = 2)]
+        capacity: usize,
+        /// Messages the network may lose, in all.
+        #[arg(long, default_value_t = 0)]
+        loss: u8,
+        /// Messages the network may duplicate, in all.
+        #[arg(long, default_value_t = 0)]
+        dup: u8,
+        /// A guard the path decides (as `fsm tour`), for each side that
+        /// declares it.
+        #[arg(long, value_name = "GUARD:SET/CLEAR")]
+        history: Vec<String>,
+        /// Stop after this many global states.
+        #[arg(long, default_value_t = 20_000_000)]
+        max_states: usize,
+        /// Draw the shortest finding's schedule as a message sequence chart.
+        #[arg(long, value_name = "FILE")]
+        svg: Option<PathBuf>,
+    },
     /// Serve the Language Server Protocol over standard input and output,
     /// for editors: diagnostics, hover, go to definition, references,
     /// rename, completion and the outline of .fsm files.
@@ -179,6 +212,33 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Fmt { check, files } => fmt(check, &files),
         Command::Lsp => fsm_codegen::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
+        Command::Explore {
+            file,
+            peer,
+            unordered,
+            capacity,
+            loss,
+            dup,
+            history,
+            max_states,
+            svg,
+        } => explore(
+            &file,
+            peer.as_deref(),
+            fsm_codegen::explore::Network {
+                order: if unordered {
+                    fsm_codegen::explore::Order::Unordered
+                } else {
+                    fsm_codegen::explore::Order::Fifo
+                },
+                capacity,
+                loss,
+                duplication: dup,
+            },
+            &history,
+            max_states,
+            svg.as_deref(),
+        ),
         Command::Serve {
             file,
             port,
@@ -349,6 +409,90 @@ fn first_difference(a: &str, b: &str) -> usize {
 
 /// Loads a spec, printing its diagnostics and turning every failure into
 /// one message.
+/// `fsm explore`: the report on standard output, the chart to `svg`.
+fn explore(
+    file: &Path,
+    peer: Option<&Path>,
+    network: fsm_codegen::explore::Network,
+    history: &[String],
+    max_states: usize,
+    svg: Option<&Path>,
+) -> Result<ExitCode, String> {
+    use fsm_codegen::explore::{Peer, chart, describe, explore, report};
+    if network.capacity == 0 || network.capacity > 16 {
+        return Err(format!(
+            "--capacity {}: a channel holds 1 to 16 messages",
+            network.capacity
+        ));
+    }
+    let a = load(file)?;
+    let b = match peer {
+        Some(p) => load(p)?,
+        None => load(file)?,
+    };
+    for spec in [&a, &b] {
+        if spec.model.messages.is_empty() {
+            eprintln!(
+                "fsm explore: {} declares no messages: its peer hears nothing from it \
+                 (`message`, `sends` and `on` say what crosses the wire)",
+                spec.file_name
+            );
+        }
+    }
+    let histories = |spec: &Spec| -> Result<Vec<fsm_codegen::tour::History>, String> {
+        history
+            .iter()
+            .filter(|h| {
+                let guard = h.split(':').next().unwrap_or("");
+                spec.model.guards.iter().any(|g| g.name.text == guard)
+            })
+            .map(|h| fsm_codegen::tour::History::parse(&spec.model, h))
+            .collect()
+    };
+    for h in history {
+        let guard = h.split(':').next().unwrap_or("");
+        if ![&a, &b]
+            .iter()
+            .any(|s| s.model.guards.iter().any(|g| g.name.text == guard))
+        {
+            return Err(format!("--history {h}: neither spec has a guard `{guard}`"));
+        }
+    }
+    let peers = [
+        Peer {
+            model: &a.model,
+            name: format!("A ({})", a.file_name),
+            history: histories(&a)?,
+        },
+        Peer {
+            model: &b.model,
+            name: format!("B ({})", b.file_name),
+            history: histories(&b)?,
+        },
+    ];
+    let e = explore(&peers[0], &peers[1], network, max_states);
+    print!("{}", report(&peers[0], &peers[1], network, &e));
+    if let Some(out) = svg {
+        match e.findings.first() {
+            Some(f) => {
+                let title = format!("{} against {}: {}", a.file_name, b.file_name, describe(f));
+                let c = chart(&peers[0], &peers[1], &e, f, &title);
+                let command = std::env::args().collect::<Vec<_>>().join(" ");
+                write_output(
+                    Some(out),
+                    &fsm_codegen::msc::render_with(&c, Some(&command)),
+                )?;
+            }
+            None => eprintln!("fsm explore: nothing found, no chart written"),
+        }
+    }
+    Ok(if e.findings.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
 fn load(file: &Path) -> Result<Spec, String> {
     fsm_codegen::load(file).map_err(|e| match e {
         LoadError::Rejected(r) => {

@@ -34,6 +34,20 @@ pub struct History {
 }
 
 impl History {
+    /// The values of `history`'s guards (bit `k` for `history[k]`, the
+    /// first 64) after the machine enters `state` with values `bits`.
+    pub fn entered(history: &[History], mut bits: u64, state: StateId) -> u64 {
+        for (k, h) in history.iter().enumerate().take(64) {
+            if h.set.contains(&state) {
+                bits |= 1 << k;
+            }
+            if h.clear.contains(&state) {
+                bits &= !(1 << k);
+            }
+        }
+        bits
+    }
+
     /// Reads `GUARD:SET1+SET2/CLEAR1+CLEAR2` (`passive:LISTEN/SYN_SENT`)
     /// against `model`.
     pub fn parse(model: &Model, text: &str) -> Result<History, String> {
@@ -302,16 +316,8 @@ struct Search<'a> {
 
 impl Search<'_> {
     /// The history bits after entering `state` with `bits`.
-    fn entered(&self, mut bits: u64, state: StateId) -> u64 {
-        for (k, h) in self.history.iter().enumerate().take(64) {
-            if h.set.contains(&state) {
-                bits |= 1 << k;
-            }
-            if h.clear.contains(&state) {
-                bits &= !(1 << k);
-            }
-        }
-        bits
+    fn entered(&self, bits: u64, state: StateId) -> u64 {
+        History::entered(self.history, bits, state)
     }
 
     /// Each history guard's value under `bits`.

@@ -312,3 +312,75 @@ fn tour_covers_every_pair_and_guard_outcome_of_tcp_fsm() {
     assert!(!o.status.success());
     assert!(stderr(&o).contains("no state `AJAR`"), "{}", stderr(&o));
 }
+
+#[test]
+fn explore_reports_findings_with_their_schedule_and_exits_1() {
+    let dir = scratch("explore");
+    let client = dir.join("client.fsm");
+    let server = dir.join("server.fsm");
+    std::fs::write(
+        &client,
+        "machine Client \"asks once\"\n\
+         state IDLE initial \"idle\"\n\
+         state WAITING \"waiting\"\n\
+         event ask call \"ask\"\n\
+         event rcv_answer segment on ANSWER \"answer\"\n\
+         action send_question sends QUESTION \"question\"\n\
+         message QUESTION \"q\"\n\
+         message ANSWER \"a\"\n\
+         IDLE -> WAITING on ask / send_question\n\
+         WAITING -> IDLE on rcv_answer\n",
+    )
+    .unwrap();
+    std::fs::write(
+        &server,
+        "machine Server \"answers\"\n\
+         state READY initial \"ready\"\n\
+         event rcv_question segment on QUESTION \"question\"\n\
+         action send_answer sends ANSWER \"answer\"\n\
+         message QUESTION \"q\"\n\
+         message ANSWER \"a\"\n\
+         READY -> same on rcv_question / send_answer\n",
+    )
+    .unwrap();
+    let (c, s) = (client.to_str().unwrap(), server.to_str().unwrap());
+    let clean = fsm(&["explore", c, s]);
+    let out = String::from_utf8_lossy(&clean.stdout);
+    assert!(clean.status.success(), "{out}{}", stderr(&clean));
+    assert!(out.contains("findings                0"), "{out}");
+    assert!(
+        out.contains("bytes/state") && out.contains("states/s"),
+        "{out}"
+    );
+
+    let chart = dir.join("lost.svg");
+    let lossy = fsm(&[
+        "explore",
+        c,
+        s,
+        "--loss",
+        "1",
+        "--svg",
+        chart.to_str().unwrap(),
+    ]);
+    let out = String::from_utf8_lossy(&lossy.stdout);
+    assert_eq!(lossy.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("deadlock: A in WAITING, B in READY, and no move"),
+        "{out}"
+    );
+    assert!(
+        out.contains("1. A ask: IDLE -ask-> WAITING (line 9), sends QUESTION"),
+        "{out}"
+    );
+    assert!(
+        out.contains("2. the network loses QUESTION on its way to B"),
+        "{out}"
+    );
+    let svg = std::fs::read_to_string(&chart).unwrap();
+    assert!(svg.contains("<svg") && svg.contains("deadlock"), "{svg}");
+
+    let bad = fsm(&["explore", c, s, "--capacity", "0"]);
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(stderr(&bad).contains("--capacity 0"), "{}", stderr(&bad));
+}

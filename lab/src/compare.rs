@@ -713,15 +713,7 @@ fn secs(t: Option<Duration>) -> String {
 
 /// Groups of three digits: `1,234,567`.
 pub(crate) fn count(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
+    fsm_codegen::stats::grouped(n)
 }
 
 fn percent(part: u64, whole: u64) -> String {
