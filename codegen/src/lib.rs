@@ -60,6 +60,7 @@ pub mod lsp;
 pub mod mermaid;
 pub mod model;
 pub mod msc;
+pub mod promela;
 pub mod rust;
 #[cfg(feature = "serve")]
 pub mod serve;

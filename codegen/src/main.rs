@@ -150,6 +150,32 @@ enum Command {
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
     },
+    /// Write what `fsm explore` searches as a Promela model, for SPIN
+    /// (FIFO channels): `spin -a`, then `cc -DSAFETY -DNOREDUCE`, then
+    /// `./pan -c0` stores the same states and counts the findings as
+    /// errors.
+    Promela {
+        /// Side A's spec.
+        file: PathBuf,
+        /// Side B's spec (default: A's again).
+        peer: Option<PathBuf>,
+        /// Messages each channel holds at most.
+        #[arg(long, default_value_t = 2)]
+        capacity: usize,
+        /// Messages the network may lose, in all.
+        #[arg(long, default_value_t = 0)]
+        loss: u8,
+        /// Messages the network may duplicate, in all.
+        #[arg(long, default_value_t = 0)]
+        dup: u8,
+        /// A guard the path decides (as `fsm tour`), for each side that
+        /// declares it.
+        #[arg(long, value_name = "GUARD:SET/CLEAR")]
+        history: Vec<String>,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
     /// Serve the Language Server Protocol over standard input and output,
     /// for editors: diagnostics, hover, go to definition, references,
     /// rename, completion and the outline of .fsm files.
@@ -212,6 +238,27 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Fmt { check, files } => fmt(check, &files),
         Command::Lsp => fsm_codegen::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
+        Command::Promela {
+            file,
+            peer,
+            capacity,
+            loss,
+            dup,
+            history,
+            output,
+        } => {
+            let (a, b) = load_pair(&file, peer.as_deref())?;
+            let peers = peers(&a, &b, &history)?;
+            let network = fsm_codegen::explore::Network {
+                order: fsm_codegen::explore::Order::Fifo,
+                capacity,
+                loss,
+                duplication: dup,
+            };
+            let text = fsm_codegen::promela::promela(&peers[0], &peers[1], network)?;
+            write_output(output.as_deref(), &text)?;
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Explore {
             file,
             peer,
@@ -418,58 +465,15 @@ fn explore(
     max_states: usize,
     svg: Option<&Path>,
 ) -> Result<ExitCode, String> {
-    use fsm_codegen::explore::{Peer, chart, describe, explore, report};
+    use fsm_codegen::explore::{chart, describe, explore, report};
     if network.capacity == 0 || network.capacity > 16 {
         return Err(format!(
             "--capacity {}: a channel holds 1 to 16 messages",
             network.capacity
         ));
     }
-    let a = load(file)?;
-    let b = match peer {
-        Some(p) => load(p)?,
-        None => load(file)?,
-    };
-    for spec in [&a, &b] {
-        if spec.model.messages.is_empty() {
-            eprintln!(
-                "fsm explore: {} declares no messages: its peer hears nothing from it \
-                 (`message`, `sends` and `on` say what crosses the wire)",
-                spec.file_name
-            );
-        }
-    }
-    let histories = |spec: &Spec| -> Result<Vec<fsm_codegen::tour::History>, String> {
-        history
-            .iter()
-            .filter(|h| {
-                let guard = h.split(':').next().unwrap_or("");
-                spec.model.guards.iter().any(|g| g.name.text == guard)
-            })
-            .map(|h| fsm_codegen::tour::History::parse(&spec.model, h))
-            .collect()
-    };
-    for h in history {
-        let guard = h.split(':').next().unwrap_or("");
-        if ![&a, &b]
-            .iter()
-            .any(|s| s.model.guards.iter().any(|g| g.name.text == guard))
-        {
-            return Err(format!("--history {h}: neither spec has a guard `{guard}`"));
-        }
-    }
-    let peers = [
-        Peer {
-            model: &a.model,
-            name: format!("A ({})", a.file_name),
-            history: histories(&a)?,
-        },
-        Peer {
-            model: &b.model,
-            name: format!("B ({})", b.file_name),
-            history: histories(&b)?,
-        },
-    ];
+    let (a, b) = load_pair(file, peer)?;
+    let peers = peers(&a, &b, history)?;
     let e = explore(&peers[0], &peers[1], network, max_states);
     print!("{}", report(&peers[0], &peers[1], network, &e));
     if let Some(out) = svg {
@@ -491,6 +495,65 @@ fn explore(
     } else {
         ExitCode::from(1)
     })
+}
+
+/// The two specs of an exploration: `file` and `peer`, or `file` twice.
+fn load_pair(file: &Path, peer: Option<&Path>) -> Result<(Spec, Spec), String> {
+    let a = load(file)?;
+    let b = match peer {
+        Some(p) => load(p)?,
+        None => load(file)?,
+    };
+    for spec in [&a, &b] {
+        if spec.model.messages.is_empty() {
+            eprintln!(
+                "fsm: {} declares no messages: its peer hears nothing from it \
+                 (`message`, `sends` and `on` say what crosses the wire)",
+                spec.file_name
+            );
+        }
+    }
+    Ok((a, b))
+}
+
+/// The sides of an exploration, each with the `--history` guards it
+/// declares.
+fn peers<'a>(
+    a: &'a Spec,
+    b: &'a Spec,
+    history: &[String],
+) -> Result<[fsm_codegen::explore::Peer<'a>; 2], String> {
+    for h in history {
+        let guard = h.split(':').next().unwrap_or("");
+        if ![a, b]
+            .iter()
+            .any(|s| s.model.guards.iter().any(|g| g.name.text == guard))
+        {
+            return Err(format!("--history {h}: neither spec has a guard `{guard}`"));
+        }
+    }
+    let histories = |spec: &Spec| -> Result<Vec<fsm_codegen::tour::History>, String> {
+        history
+            .iter()
+            .filter(|h| {
+                let guard = h.split(':').next().unwrap_or("");
+                spec.model.guards.iter().any(|g| g.name.text == guard)
+            })
+            .map(|h| fsm_codegen::tour::History::parse(&spec.model, h))
+            .collect()
+    };
+    Ok([
+        fsm_codegen::explore::Peer {
+            model: &a.model,
+            name: format!("A ({})", a.file_name),
+            history: histories(a)?,
+        },
+        fsm_codegen::explore::Peer {
+            model: &b.model,
+            name: format!("B ({})", b.file_name),
+            history: histories(b)?,
+        },
+    ])
 }
 
 fn load(file: &Path) -> Result<Spec, String> {

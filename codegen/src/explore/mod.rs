@@ -198,6 +198,10 @@ pub struct Exploration {
     pub findings: Vec<Finding>,
     /// Per side, the pairs never taken ([`Model::edges`] indices).
     pub untaken: [Vec<usize>; 2],
+    /// Unspecified receptions counted per state they leave from, plus
+    /// deadlock states: what SPIN reports as `errors` on the Promela
+    /// export run with `-c0` ([`crate::promela`]).
+    pub violations: usize,
 }
 
 impl Exploration {
@@ -210,10 +214,90 @@ impl Exploration {
 /// One possible outcome of raising an event: the pair taken, the state
 /// reached, the messages sent.
 #[derive(Clone, Debug)]
-struct Outcome {
-    pair: usize,
-    to: StateId,
-    sends: Vec<u8>,
+pub(crate) struct Outcome {
+    /// The (transition, source) pair ([`Model::edges`] order).
+    pub(crate) pair: usize,
+    /// The state reached.
+    pub(crate) to: StateId,
+    /// The messages sent, in order (indices into the message table).
+    pub(crate) sends: Vec<u8>,
+}
+
+/// A side's moves from each (state, history values), for writers of the
+/// same model in another language ([`crate::promela`]): what the explorer
+/// takes, listed.
+pub(crate) struct Table {
+    /// Per (state, history bits) reachable by entering states: the calls
+    /// and timers that fire, each outcome, and per message (index into
+    /// the table) the receptions (empty: unspecified).
+    pub(crate) rows: Vec<Row>,
+}
+
+/// The moves of one (state, history bits).
+pub(crate) struct Row {
+    pub(crate) state: StateId,
+    pub(crate) bits: u64,
+    pub(crate) spontaneous: Vec<(EventId, Outcome)>,
+    pub(crate) receptions: Vec<Vec<(EventId, Outcome)>>,
+}
+
+/// The union of both specs' message names, in the order moves index them.
+pub(crate) fn message_table(a: &Peer<'_>, b: &Peer<'_>) -> Vec<String> {
+    let mut messages: Vec<String> = Vec::new();
+    for m in a.model.messages.iter().chain(&b.model.messages) {
+        if !messages.contains(&m.name.text) && messages.len() < 255 {
+            messages.push(m.name.text.clone());
+        }
+    }
+    messages
+}
+
+/// `peer`'s moves, for every state and every value of its history
+/// guards that entering some state can give (the initial values too).
+pub(crate) fn table(peer: &Peer<'_>, messages: &[String]) -> Table {
+    let mut side = Side::new(peer, messages);
+    let model = peer.model;
+    let mut bit_values = vec![side.entered(0, model.initial())];
+    for s in 0..model.states.len() {
+        for b in bit_values.clone() {
+            let next = side.entered(b, StateId(s));
+            if !bit_values.contains(&next) {
+                bit_values.push(next);
+            }
+        }
+    }
+    bit_values.sort_unstable();
+    let mut rows = Vec::new();
+    for s in 0..model.states.len() {
+        for &bits in &bit_values {
+            let state = StateId(s);
+            let mut spontaneous = Vec::new();
+            for k in 0..side.spontaneous.len() {
+                let e = side.spontaneous[k];
+                for o in side.outcomes(state, bits, e).iter() {
+                    spontaneous.push((e, o.clone()));
+                }
+            }
+            let mut receptions = Vec::new();
+            for m in 0..messages.len() {
+                let mut r = Vec::new();
+                for k in 0..side.raised_by[m].len() {
+                    let e = side.raised_by[m][k];
+                    for o in side.outcomes(state, bits, e).iter() {
+                        r.push((e, o.clone()));
+                    }
+                }
+                receptions.push(r);
+            }
+            rows.push(Row {
+                state,
+                bits,
+                spontaneous,
+                receptions,
+            });
+        }
+    }
+    Table { rows }
 }
 
 /// A side, compiled for the search.
@@ -375,12 +459,7 @@ impl Global {
 /// states.
 pub fn explore(a: &Peer<'_>, b: &Peer<'_>, network: Network, max_states: usize) -> Exploration {
     let started = Instant::now();
-    let mut messages: Vec<String> = Vec::new();
-    for m in a.model.messages.iter().chain(&b.model.messages) {
-        if !messages.contains(&m.name.text) && messages.len() < 255 {
-            messages.push(m.name.text.clone());
-        }
-    }
+    let messages = message_table(a, b);
     let mut sides = [Side::new(a, &messages), Side::new(b, &messages)];
     let init = Global {
         state: [a.model.initial(), b.model.initial()],
@@ -414,6 +493,7 @@ pub fn explore(a: &Peer<'_>, b: &Peer<'_>, network: Network, max_states: usize) 
     // Moves that change neither machine's state, for the cycle search.
     let mut idle_edges: Vec<(u32, u32, Move)> = Vec::new();
     let mut transitions = 0usize;
+    let mut violations = 0usize;
     let mut truncated = false;
     let mut queue = VecDeque::from([0u32]);
     let mut successors: Vec<(Move, Global)> = Vec::new();
@@ -429,6 +509,7 @@ pub fn explore(a: &Peer<'_>, b: &Peer<'_>, network: Network, max_states: usize) 
                     at == m.initial() || !m.edges().any(|e| e.from == at)
                 });
             if !end {
+                violations += 1;
                 findings.push(Finding::Deadlock {
                     schedule: schedule(&parent, at),
                     states: names(a, b, &g),
@@ -440,6 +521,7 @@ pub fn explore(a: &Peer<'_>, b: &Peer<'_>, network: Network, max_states: usize) 
             match &mv {
                 Move::Fire { side, pair, .. } => taken[*side][*pair] = true,
                 Move::Unspecified { side, message } => {
+                    violations += 1;
                     let state = g.state[*side];
                     if unspecified_seen
                         .insert((*side, state, *message), ())
@@ -495,6 +577,7 @@ pub fn explore(a: &Peer<'_>, b: &Peer<'_>, network: Network, max_states: usize) 
         bytes_per_state: bytes as f64 / stored.len() as f64,
         messages,
         findings,
+        violations,
         untaken: taken.map(|t| {
             t.iter()
                 .enumerate()

@@ -259,6 +259,11 @@ pub fn report(a: &Peer<'_>, b: &Peer<'_>, network: Network, e: &Exploration) -> 
         count(|f| matches!(f, Finding::UnspecifiedReception { .. })),
         count(|f| matches!(f, Finding::NonProgressCycle { .. })),
     );
+    let _ = writeln!(
+        out,
+        "  violations   {:>12} (unspecified receptions per state, and deadlocks: SPIN's errors)",
+        grouped(e.violations as u64)
+    );
     for f in &e.findings {
         let _ = writeln!(out, "\n{}", describe(f));
         let cycle_from = match f {
