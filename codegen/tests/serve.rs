@@ -236,6 +236,23 @@ fn a_save_redraws_and_an_error_keeps_the_last_good_figure() {
 }
 
 #[test]
+fn reading_the_spec_is_not_a_change_to_it() {
+    // Reading the spec is an access the folder's watcher hears: the server
+    // must not take it for a save (and read it again, and again).
+    let s = Served::start("tcp.fsm", &[]);
+    let version = || json(s.page, "GET", "/api/spec", "").1["version"].clone();
+    let first = version();
+    std::thread::sleep(Duration::from_millis(500));
+    let _ = std::fs::read_to_string(&s.spec).unwrap();
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(version(), first, "nothing changed, nothing read again");
+    // The same bytes written again: nothing to draw again either.
+    s.save(&std::fs::read_to_string(&s.spec).unwrap());
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(version(), first);
+}
+
+#[test]
 fn a_trace_is_annotated_for_playback() {
     let dir = TempDir::new("trace");
     let trace = dir.0.join("h.jsonl");

@@ -21,7 +21,13 @@ struct Driver {
 }
 
 impl Drop for Driver {
+    /// Ends chromedriver and the browser it started (its process group:
+    /// a test that fails leaves its session open).
     fn drop(&mut self) {
+        let _ = Command::new("kill")
+            .arg("--")
+            .arg(format!("-{}", self.child.id()))
+            .status();
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -49,8 +55,10 @@ fn start_driver(driver: &PathBuf) -> Driver {
         .local_addr()
         .unwrap()
         .port();
+    use std::os::unix::process::CommandExt as _;
     let child = Command::new(driver)
         .arg(format!("--port={port}"))
+        .process_group(0)
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()

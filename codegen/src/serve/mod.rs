@@ -90,6 +90,8 @@ struct Inner {
 struct Shared {
     opts: Options,
     inner: Mutex<Inner>,
+    /// The spec's bytes at the last read (none: it could not be read).
+    last_read: Mutex<Option<Vec<u8>>>,
 }
 
 impl Shared {
@@ -100,6 +102,14 @@ impl Shared {
     }
 
     fn reload(&self) {
+        // The same bytes as last time: nothing to draw again.
+        let bytes = std::fs::read(&self.opts.spec).ok();
+        let mut last = self.last_read.lock().unwrap_or_else(|p| p.into_inner());
+        if bytes.is_some() && *last == bytes {
+            return;
+        }
+        *last = bytes;
+        drop(last);
         let loaded = crate::load(&self.opts.spec);
         let mut inner = self.lock();
         inner.snapshot.update(loaded, &self.opts.lang);
@@ -168,6 +178,7 @@ pub fn start(opts: Options) -> Result<Running, String> {
             stats: Default::default(),
             subscribers: Vec::new(),
         }),
+        last_read: Mutex::new(None),
     });
     shared.reload();
     watch_spec(&shared)?;
@@ -224,7 +235,12 @@ fn watch_spec(shared: &Arc<Shared>) -> Result<(), String> {
     let name = spec.file_name().map(|n| n.to_owned());
     let (tx, rx) = mpsc::channel::<()>();
     let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+        // Changes only: reading the spec is an access to it, which would
+        // read it again, and again.
+        use notify::EventKind::{Access, Modify};
+        use notify::event::ModifyKind::Metadata;
         if let Ok(ev) = res
+            && !matches!(ev.kind, Access(_) | Modify(Metadata(_)))
             && ev.paths.iter().any(|p| p.file_name() == name.as_deref())
         {
             let _ = tx.send(());
