@@ -465,11 +465,18 @@ fn explore(
     max_states: usize,
     svg: Option<&Path>,
 ) -> Result<ExitCode, String> {
+    use fsm_codegen::explore::{MAX_BUDGET, MAX_CAPACITY};
     use fsm_codegen::explore::{chart, describe, explore, report};
-    if network.capacity == 0 || network.capacity > 16 {
+    if network.capacity == 0 || network.capacity > MAX_CAPACITY {
         return Err(format!(
-            "--capacity {}: a channel holds 1 to 16 messages",
+            "--capacity {}: a channel holds 1 to {MAX_CAPACITY} messages",
             network.capacity
+        ));
+    }
+    if network.loss > MAX_BUDGET || network.duplication > MAX_BUDGET {
+        return Err(format!(
+            "--loss {} --dup {}: each budget is at most {MAX_BUDGET}",
+            network.loss, network.duplication
         ));
     }
     let (a, b) = load_pair(file, peer)?;

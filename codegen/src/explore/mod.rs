@@ -229,8 +229,19 @@ pub(crate) struct Outcome {
 pub(crate) struct Table {
     /// Per (state, history bits) reachable by entering states: the calls
     /// and timers that fire, each outcome, and per message (index into
-    /// the table) the receptions (empty: unspecified).
+    /// the table) the receptions (empty: unspecified). State by state,
+    /// the bits in the order of `bit_values`.
     pub(crate) rows: Vec<Row>,
+    /// The history bits that entering states can give, sorted.
+    bit_values: Vec<u64>,
+}
+
+impl Table {
+    /// The row of `state` with history bits `bits`.
+    fn row(&self, state: u16, bits: u64) -> &Row {
+        let k = self.bit_values.iter().position(|&b| b == bits).unwrap_or(0);
+        &self.rows[state as usize * self.bit_values.len() + k]
+    }
 }
 
 /// The moves of one (state, history bits).
@@ -297,7 +308,7 @@ pub(crate) fn table(peer: &Peer<'_>, messages: &[String]) -> Table {
             });
         }
     }
-    Table { rows }
+    Table { rows, bit_values }
 }
 
 /// A side, compiled for the search.
@@ -424,157 +435,419 @@ impl<'a> Side<'a> {
     }
 }
 
-/// A global state, unpacked.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Messages a channel holds at most (a key keeps a channel's length in a
+/// nibble).
+pub const MAX_CAPACITY: usize = 15;
+
+/// Losses, and duplications, an exploration allows at most (a key keeps
+/// each budget in a nibble).
+pub const MAX_BUDGET: u8 = 15;
+
+/// A global state, unpacked: small and `Copy`, so that a successor is a
+/// copy and a change, never an allocation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Global {
-    state: [StateId; 2],
+    state: [u16; 2],
     bits: [u64; 2],
-    /// `chan[s]`: messages on their way to side `s`.
-    chan: [Vec<u8>; 2],
+    /// `chan[s][..len[s]]`: messages on their way to side `s`.
+    chan: [[u8; MAX_CAPACITY]; 2],
+    len: [u8; 2],
     loss: u8,
     dup: u8,
 }
 
 impl Global {
-    /// The key stored for it: a few bytes.
-    fn key(&self, out: &mut Vec<u8>) {
+    fn channel(&self, side: usize) -> &[u8] {
+        &self.chan[side][..self.len[side] as usize]
+    }
+
+    fn push(&mut self, side: usize, message: u8) {
+        self.chan[side][self.len[side] as usize] = message;
+        self.len[side] += 1;
+    }
+
+    /// Takes the message at `at` out; the freed slot is zeroed, as keys
+    /// hold the whole channel.
+    fn remove(&mut self, side: usize, at: usize) {
+        let n = self.len[side] as usize;
+        self.chan[side].copy_within(at + 1..n, at);
+        self.chan[side][n - 1] = 0;
+        self.len[side] -= 1;
+    }
+
+    fn insert(&mut self, side: usize, at: usize, message: u8) {
+        let n = self.len[side] as usize;
+        self.chan[side].copy_within(at..n, at + 1);
+        self.chan[side][at] = message;
+        self.len[side] += 1;
+    }
+}
+
+/// How a global state is written as a key, as few bytes as the
+/// exploration needs: the two states (a byte each when both specs have
+/// at most 256, else two), each side's history bits (as many bytes as its
+/// history guards need, none without), the two budgets (a nibble each),
+/// the two channels' lengths (a nibble each), then both channels' message
+/// slots, padded to the capacity (a nibble each when there are at most
+/// 16 messages, else a byte).
+///
+/// Every key has the same width, so the arena needs no index of where
+/// keys start.
+#[derive(Clone, Copy)]
+struct Layout {
+    capacity: usize,
+    wide_states: bool,
+    bit_bytes: [usize; 2],
+    nibbles: bool,
+}
+
+impl Layout {
+    fn encode(&self, g: &Global, out: &mut Vec<u8>) {
         out.clear();
-        for s in self.state {
-            out.extend_from_slice(&(s.0 as u16).to_le_bytes());
+        for s in g.state {
+            if self.wide_states {
+                out.extend_from_slice(&s.to_le_bytes());
+            } else {
+                out.push(s as u8);
+            }
         }
-        for b in self.bits {
-            // History guards are few: their bits fit a byte in practice.
-            out.extend_from_slice(&b.to_le_bytes()[..if b >> 8 == 0 { 1 } else { 8 }]);
+        for side in 0..2 {
+            out.extend_from_slice(&g.bits[side].to_le_bytes()[..self.bit_bytes[side]]);
         }
-        out.push(self.loss);
-        out.push(self.dup);
-        for c in &self.chan {
-            out.push(c.len() as u8);
-            out.extend_from_slice(c);
+        out.push(g.loss << 4 | g.dup);
+        out.push(g.len[0] << 4 | g.len[1]);
+        let slots = g.chan[0][..self.capacity]
+            .iter()
+            .chain(&g.chan[1][..self.capacity]);
+        if self.nibbles {
+            let mut high = None;
+            for &m in slots {
+                match high.take() {
+                    None => high = Some(m),
+                    Some(h) => out.push(h << 4 | m),
+                }
+            }
+            if let Some(h) = high {
+                out.push(h << 4);
+            }
+        } else {
+            out.extend(slots);
         }
+    }
+
+    /// Bytes a key takes.
+    fn width(&self) -> usize {
+        let states = if self.wide_states { 4 } else { 2 };
+        let slots = 2 * self.capacity;
+        let messages = if self.nibbles {
+            slots.div_ceil(2)
+        } else {
+            slots
+        };
+        states + self.bit_bytes[0] + self.bit_bytes[1] + 2 + messages
+    }
+
+    fn decode(&self, key: &[u8]) -> Global {
+        let mut g = Global {
+            state: [0; 2],
+            bits: [0; 2],
+            chan: [[0; MAX_CAPACITY]; 2],
+            len: [0; 2],
+            loss: 0,
+            dup: 0,
+        };
+        let mut at = 0;
+        for side in 0..2 {
+            if self.wide_states {
+                g.state[side] = u16::from_le_bytes([key[at], key[at + 1]]);
+                at += 2;
+            } else {
+                g.state[side] = u16::from(key[at]);
+                at += 1;
+            }
+        }
+        for side in 0..2 {
+            let mut bytes = [0u8; 8];
+            bytes[..self.bit_bytes[side]].copy_from_slice(&key[at..at + self.bit_bytes[side]]);
+            g.bits[side] = u64::from_le_bytes(bytes);
+            at += self.bit_bytes[side];
+        }
+        (g.loss, g.dup) = (key[at] >> 4, key[at] & 15);
+        g.len = [key[at + 1] >> 4, key[at + 1] & 15];
+        at += 2;
+        for slot in 0..2 * self.capacity {
+            let m = if self.nibbles {
+                let byte = key[at + slot / 2];
+                if slot % 2 == 0 { byte >> 4 } else { byte & 15 }
+            } else {
+                key[at + slot]
+            };
+            g.chan[slot / self.capacity][slot % self.capacity] = m;
+        }
+        g
+    }
+}
+
+/// The states found so far: their keys end to end in one arena (all of
+/// one width), and a hash table of their numbers.
+struct Store {
+    keys: Vec<u8>,
+    width: usize,
+    table: hashbrown::HashTable<u32>,
+    hasher: foldhash::fast::FixedState,
+}
+
+impl Store {
+    fn new(width: usize) -> Store {
+        Store {
+            keys: Vec::new(),
+            width,
+            table: hashbrown::HashTable::new(),
+            hasher: foldhash::fast::FixedState::with_seed(0x5eed),
+        }
+    }
+
+    fn len(&self) -> usize {
+        self.keys.len() / self.width
+    }
+
+    fn key(&self, i: u32) -> &[u8] {
+        let at = i as usize * self.width;
+        &self.keys[at..at + self.width]
+    }
+
+    /// The number of the state with `key`, and whether it is new; `None`
+    /// when it is new and the store is full.
+    fn find_or_insert(&mut self, key: &[u8], limit: usize) -> Option<(u32, bool)> {
+        use std::hash::BuildHasher;
+        let hash = self.hasher.hash_one(key);
+        let (keys, w) = (&self.keys, self.width);
+        if let Some(&i) = self.table.find(hash, |&i| {
+            &keys[i as usize * w..(i as usize + 1) * w] == key
+        }) {
+            return Some((i, false));
+        }
+        if self.len() >= limit {
+            return None;
+        }
+        let i = self.len() as u32;
+        self.keys.extend_from_slice(key);
+        let (keys, hasher) = (&self.keys, &self.hasher);
+        self.table.insert_unique(hash, i, |&j| {
+            hasher.hash_one(&keys[j as usize * w..(j as usize + 1) * w])
+        });
+        Some((i, true))
+    }
+
+    /// Bytes it holds.
+    fn bytes(&self) -> usize {
+        self.keys.capacity() + self.table.capacity() * (4 + 1)
+    }
+}
+
+/// A move in eight bytes, for the parent links.
+fn pack(mv: &Move) -> u64 {
+    let (kind, side, message, event, pair) = match *mv {
+        Move::Fire {
+            side,
+            event,
+            pair,
+            received,
+        } => (
+            received.map_or(0, |_| 1),
+            side,
+            received.unwrap_or(0),
+            event.index(),
+            pair,
+        ),
+        Move::Unspecified { side, message } => (2, side, message, 0, 0),
+        Move::Lose { side, message } => (3, side, message, 0, 0),
+        Move::Duplicate { side, message } => (4, side, message, 0, 0),
+    };
+    kind | (side as u64) << 8
+        | u64::from(message) << 16
+        | (event as u64 & 0xffff) << 24
+        | (pair as u64 & 0xff_ffff) << 40
+}
+
+fn unpack(x: u64) -> Move {
+    let side = (x >> 8 & 0xff) as usize;
+    let message = (x >> 16 & 0xff) as u8;
+    match x & 0xff {
+        k @ (0 | 1) => Move::Fire {
+            side,
+            event: EventId((x >> 24 & 0xffff) as usize),
+            pair: (x >> 40 & 0xff_ffff) as usize,
+            received: (k == 1).then_some(message),
+        },
+        2 => Move::Unspecified { side, message },
+        3 => Move::Lose { side, message },
+        _ => Move::Duplicate { side, message },
+    }
+}
+
+/// Per state but the first: the state it was first reached from, and by
+/// which move (packed).
+struct Parents {
+    from: Vec<u32>,
+    by: Vec<u64>,
+}
+
+impl Parents {
+    /// The moves from the initial state to `at`.
+    fn schedule(&self, mut at: u32) -> Vec<Move> {
+        let mut moves = Vec::new();
+        while at != 0 {
+            moves.push(unpack(self.by[at as usize - 1]));
+            at = self.from[at as usize - 1];
+        }
+        moves.reverse();
+        moves
     }
 }
 
 /// Explores `a` against `b` over `network`, up to `max_states` global
-/// states.
+/// states. Channels hold 1 to [`MAX_CAPACITY`] messages and the budgets
+/// are at most [`MAX_BUDGET`]; beyond, they are taken as those.
 pub fn explore(a: &Peer<'_>, b: &Peer<'_>, network: Network, max_states: usize) -> Exploration {
     let started = Instant::now();
+    let network = Network {
+        capacity: network.capacity.clamp(1, MAX_CAPACITY),
+        loss: network.loss.min(MAX_BUDGET),
+        duplication: network.duplication.min(MAX_BUDGET),
+        ..network
+    };
     let messages = message_table(a, b);
-    let mut sides = [Side::new(a, &messages), Side::new(b, &messages)];
+    let tables = [table(a, &messages), table(b, &messages)];
+    let histories = [a.history.as_slice(), b.history.as_slice()];
+    let layout = Layout {
+        capacity: network.capacity,
+        wide_states: a.model.states.len() > 256 || b.model.states.len() > 256,
+        nibbles: messages.len() <= 16,
+        bit_bytes: [a, b].map(|p| p.history.len().min(64).div_ceil(8)),
+    };
     let init = Global {
-        state: [a.model.initial(), b.model.initial()],
+        state: [a.model.initial().0 as u16, b.model.initial().0 as u16],
         bits: [
-            sides[0].entered(0, a.model.initial()),
-            sides[1].entered(0, b.model.initial()),
+            History::entered(histories[0], 0, a.model.initial()),
+            History::entered(histories[1], 0, b.model.initial()),
         ],
-        chan: [Vec::new(), Vec::new()],
+        chan: [[0; MAX_CAPACITY]; 2],
+        len: [0; 2],
         loss: network.loss,
         dup: network.duplication,
     };
-    let mut index: HashMap<Box<[u8]>, u32> = HashMap::new();
-    let mut stored: Vec<Global> = Vec::new();
-    // Per state: the state it was first reached from, by which move.
-    let mut parent: Vec<Option<(u32, Move)>> = Vec::new();
-    let mut depth: Vec<u32> = Vec::new();
-    let mut key = Vec::new();
-    init.key(&mut key);
-    index.insert(key.clone().into(), 0);
-    stored.push(init);
-    parent.push(None);
-    depth.push(0);
-    let mut key_bytes = key.len();
-
+    // A state with no way out, per side: an end when nothing is in flight.
+    let ends: [Vec<bool>; 2] = [a, b].map(|p| {
+        (0..p.model.states.len())
+            .map(|s| StateId(s) == p.model.initial() || !p.model.edges().any(|e| e.from.0 == s))
+            .collect()
+    });
+    let mut store = Store::new(layout.width());
+    let mut key = Vec::with_capacity(64);
+    layout.encode(&init, &mut key);
+    store.find_or_insert(&key, usize::MAX);
+    let mut parents = Parents {
+        from: Vec::new(),
+        by: Vec::new(),
+    };
     let mut taken = [
         vec![false; a.model.edges().count()],
         vec![false; b.model.edges().count()],
     ];
     let mut findings = Vec::new();
-    let mut unspecified_seen: HashMap<(usize, StateId, u8), ()> = HashMap::new();
-    // Moves that change neither machine's state, for the cycle search.
-    let mut idle_edges: Vec<(u32, u32, Move)> = Vec::new();
+    // Per side, state and message: whether its unspecified reception was
+    // reported.
+    let states_of = [a.model.states.len(), b.model.states.len()];
+    let mut unspecified_seen = [
+        vec![false; states_of[0] * messages.len()],
+        vec![false; states_of[1] * messages.len()],
+    ];
+    // Moves that change neither machine's state (self-loops, dropped
+    // receptions), for the cycle search. Losses and duplications are left
+    // out: their budgets only fall, so they are on no cycle.
+    let mut idle_edges: Vec<(u32, u32, u64)> = Vec::new();
     let mut transitions = 0usize;
     let mut violations = 0usize;
     let mut truncated = false;
-    let mut queue = VecDeque::from([0u32]);
+    let mut depth = 0;
+    let mut level_end = 1;
     let mut successors: Vec<(Move, Global)> = Vec::new();
-    while let Some(at) = queue.pop_front() {
-        let g = stored[at as usize].clone();
+    // Breadth first: states are numbered in the order they are found, so
+    // the queue is the numbers not yet expanded.
+    let mut at = 0u32;
+    while (at as usize) < store.len() {
+        if at as usize == level_end {
+            depth += 1;
+            level_end = store.len();
+        }
+        let g = layout.decode(store.key(at));
         successors.clear();
-        moves(&mut sides, &g, network, &mut successors);
+        moves(&tables, histories, &g, network, &mut successors);
         if successors.is_empty() {
-            let end = g.chan.iter().all(Vec::is_empty)
-                && (0..2).all(|side| {
-                    let m = [a, b][side].model;
-                    let at = g.state[side];
-                    at == m.initial() || !m.edges().any(|e| e.from == at)
-                });
+            let end = g.len == [0, 0] && (0..2).all(|s| ends[s][g.state[s] as usize]);
             if !end {
                 violations += 1;
                 findings.push(Finding::Deadlock {
-                    schedule: schedule(&parent, at),
+                    schedule: parents.schedule(at),
                     states: names(a, b, &g),
                 });
             }
         }
         for (mv, next) in successors.drain(..) {
             transitions += 1;
-            match &mv {
-                Move::Fire { side, pair, .. } => taken[*side][*pair] = true,
+            match mv {
+                Move::Fire { side, pair, .. } => taken[side][pair] = true,
                 Move::Unspecified { side, message } => {
                     violations += 1;
-                    let state = g.state[*side];
-                    if unspecified_seen
-                        .insert((*side, state, *message), ())
-                        .is_none()
-                    {
-                        let mut s = schedule(&parent, at);
+                    let state = g.state[side];
+                    let seen = &mut unspecified_seen[side]
+                        [state as usize * messages.len() + message as usize];
+                    if !std::mem::replace(seen, true) {
+                        let mut s = parents.schedule(at);
                         s.push(mv.clone());
                         findings.push(Finding::UnspecifiedReception {
                             schedule: s,
-                            side: *side,
-                            state: [a, b][*side].model.states[state.index()].name.text.clone(),
-                            message: messages[*message as usize].clone(),
+                            side,
+                            state: [a, b][side].model.states[state as usize].name.text.clone(),
+                            message: messages[message as usize].clone(),
                         });
                     }
                 }
                 _ => {}
             }
-            next.key(&mut key);
-            let to = match index.get(key.as_slice()) {
-                Some(&i) => i,
-                None => {
-                    if stored.len() >= max_states {
-                        truncated = true;
-                        continue;
-                    }
-                    let i = stored.len() as u32;
-                    key_bytes += key.len();
-                    index.insert(key.clone().into(), i);
-                    stored.push(next.clone());
-                    parent.push(Some((at, mv.clone())));
-                    depth.push(depth[at as usize] + 1);
-                    queue.push_back(i);
-                    i
-                }
+            layout.encode(&next, &mut key);
+            let Some((to, new)) = store.find_or_insert(&key, max_states) else {
+                truncated = true;
+                continue;
             };
-            if to != at && next.state == g.state && next.bits == g.bits {
-                idle_edges.push((at, to, mv));
+            if new {
+                parents.from.push(at);
+                parents.by.push(pack(&mv));
+            }
+            let idle = matches!(mv, Move::Fire { .. } | Move::Unspecified { .. })
+                && next.state == g.state
+                && next.bits == g.bits;
+            if idle && to != at {
+                idle_edges.push((at, to, pack(&mv)));
             }
         }
+        at += 1;
     }
-    findings.extend(non_progress(a, b, &stored, &parent, &idle_edges));
+    let states = store.len();
+    let bytes = store.bytes()
+        + parents.from.capacity() * 4
+        + parents.by.capacity() * 8
+        + idle_edges.capacity() * std::mem::size_of::<(u32, u32, u64)>();
+    findings.extend(non_progress(a, b, &layout, &store, &parents, &idle_edges));
     findings.sort_by_key(|f| f.schedule().len());
-    // The table, the key bytes and the per-state bookkeeping.
-    let per_entry =
-        std::mem::size_of::<(Box<[u8]>, u32)>() + std::mem::size_of::<Option<(u32, Move)>>() + 4;
-    let bytes = key_bytes + stored.len() * per_entry;
     Exploration {
-        states: stored.len(),
+        states,
         transitions,
-        depth: depth.iter().copied().max().unwrap_or(0) as usize,
+        depth,
         truncated,
         elapsed: started.elapsed(),
-        bytes_per_state: bytes as f64 / stored.len() as f64,
+        bytes_per_state: bytes as f64 / states as f64,
         messages,
         findings,
         violations,
@@ -589,56 +862,56 @@ pub fn explore(a: &Peer<'_>, b: &Peer<'_>, network: Network, max_states: usize) 
 }
 
 /// Every move from `g`.
-fn moves(sides: &mut [Side<'_>; 2], g: &Global, net: Network, out: &mut Vec<(Move, Global)>) {
-    for (side, s) in sides.iter_mut().enumerate() {
+fn moves(
+    tables: &[Table; 2],
+    histories: [&[History]; 2],
+    g: &Global,
+    net: Network,
+    out: &mut Vec<(Move, Global)>,
+) {
+    for (side, table) in tables.iter().enumerate() {
+        let row = table.row(g.state[side], g.bits[side]);
+        let history = histories[side];
         // The world: calls and timers.
-        for k in 0..s.spontaneous.len() {
-            let event = s.spontaneous[k];
-            for o in s.outcomes(g.state[side], g.bits[side], event).iter() {
-                if let Some(next) = fire(s, g, side, o, net) {
-                    out.push((
-                        Move::Fire {
-                            side,
-                            event,
-                            pair: o.pair,
-                            received: None,
-                        },
-                        next,
-                    ));
-                }
+        for (event, o) in &row.spontaneous {
+            if let Some(next) = fire(history, g, side, o, net) {
+                let mv = Move::Fire {
+                    side,
+                    event: *event,
+                    pair: o.pair,
+                    received: None,
+                };
+                out.push((mv, next));
             }
         }
         // Receptions: the head, or any message of an unordered channel
         // (each distinct one once).
-        let chan = &g.chan[side];
-        let positions: Vec<usize> = match net.order {
-            Order::Fifo => (0..chan.len().min(1)).collect(),
-            Order::Unordered => (0..chan.len())
-                .filter(|&i| !chan[..i].contains(&chan[i]))
-                .collect(),
-        };
-        for i in positions {
+        let chan = g.channel(side);
+        for i in 0..chan.len() {
+            let first_of_its_kind = match net.order {
+                Order::Fifo => i == 0,
+                Order::Unordered => !chan[..i].contains(&chan[i]),
+            };
+            if !first_of_its_kind {
+                continue;
+            }
             let message = chan[i];
-            let mut rest = g.clone();
-            rest.chan[side].remove(i);
-            let mut any = false;
-            for k in 0..s.raised_by[message as usize].len() {
-                let event = s.raised_by[message as usize][k];
-                for o in s.outcomes(g.state[side], g.bits[side], event).iter() {
-                    any = true;
-                    if let Some(next) = fire(s, &rest, side, o, net) {
-                        let mv = Move::Fire {
-                            side,
-                            event,
-                            pair: o.pair,
-                            received: Some(message),
-                        };
-                        out.push((mv, next));
-                    }
+            let mut rest = *g;
+            rest.remove(side, i);
+            let readings = &row.receptions[message as usize];
+            for (event, o) in readings {
+                if let Some(next) = fire(history, &rest, side, o, net) {
+                    let mv = Move::Fire {
+                        side,
+                        event: *event,
+                        pair: o.pair,
+                        received: Some(message),
+                    };
+                    out.push((mv, next));
                 }
             }
-            if !any {
-                out.push((Move::Unspecified { side, message }, rest.clone()));
+            if readings.is_empty() {
+                out.push((Move::Unspecified { side, message }, rest));
             }
             if g.loss > 0 {
                 let mut lost = rest;
@@ -646,9 +919,9 @@ fn moves(sides: &mut [Side<'_>; 2], g: &Global, net: Network, out: &mut Vec<(Mov
                 out.push((Move::Lose { side, message }, lost));
             }
             if g.dup > 0 && chan.len() < net.capacity {
-                let mut dup = g.clone();
+                let mut dup = *g;
                 dup.dup -= 1;
-                dup.chan[side].insert(i, message);
+                dup.insert(side, i, message);
                 out.push((Move::Duplicate { side, message }, dup));
             }
         }
@@ -657,36 +930,28 @@ fn moves(sides: &mut [Side<'_>; 2], g: &Global, net: Network, out: &mut Vec<(Mov
 
 /// `g` after `side` takes outcome `o` (from `g`, the received message
 /// already out of its channel); `None` when what it sends does not fit.
-fn fire(s: &Side<'_>, g: &Global, side: usize, o: &Outcome, net: Network) -> Option<Global> {
+fn fire(history: &[History], g: &Global, side: usize, o: &Outcome, net: Network) -> Option<Global> {
     let peer = 1 - side;
-    if g.chan[peer].len() + o.sends.len() > net.capacity {
+    if g.len[peer] as usize + o.sends.len() > net.capacity {
         return None;
     }
-    let mut next = g.clone();
-    next.state[side] = o.to;
-    next.bits[side] = s.entered(g.bits[side], o.to);
-    next.chan[peer].extend_from_slice(&o.sends);
+    let mut next = *g;
+    next.state[side] = o.to.0 as u16;
+    next.bits[side] = History::entered(history, g.bits[side], o.to);
+    for &m in &o.sends {
+        next.push(peer, m);
+    }
     if net.order == Order::Unordered {
-        next.chan[peer].sort_unstable();
+        let n = next.len[peer] as usize;
+        next.chan[peer][..n].sort_unstable();
     }
     Some(next)
 }
 
-/// The moves from the initial state to `at`.
-fn schedule(parent: &[Option<(u32, Move)>], mut at: u32) -> Vec<Move> {
-    let mut moves = Vec::new();
-    while let Some((from, mv)) = &parent[at as usize] {
-        moves.push(mv.clone());
-        at = *from;
-    }
-    moves.reverse();
-    moves
-}
-
 fn names(a: &Peer<'_>, b: &Peer<'_>, g: &Global) -> [String; 2] {
     [
-        a.model.states[g.state[0].index()].name.text.clone(),
-        b.model.states[g.state[1].index()].name.text.clone(),
+        a.model.states[g.state[0] as usize].name.text.clone(),
+        b.model.states[g.state[1] as usize].name.text.clone(),
     ]
 }
 
@@ -695,9 +960,10 @@ fn names(a: &Peer<'_>, b: &Peer<'_>, g: &Global) -> [String; 2] {
 fn non_progress(
     a: &Peer<'_>,
     b: &Peer<'_>,
-    stored: &[Global],
-    parent: &[Option<(u32, Move)>],
-    edges: &[(u32, u32, Move)],
+    layout: &Layout,
+    store: &Store,
+    parents: &Parents,
+    edges: &[(u32, u32, u64)],
 ) -> Vec<Finding> {
     let mut graph: DiGraph<u32, usize> = DiGraph::new();
     let mut node: HashMap<u32, NodeIndex> = HashMap::new();
@@ -739,22 +1005,22 @@ fn non_progress(
         let Some((last, last_edge)) = closing else {
             continue;
         };
-        let mut cycle = vec![edges[last_edge].2.clone()];
+        let mut cycle = vec![unpack(edges[last_edge].2)];
         let mut n = last;
         while n != start {
             let (prev, e) = back[&n];
-            cycle.push(edges[e].2.clone());
+            cycle.push(unpack(edges[e].2));
             n = prev;
         }
         cycle.reverse();
         let first = graph[start];
-        let mut moves = schedule(parent, first);
+        let mut moves = parents.schedule(first);
         let len = cycle.len();
         moves.extend(cycle);
         found.push(Finding::NonProgressCycle {
             schedule: moves,
             cycle: len,
-            states: names(a, b, &stored[first as usize]),
+            states: names(a, b, &layout.decode(store.key(first))),
         });
     }
     found
