@@ -1,8 +1,9 @@
 //! The gallery of RFC state machines, `examples/protocols/`: every spec
 //! compiles with no warning, and each exploration listed in
 //! `examples/protocols/gallery.txt` finds exactly what the header comment
-//! of its first spec says (`// found: …` and `// pairs never taken: …`),
-//! so that the comments stay true when the specs or the explorer change.
+//! of its first spec says (`// found: …` and `// pairs never taken: …`,
+//! under the line's own `fsm explore …` command), so that the comments
+//! stay true when the specs or the explorer change.
 
 use std::path::{Path, PathBuf};
 
@@ -239,6 +240,12 @@ fn each_exploration_finds_what_its_header_says() {
         }
         let e = explore(&peers[0], &peers[1], line.network, MAX_STATES);
         assert!(!e.truncated, "{}: truncated", line.text);
+        assert!(
+            source.contains(&format!("//   fsm explore {}\n", line.text)),
+            "{}: its header does not give the command `fsm explore {}`",
+            line.specs[0],
+            line.text
+        );
         let said = stated(&line.specs[0], &source);
         let found = measured(&e);
         println!("{}: {found:?}", line.text);
