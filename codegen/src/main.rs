@@ -482,7 +482,8 @@ fn explore(
     let (a, b) = load_pair(file, peer)?;
     let peers = peers(&a, &b, history)?;
     let e = explore(&peers[0], &peers[1], network, max_states);
-    print!("{}", report(&peers[0], &peers[1], network, &e));
+    // A reader that stops early (`| head`) is not an error.
+    let _ = std::io::stdout().write_all(report(&peers[0], &peers[1], network, &e).as_bytes());
     if let Some(out) = svg {
         match e.findings.first() {
             Some(f) => {

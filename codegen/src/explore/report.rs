@@ -251,21 +251,70 @@ pub fn report(a: &Peer<'_>, b: &Peer<'_>, network: Network, e: &Exploration) -> 
         "  memory       {:>12.1} bytes/state",
         e.bytes_per_state
     );
+    let pairs = |f: fn(&Finding) -> Option<&[String; 2]>| {
+        let mut seen: Vec<&[String; 2]> = e.findings.iter().filter_map(f).collect();
+        seen.sort();
+        seen.dedup();
+        seen.len()
+    };
     let _ = writeln!(
         out,
-        "  findings     {:>12} ({} deadlocks, {} unspecified receptions, {} non-progress cycles)",
+        "  findings     {:>12} ({} deadlocks in {} pairs of states, {} unspecified receptions, \
+         {} non-progress cycles in {} pairs of states)",
         e.findings.len(),
         count(|f| matches!(f, Finding::Deadlock { .. })),
+        pairs(|f| match f {
+            Finding::Deadlock { states, .. } => Some(states),
+            _ => None,
+        }),
         count(|f| matches!(f, Finding::UnspecifiedReception { .. })),
         count(|f| matches!(f, Finding::NonProgressCycle { .. })),
+        pairs(|f| match f {
+            Finding::NonProgressCycle { states, .. } => Some(states),
+            _ => None,
+        }),
     );
     let _ = writeln!(
         out,
         "  violations   {:>12} (unspecified receptions per state, and deadlocks: SPIN's errors)",
         grouped(e.violations as u64)
     );
+    // Deadlocks and cycles of one pair of states are one story: the
+    // shortest is told, the others counted.
+    let pair_of = |f: &Finding| match f {
+        Finding::Deadlock { states, .. } => Some((0, states.clone())),
+        Finding::NonProgressCycle { states, .. } => Some((1, states.clone())),
+        Finding::UnspecifiedReception { .. } => None,
+    };
+    let mut told: Vec<(u8, [String; 2])> = Vec::new();
     for f in &e.findings {
+        let key = pair_of(f);
+        if let Some(k) = &key {
+            if told.contains(k) {
+                continue;
+            }
+            told.push(k.clone());
+        }
         let _ = writeln!(out, "\n{}", describe(f));
+        if let Some(k) = &key {
+            let more = e
+                .findings
+                .iter()
+                .filter(|g| pair_of(g).as_ref() == Some(k))
+                .count()
+                - 1;
+            if more > 0 {
+                let what = if k.0 == 0 {
+                    "global states like it"
+                } else {
+                    "cycles like it"
+                };
+                let _ = writeln!(
+                    out,
+                    "  ({more} more {what}, the same two states; the shortest:)"
+                );
+            }
+        }
         let cycle_from = match f {
             Finding::NonProgressCycle {
                 schedule, cycle, ..
