@@ -489,7 +489,10 @@ fn explore(
             Some(f) => {
                 let title = format!("{} against {}: {}", a.file_name, b.file_name, describe(f));
                 let c = chart(&peers[0], &peers[1], &e, f, &title);
-                let command = std::env::args().collect::<Vec<_>>().join(" ");
+                let command = std::iter::once("fsm".to_owned())
+                    .chain(std::env::args().skip(1))
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 write_output(
                     Some(out),
                     &fsm_codegen::msc::render_with(&c, Some(&command)),

@@ -319,3 +319,38 @@ fn tcp_against_itself_never_deadlocks_and_takes_both_typical_paths() {
         }
     }
 }
+
+#[test]
+fn the_readme_chart_of_tcp_is_current() {
+    let spec = compile("tcp.fsm", include_str!("../../tcp.fsm")).expect("tcp.fsm");
+    let m = &spec.model;
+    let history = vec![fsm_codegen::tour::History::parse(m, "passive:LISTEN/SYN_SENT").unwrap()];
+    let a = Peer {
+        model: m,
+        name: "A (tcp.fsm)".into(),
+        history: history.clone(),
+    };
+    let b = Peer {
+        model: m,
+        name: "B (tcp.fsm)".into(),
+        history,
+    };
+    let e = explore(&a, &b, Network::default(), 5_000_000);
+    let f = &e.findings[0];
+    let title = format!("tcp.fsm against tcp.fsm: {}", describe(f));
+    let command = "fsm explore tcp.fsm --history passive:LISTEN/SYN_SENT --svg docs/explore/spec-level/tcp.svg";
+    let svg = fsm_codegen::msc::render_with(&chart(&a, &b, &e, f, &title), Some(command));
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../docs/explore/spec-level/tcp.svg"
+    );
+    if std::env::var_os("UPDATE_DOCS").is_some() {
+        std::fs::write(path, &svg).unwrap();
+    }
+    assert!(
+        std::fs::read_to_string(path).unwrap() == svg,
+        "docs/explore/spec-level/tcp.svg is stale: run `cargo run --release --bin fsm -- {}` \
+         from the repository's root (or UPDATE_DOCS=1 cargo test -p fsm-codegen --test explore)",
+        command.trim_start_matches("fsm ")
+    );
+}
