@@ -404,3 +404,104 @@ fn the_chinese_figure_and_the_exported_page_play() {
         c.close().await.unwrap();
     });
 }
+
+/// A handshake, a line echoed and a close between two endpoints of the
+/// runtime, both streaming to `watch`; answers once both are closed.
+fn live_echo(watch: SocketAddr) {
+    use fsm_runtime::watch::Watch;
+    use fsm_runtime::{Config, Endpoint, Options};
+    use std::io::{Read, Write};
+    let bind = |side: &str| {
+        let options = Options {
+            watch: Some(Watch::new(watch, side)),
+            ..Options::with_config(Config::loopback(Duration::from_millis(20)))
+        };
+        Endpoint::bind_with("127.0.0.1:0", options).expect("bind")
+    };
+    let (server, client) = (bind("server"), bind("client"));
+    let SocketAddr::V4(to) = server.local_addr().unwrap() else {
+        unreachable!("bound to 127.0.0.1")
+    };
+    let listener = server.listen(to.port(), 1).unwrap();
+    let serving = std::thread::spawn(move || {
+        let (s, _) = listener.accept_timeout(TIMEOUT).expect("accept");
+        let mut line = Vec::new();
+        (&s).read_to_end(&mut line).unwrap();
+        (&s).write_all(&line).unwrap();
+        // Its FIN, then until the client's last ACK.
+        s.close(TIMEOUT).unwrap();
+    });
+    let s = client.connect(to, TIMEOUT).expect("connect");
+    (&s).write_all(b"watched live\n").unwrap();
+    s.shutdown(std::net::Shutdown::Write).unwrap();
+    let mut back = Vec::new();
+    (&s).read_to_end(&mut back).unwrap();
+    assert_eq!(back, b"watched live\n");
+    s.wait_finished(TIMEOUT).unwrap();
+    serving.join().unwrap();
+    // The endpoints' queued lines go out before they are gone.
+    drop((s, client, server));
+}
+
+#[test]
+fn the_page_watches_a_live_echo_walk_both_typical_paths() {
+    let (driver_bin, chromium) = need_tools!();
+    let served = Served::start("tcp.fsm", &[]);
+    let driver = start_driver(&driver_bin);
+    let spec = fsm_codegen::compile(
+        "tcp.fsm",
+        &std::fs::read_to_string(repo().join("tcp.fsm")).unwrap(),
+    )
+    .expect("tcp.fsm");
+    // The arrows of both typical paths: every pair with a path step.
+    let model = &spec.model;
+    let typical: Vec<String> = model
+        .transitions
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.steps.is_empty())
+        .flat_map(|(i, t)| {
+            t.sources
+                .iter()
+                .map(move |s| format!("edge-{i}-{}", model.states[s.index()].name.text))
+        })
+        .collect();
+    runtime().block_on(async {
+        let c = browser(&driver, &chromium).await;
+        c.goto(&served.url("/")).await.unwrap();
+        until(
+            &c,
+            TIMEOUT,
+            "the figure",
+            "document.querySelector('#figure svg #state-CLOSED')",
+        )
+        .await;
+        until(
+            &c,
+            TIMEOUT,
+            "the event stream",
+            "document.getElementById('status').textContent.startsWith('live')",
+        )
+        .await;
+        live_echo(served.watch);
+        for id in &typical {
+            let expr =
+                format!("document.querySelector('#figure [data-count-edge=\"{id}\"]') && 'ok'");
+            assert_eq!(
+                until(&c, TIMEOUT, &format!("a count on {id}"), &expr).await,
+                "ok"
+            );
+        }
+        // Both connections end where they started.
+        let markers = "[...document.querySelectorAll('#figure .live-marker')]\
+            .map(m => m.dataset.state).join(' ')";
+        let ended =
+            format!("(({markers}).split(' ').filter(s => s === 'CLOSED').length >= 2) && 'ok'");
+        assert_eq!(
+            until(&c, TIMEOUT, "both markers back in CLOSED", &ended).await,
+            "ok"
+        );
+        screenshot(&c, "5-live-echo").await;
+        c.close().await.unwrap();
+    });
+}
