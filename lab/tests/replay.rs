@@ -72,10 +72,14 @@ fn addr<M: Machine>(ep: &Endpoint<M>) -> SocketAddrV4 {
 fn runtime_states(trace: &Trace, peer: SocketAddrV4) -> Vec<String> {
     let trace = trace.lock().unwrap();
     let mut states: Vec<String> = Vec::new();
-    for e in trace
-        .iter()
-        .filter(|e| e.remote.is_none() || e.remote == Some(peer))
-    {
+    // The listener's opening leads into the connection; its closing, when
+    // the listener goes (whether before the trace is read or after), is
+    // not the connection's.
+    let mut connected = false;
+    for e in trace.iter().filter(|e| {
+        connected |= e.remote == Some(peer);
+        e.remote == Some(peer) || (e.remote.is_none() && !connected)
+    }) {
         if states.is_empty() {
             states.push(e.transition.from.to_owned());
         }
