@@ -510,6 +510,41 @@ fn written_captures_are_held_segment_by_segment() {
         (5, "CLOSE_WAIT", Some("rcv_fin")),
         "{report}"
     );
+    // A segment the server sent just before it read the FIN, recorded
+    // after it (a capture on a TUN device), then the ACK of the FIN: the
+    // spec's order, crossed on the wire.
+    let crossed = synthetic(
+        "fin-crossed",
+        &[
+            (C, 100, None, syn, 0),
+            (S, 500, Some(101), syn, 0),
+            (C, 101, Some(501), none, 0),
+            (C, 101, Some(501), fin, 0),
+            (S, 501, Some(101), none, 0),
+            (S, 501, Some(102), none, 0),
+        ],
+    );
+    let report = replay_file(&tcp, &crossed, Some(SERVER.into()));
+    assert_eq!(
+        agreeing(&report).join(" "),
+        "CLOSED LISTEN SYN_RCVD ESTABLISHED CLOSE_WAIT",
+        "{report}"
+    );
+    // But twice behind is not a crossing.
+    let twice = synthetic(
+        "fin-ignored-twice",
+        &[
+            (C, 100, None, syn, 0),
+            (S, 500, Some(101), syn, 0),
+            (C, 101, Some(501), none, 0),
+            (C, 101, Some(501), fin, 0),
+            (S, 501, Some(101), none, 0),
+            (S, 501, Some(101), none, 0),
+        ],
+    );
+    let report = replay_file(&tcp, &twice, None);
+    let d = report.first_disagreement().expect("flagged");
+    assert_eq!((d.frame, d.event), (6, Some("rcv_fin")), "{report}");
     // The client's TIME_WAIT ends unseen; the server's FIN again then
     // meets no TCB, and the RST answering it is the spec's: the replay
     // takes time_wait_timeout, then rcv_segment in CLOSED.
