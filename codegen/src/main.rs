@@ -146,9 +146,13 @@ enum Command {
         /// Stop after this many global states.
         #[arg(long, default_value_t = 20_000_000)]
         max_states: usize,
-        /// Draw the shortest finding's schedule as a message sequence chart.
+        /// Draw a finding's schedule as a message sequence chart.
         #[arg(long, value_name = "FILE")]
         svg: Option<PathBuf>,
+        /// Which finding `--svg` draws: its number in the report (`[N]`);
+        /// the first, the shortest, by default.
+        #[arg(long, value_name = "N", default_value_t = 1)]
+        finding: usize,
     },
     /// Write what `fsm explore` searches as a Promela model, for SPIN
     /// (FIFO channels): `spin -a`, then `cc -DSAFETY -DNOREDUCE`, then
@@ -269,6 +273,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             history,
             max_states,
             svg,
+            finding,
         } => explore(
             &file,
             peer.as_deref(),
@@ -284,7 +289,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             },
             &history,
             max_states,
-            svg.as_deref(),
+            svg.as_deref().map(|s| (s, finding)),
         ),
         Command::Serve {
             file,
@@ -463,7 +468,7 @@ fn explore(
     network: fsm_codegen::explore::Network,
     history: &[String],
     max_states: usize,
-    svg: Option<&Path>,
+    svg: Option<(&Path, usize)>,
 ) -> Result<ExitCode, String> {
     use fsm_codegen::explore::{MAX_BUDGET, MAX_CAPACITY};
     use fsm_codegen::explore::{chart, describe, explore, report};
@@ -484,8 +489,8 @@ fn explore(
     let e = explore(&peers[0], &peers[1], network, max_states);
     // A reader that stops early (`| head`) is not an error.
     let _ = std::io::stdout().write_all(report(&peers[0], &peers[1], network, &e).as_bytes());
-    if let Some(out) = svg {
-        match e.findings.first() {
+    if let Some((out, n)) = svg {
+        match e.findings.get(n.wrapping_sub(1)) {
             Some(f) => {
                 let title = format!("{} against {}: {}", a.file_name, b.file_name, describe(f));
                 let c = chart(&peers[0], &peers[1], &e, f, &title);
@@ -498,7 +503,15 @@ fn explore(
                     &fsm_codegen::msc::render_with(&c, Some(&command)),
                 )?;
             }
-            None => eprintln!("fsm explore: nothing found, no chart written"),
+            None if e.findings.is_empty() => {
+                eprintln!("fsm explore: nothing found, no chart written");
+            }
+            None => {
+                return Err(format!(
+                    "--finding {n}: the findings are numbered 1 to {}",
+                    e.findings.len()
+                ));
+            }
         }
     }
     Ok(if e.findings.is_empty() {

@@ -380,6 +380,24 @@ fn explore_reports_findings_with_their_schedule_and_exits_1() {
     let svg = std::fs::read_to_string(&chart).unwrap();
     assert!(svg.contains("<svg") && svg.contains("deadlock"), "{svg}");
 
+    assert!(out.contains("[1] deadlock"), "{out}");
+    let none = fsm(&[
+        "explore",
+        c,
+        s,
+        "--loss",
+        "1",
+        "--svg",
+        chart.to_str().unwrap(),
+        "--finding",
+        "2",
+    ]);
+    assert!(
+        stderr(&none).contains("--finding 2: the findings are numbered 1 to 1"),
+        "{}",
+        stderr(&none)
+    );
+
     let bad = fsm(&["explore", c, s, "--capacity", "0"]);
     assert_eq!(bad.status.code(), Some(1));
     assert!(stderr(&bad).contains("--capacity 0"), "{}", stderr(&bad));

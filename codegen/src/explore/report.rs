@@ -287,7 +287,7 @@ pub fn report(a: &Peer<'_>, b: &Peer<'_>, network: Network, e: &Exploration) -> 
         Finding::UnspecifiedReception { .. } => None,
     };
     let mut told: Vec<(u8, [String; 2])> = Vec::new();
-    for f in &e.findings {
+    for (n, f) in e.findings.iter().enumerate() {
         let key = pair_of(f);
         if let Some(k) = &key {
             if told.contains(k) {
@@ -295,7 +295,8 @@ pub fn report(a: &Peer<'_>, b: &Peer<'_>, network: Network, e: &Exploration) -> 
             }
             told.push(k.clone());
         }
-        let _ = writeln!(out, "\n{}", describe(f));
+        // Numbered as `--finding N` picks the one `--svg` draws.
+        let _ = writeln!(out, "\n[{}] {}", n + 1, describe(f));
         if let Some(k) = &key {
             let more = e
                 .findings
