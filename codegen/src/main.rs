@@ -123,26 +123,11 @@ enum Command {
     /// pairs never taken, each finding with its shortest schedule.
     /// Exits 1 when something is found.
     Explore {
-        /// Side A's spec.
-        file: PathBuf,
-        /// Side B's spec (default: A's again).
-        peer: Option<PathBuf>,
+        #[command(flatten)]
+        pair: Pair,
         /// Unordered channels: any message in one may be delivered next.
         #[arg(long)]
         unordered: bool,
-        /// Messages each channel holds at most.
-        #[arg(long, default_value_t = 2)]
-        capacity: usize,
-        /// Messages the network may lose, in all.
-        #[arg(long, default_value_t = 0)]
-        loss: u8,
-        /// Messages the network may duplicate, in all.
-        #[arg(long, default_value_t = 0)]
-        dup: u8,
-        /// A guard the path decides (as `fsm tour`), for each side that
-        /// declares it.
-        #[arg(long, value_name = "GUARD:SET/CLEAR")]
-        history: Vec<String>,
         /// Stop after this many global states.
         #[arg(long, default_value_t = 20_000_000)]
         max_states: usize,
@@ -159,23 +144,8 @@ enum Command {
     /// `./pan -c0` stores the same states and counts the findings as
     /// errors.
     Promela {
-        /// Side A's spec.
-        file: PathBuf,
-        /// Side B's spec (default: A's again).
-        peer: Option<PathBuf>,
-        /// Messages each channel holds at most.
-        #[arg(long, default_value_t = 2)]
-        capacity: usize,
-        /// Messages the network may lose, in all.
-        #[arg(long, default_value_t = 0)]
-        loss: u8,
-        /// Messages the network may duplicate, in all.
-        #[arg(long, default_value_t = 0)]
-        dup: u8,
-        /// A guard the path decides (as `fsm tour`), for each side that
-        /// declares it.
-        #[arg(long, value_name = "GUARD:SET/CLEAR")]
-        history: Vec<String>,
+        #[command(flatten)]
+        pair: Pair,
         /// Write to this file instead of standard output.
         #[arg(short, long)]
         output: Option<PathBuf>,
@@ -184,6 +154,63 @@ enum Command {
     /// for editors: diagnostics, hover, go to definition, references,
     /// rename, completion and the outline of .fsm files.
     Lsp,
+}
+
+/// Two specs joined by a network: what `fsm explore` and `fsm promela`
+/// both read.
+#[derive(Args)]
+struct Pair {
+    /// Side A's spec.
+    file: PathBuf,
+    /// Side B's spec (default: A's again).
+    peer: Option<PathBuf>,
+    /// Messages each channel holds at most.
+    #[arg(long, default_value_t = 2)]
+    capacity: usize,
+    /// Messages the network may lose, in all.
+    #[arg(long, default_value_t = 0)]
+    loss: u8,
+    /// Messages the network may duplicate, in all.
+    #[arg(long, default_value_t = 0)]
+    dup: u8,
+    /// A guard the path decides (as `fsm tour`), for each side that
+    /// declares it.
+    #[arg(long, value_name = "GUARD:SET/CLEAR")]
+    history: Vec<String>,
+}
+
+impl Pair {
+    /// The network these options ask for, within what an exploration
+    /// holds.
+    fn network(
+        &self,
+        order: fsm_codegen::explore::Order,
+    ) -> Result<fsm_codegen::explore::Network, String> {
+        use fsm_codegen::explore::{MAX_BUDGET, MAX_CAPACITY, Network};
+        if self.capacity == 0 || self.capacity > MAX_CAPACITY {
+            return Err(format!(
+                "--capacity {}: a channel holds 1 to {MAX_CAPACITY} messages",
+                self.capacity
+            ));
+        }
+        if self.loss > MAX_BUDGET || self.dup > MAX_BUDGET {
+            return Err(format!(
+                "--loss {} --dup {}: each budget is at most {MAX_BUDGET}",
+                self.loss, self.dup
+            ));
+        }
+        Ok(Network {
+            order,
+            capacity: self.capacity,
+            loss: self.loss,
+            duplication: self.dup,
+        })
+    }
+
+    /// The two specs, loaded.
+    fn load(&self) -> Result<(Spec, Spec), String> {
+        load_pair(&self.file, self.peer.as_deref())
+    }
 }
 
 #[derive(Args)]
@@ -242,52 +269,27 @@ fn run(command: Command) -> Result<ExitCode, String> {
         }
         Command::Fmt { check, files } => fmt(check, &files),
         Command::Lsp => fsm_codegen::lsp::run_stdio().map(|()| ExitCode::SUCCESS),
-        Command::Promela {
-            file,
-            peer,
-            capacity,
-            loss,
-            dup,
-            history,
-            output,
-        } => {
-            let (a, b) = load_pair(&file, peer.as_deref())?;
-            let peers = peers(&a, &b, &history)?;
-            let network = fsm_codegen::explore::Network {
-                order: fsm_codegen::explore::Order::Fifo,
-                capacity,
-                loss,
-                duplication: dup,
-            };
+        Command::Promela { pair, output } => {
+            let network = pair.network(fsm_codegen::explore::Order::Fifo)?;
+            let (a, b) = pair.load()?;
+            let peers = peers(&a, &b, &pair.history)?;
             let text = fsm_codegen::promela::promela(&peers[0], &peers[1], network)?;
             write_output(output.as_deref(), &text)?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Explore {
-            file,
-            peer,
+            pair,
             unordered,
-            capacity,
-            loss,
-            dup,
-            history,
             max_states,
             svg,
             finding,
         } => explore(
-            &file,
-            peer.as_deref(),
-            fsm_codegen::explore::Network {
-                order: if unordered {
-                    fsm_codegen::explore::Order::Unordered
-                } else {
-                    fsm_codegen::explore::Order::Fifo
-                },
-                capacity,
-                loss,
-                duplication: dup,
+            &pair,
+            if unordered {
+                fsm_codegen::explore::Order::Unordered
+            } else {
+                fsm_codegen::explore::Order::Fifo
             },
-            &history,
             max_states,
             svg.as_deref().map(|s| (s, finding)),
         ),
@@ -463,29 +465,15 @@ fn first_difference(a: &str, b: &str) -> usize {
 /// one message.
 /// `fsm explore`: the report on standard output, the chart to `svg`.
 fn explore(
-    file: &Path,
-    peer: Option<&Path>,
-    network: fsm_codegen::explore::Network,
-    history: &[String],
+    pair: &Pair,
+    order: fsm_codegen::explore::Order,
     max_states: usize,
     svg: Option<(&Path, usize)>,
 ) -> Result<ExitCode, String> {
-    use fsm_codegen::explore::{MAX_BUDGET, MAX_CAPACITY};
     use fsm_codegen::explore::{chart, describe, explore, report};
-    if network.capacity == 0 || network.capacity > MAX_CAPACITY {
-        return Err(format!(
-            "--capacity {}: a channel holds 1 to {MAX_CAPACITY} messages",
-            network.capacity
-        ));
-    }
-    if network.loss > MAX_BUDGET || network.duplication > MAX_BUDGET {
-        return Err(format!(
-            "--loss {} --dup {}: each budget is at most {MAX_BUDGET}",
-            network.loss, network.duplication
-        ));
-    }
-    let (a, b) = load_pair(file, peer)?;
-    let peers = peers(&a, &b, history)?;
+    let network = pair.network(order)?;
+    let (a, b) = pair.load()?;
+    let peers = peers(&a, &b, &pair.history)?;
     let e = explore(&peers[0], &peers[1], network, max_states);
     // A reader that stops early (`| head`) is not an error.
     let _ = std::io::stdout().write_all(report(&peers[0], &peers[1], network, &e).as_bytes());

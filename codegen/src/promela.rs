@@ -35,7 +35,7 @@
 
 use std::fmt::Write as _;
 
-use crate::explore::{Network, Order, Peer, message_table, table};
+use crate::explore::{Network, Order, Peer, end_states, message_table, table};
 use crate::model::Model;
 
 /// Promela's reserved words and the names the model itself declares: a
@@ -288,13 +288,12 @@ fn side(
 /// The network: losses, duplications, and the deadlock check.
 fn net(out: &mut String, a: &Model, b: &Model, capacity: usize) {
     let end = |letter: &str, m: &Model| -> String {
-        let mut ends = vec![m.initial().index()];
-        for s in 0..m.states.len() {
-            if !m.edges().any(|e| e.from.index() == s) && !ends.contains(&s) {
-                ends.push(s);
-            }
-        }
-        let alternatives: Vec<String> = ends.iter().map(|s| format!("s{letter} == {s}")).collect();
+        let alternatives: Vec<String> = end_states(m)
+            .iter()
+            .enumerate()
+            .filter(|(_, end)| **end)
+            .map(|(s, _)| format!("s{letter} == {s}"))
+            .collect();
         format!("({})", alternatives.join(" || "))
     };
     let _ = writeln!(

@@ -33,7 +33,6 @@
 //! which [`chart`] draws as a message sequence chart.
 
 use std::collections::{HashMap, VecDeque};
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use petgraph::algo::tarjan_scc;
@@ -252,6 +251,15 @@ pub(crate) struct Row {
     pub(crate) receptions: Vec<Vec<(EventId, Outcome)>>,
 }
 
+/// Per state of `model`, whether a side resting there with nothing in
+/// flight has ended (the initial state, or one with no way out) rather
+/// than deadlocked.
+pub(crate) fn end_states(model: &Model) -> Vec<bool> {
+    (0..model.states.len())
+        .map(|s| StateId(s) == model.initial() || !model.edges().any(|e| e.from.0 == s))
+        .collect()
+}
+
 /// The union of both specs' message names, in the order moves index them.
 pub(crate) fn message_table(a: &Peer<'_>, b: &Peer<'_>) -> Vec<String> {
     let mut messages: Vec<String> = Vec::new();
@@ -266,7 +274,7 @@ pub(crate) fn message_table(a: &Peer<'_>, b: &Peer<'_>) -> Vec<String> {
 /// `peer`'s moves, for every state and every value of its history
 /// guards that entering some state can give (the initial values too).
 pub(crate) fn table(peer: &Peer<'_>, messages: &[String]) -> Table {
-    let mut side = Side::new(peer, messages);
+    let side = Side::new(peer, messages);
     let model = peer.model;
     let mut bit_values = vec![side.entered(0, model.initial())];
     for s in 0..model.states.len() {
@@ -285,8 +293,8 @@ pub(crate) fn table(peer: &Peer<'_>, messages: &[String]) -> Table {
             let mut spontaneous = Vec::new();
             for k in 0..side.spontaneous.len() {
                 let e = side.spontaneous[k];
-                for o in side.outcomes(state, bits, e).iter() {
-                    spontaneous.push((e, o.clone()));
+                for o in side.outcomes(state, bits, e) {
+                    spontaneous.push((e, o));
                 }
             }
             let mut receptions = Vec::new();
@@ -294,8 +302,8 @@ pub(crate) fn table(peer: &Peer<'_>, messages: &[String]) -> Table {
                 let mut r = Vec::new();
                 for k in 0..side.raised_by[m].len() {
                     let e = side.raised_by[m][k];
-                    for o in side.outcomes(state, bits, e).iter() {
-                        r.push((e, o.clone()));
+                    for o in side.outcomes(state, bits, e) {
+                        r.push((e, o));
                     }
                 }
                 receptions.push(r);
@@ -323,7 +331,6 @@ struct Side<'a> {
     sends: Vec<Option<u8>>,
     /// Events the world raises: calls and timers.
     spontaneous: Vec<EventId>,
-    cache: HashMap<(StateId, u64, EventId), Rc<[Outcome]>>,
 }
 
 impl<'a> Side<'a> {
@@ -362,7 +369,6 @@ impl<'a> Side<'a> {
                 .filter(|(_, e)| e.kind != EventKind::Segment)
                 .map(|(i, _)| EventId(i))
                 .collect(),
-            cache: HashMap::new(),
         }
     }
 
@@ -373,10 +379,7 @@ impl<'a> Side<'a> {
 
     /// Every distinct pair `event` can fire at `state` under some value of
     /// the free guards.
-    fn outcomes(&mut self, state: StateId, bits: u64, event: EventId) -> Rc<[Outcome]> {
-        if let Some(o) = self.cache.get(&(state, bits, event)) {
-            return o.clone();
-        }
+    fn outcomes(&self, state: StateId, bits: u64, event: EventId) -> Vec<Outcome> {
         let model = self.model;
         let candidates = model.candidates(state, event);
         let mut vars: Vec<GuardId> = candidates
@@ -429,8 +432,6 @@ impl<'a> Side<'a> {
                 }
             }
         }
-        let out: Rc<[Outcome]> = out.into();
-        self.cache.insert((state, bits, event), out.clone());
         out
     }
 }
@@ -738,11 +739,7 @@ pub fn explore(a: &Peer<'_>, b: &Peer<'_>, network: Network, max_states: usize) 
         dup: network.duplication,
     };
     // A state with no way out, per side: an end when nothing is in flight.
-    let ends: [Vec<bool>; 2] = [a, b].map(|p| {
-        (0..p.model.states.len())
-            .map(|s| StateId(s) == p.model.initial() || !p.model.edges().any(|e| e.from.0 == s))
-            .collect()
-    });
+    let ends = [a, b].map(|p| end_states(p.model));
     let mut store = Store::new(layout.width());
     let mut key = Vec::with_capacity(64);
     layout.encode(&init, &mut key);

@@ -2,6 +2,7 @@
 //! and the message sequence chart of a finding's schedule.
 
 use super::{Exploration, Finding, Move, Network, Order, Peer};
+use crate::model::{Model, Transition};
 use crate::msc;
 use crate::stats::grouped;
 use crate::syntax::EventKind;
@@ -67,17 +68,14 @@ pub fn chart(
                     line: Some(format!("line {}", tr.line)),
                     event: Some(e.name.text.clone()),
                 });
-                for a in &tr.actions {
-                    if let Some(m) = model.actions[a.index()].sends {
-                        let label = model.messages[m.index()].name.text.clone();
-                        flight[1 - side].push(chart.messages.len());
-                        chart.messages.push(msc::Message {
-                            from: side,
-                            sent: row,
-                            label,
-                            ..Default::default()
-                        });
-                    }
+                for label in sent(model, tr) {
+                    flight[1 - side].push(chart.messages.len());
+                    chart.messages.push(msc::Message {
+                        from: side,
+                        sent: row,
+                        label: label.to_owned(),
+                        ..Default::default()
+                    });
                 }
             }
             Move::Unspecified { side, message } => {
@@ -113,6 +111,14 @@ pub fn chart(
     }
     chart.verdict = Some(describe(finding));
     chart
+}
+
+/// The messages a transition's actions put on the wire, in order.
+fn sent<'m>(model: &'m Model, tr: &'m Transition) -> impl Iterator<Item = &'m str> + 'm {
+    tr.actions
+        .iter()
+        .filter_map(|a| model.actions[a.index()].sends)
+        .map(|m| model.messages[m.index()].name.text.as_str())
 }
 
 fn side_letter(side: usize) -> &'static str {
@@ -166,12 +172,7 @@ pub fn describe_move(a: &Peer<'_>, b: &Peer<'_>, exploration: &Exploration, mv: 
                     model.events[event.index()].name.text
                 ),
             };
-            let sent: Vec<&str> = tr
-                .actions
-                .iter()
-                .filter_map(|a| model.actions[a.index()].sends)
-                .map(|m| model.messages[m.index()].name.text.as_str())
-                .collect();
+            let sent: Vec<&str> = sent(model, tr).collect();
             format!(
                 "{what}: {} -{}-> {} (line {}){}",
                 model.states[edge.from.index()].name.text,
