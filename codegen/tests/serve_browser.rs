@@ -122,6 +122,25 @@ async fn until(c: &Client, limit: Duration, what: &str, expr: &str) -> Value {
     }
 }
 
+/// Opens tcp.fsm's page and waits for its figure and its event stream.
+async fn open_live(c: &Client, served: &Served) {
+    c.goto(&served.url("/")).await.unwrap();
+    until(
+        c,
+        TIMEOUT,
+        "the figure",
+        "document.querySelector('#figure svg #state-CLOSED')",
+    )
+    .await;
+    until(
+        c,
+        TIMEOUT,
+        "the event stream",
+        "document.getElementById('status').textContent.startsWith('live')",
+    )
+    .await;
+}
+
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -234,21 +253,7 @@ fn the_page_watches_a_handshake_and_draws_its_ladder() {
     let driver = start_driver(&driver_bin);
     runtime().block_on(async {
         let c = browser(&driver, &chromium).await;
-        c.goto(&served.url("/")).await.unwrap();
-        until(
-            &c,
-            TIMEOUT,
-            "the figure",
-            "document.querySelector('#figure svg #state-CLOSED')",
-        )
-        .await;
-        until(
-            &c,
-            TIMEOUT,
-            "the event stream",
-            "document.getElementById('status').textContent.startsWith('live')",
-        )
-        .await;
+        open_live(&c, &served).await;
         // The tour, two steps of its first sequence: where the server says.
         let (_, tour) = json(served.page, "GET", "/api/tour", "");
         let second = &tour["sequences"][0][1];
@@ -468,21 +473,7 @@ fn the_page_watches_a_live_echo_walk_both_typical_paths() {
         .collect();
     runtime().block_on(async {
         let c = browser(&driver, &chromium).await;
-        c.goto(&served.url("/")).await.unwrap();
-        until(
-            &c,
-            TIMEOUT,
-            "the figure",
-            "document.querySelector('#figure svg #state-CLOSED')",
-        )
-        .await;
-        until(
-            &c,
-            TIMEOUT,
-            "the event stream",
-            "document.getElementById('status').textContent.startsWith('live')",
-        )
-        .await;
+        open_live(&c, &served).await;
         live_echo(served.watch);
         for id in &typical {
             let expr =
