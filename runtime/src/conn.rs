@@ -363,6 +363,7 @@ impl Tcb {
             rto_deadline: self.rto_deadline,
             sack_ok: self.sack_ok,
             ssthresh: self.cc.ssthresh,
+            unsent: self.has_unsent(),
         }
     }
 
@@ -2098,7 +2099,9 @@ fn next_data(t: &mut Tcb, config: &Config, now: Instant, dst: SocketAddrV4) -> O
         // Karn: the timed segment went out again.
         t.rtt_probe = None;
     }
-    t.rec.on_sent(seq, end, now, beyond_cwnd.min(len as u32));
+    let rto_at = t.rto_deadline.unwrap_or(now + t.rtt.rto());
+    t.rec
+        .on_sent(seq, end, now, beyond_cwnd.min(len as u32), rto_at);
     arm_rto(t, now, fresh);
     let sack = t.take_sack();
     t.acked_now();

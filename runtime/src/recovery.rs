@@ -101,8 +101,9 @@ vocabulary! {
         /// The scoreboard holds SACKed data.
         Sacked = "sacked",
         /// A tail loss probe may be armed (RFC 8985 7.2): SACK was
-        /// negotiated, data is outstanding, and no probe has gone out
-        /// since the last new ACK.
+        /// negotiated, data is outstanding or waits to be sent, and no
+        /// probe has gone out since the last new ACK. (With nothing
+        /// outstanding, `arm_probe`'s timer starts with the next new data.)
         ProbeAllowed = "probe_allowed",
     }
 }
@@ -150,7 +151,10 @@ vocabulary! {
         /// least 2 ms),
         /// plus 200 ms for the peer's delayed ACK when one segment is in
         /// flight; not armed if the retransmission timer expires first
-        /// (RFC 8985 7.2), nor with nothing in flight.
+        /// (RFC 8985 7.2). New data sent before the next new ACK restarts
+        /// it, from the flight then (RFC 8985 7.2: "after transmitting new
+        /// data"), so an ACK of all but a segment, or of everything, still
+        /// leaves a probe behind the burst it clocks out.
         ArmProbe = "arm_probe",
         /// A tail loss probe (RFC 8985 7.3): one new segment if there is
         /// one and the peer's window allows, else the last segment sent,
@@ -203,6 +207,9 @@ impl Default for Side<RecoveryWords> {
 
 /// DupThresh (RFC 5681 3.2, RFC 6675).
 const DUP_THRESH: u32 = 3;
+/// RFC 8985 7.2's WCDelAckT: what the peer may hold the ACK of a lone
+/// segment back for.
+const DELAYED_ACK: Duration = Duration::from_millis(200);
 
 /// What the guards and actions read of the connection when an event is
 /// raised.
@@ -229,6 +236,8 @@ pub struct Facts {
     pub sack_ok: bool,
     /// ssthresh, from the congestion machine.
     pub ssthresh: u32,
+    /// Data waits in the send buffer, not yet sent.
+    pub unsent: bool,
 }
 
 /// One segment sent and not yet acknowledged.
@@ -291,6 +300,8 @@ pub struct Losses {
     /// RACK.rtt.
     rack_rtt: Duration,
     min_rtt: Option<Duration>,
+    /// The RTT the ACK taken in last measured, from a segment sent once.
+    sample: Option<Duration>,
     /// A segment was delivered after one sent later (RACK.reord).
     reordering: bool,
     /// When the reordering timer expires, if armed.
@@ -301,6 +312,9 @@ pub struct Losses {
     probed: bool,
     /// A probe waits to go out.
     probe_pending: bool,
+    /// The PTO and SMSS `arm_probe` armed the probe timer with since the
+    /// last new ACK: new data sent restarts it.
+    probe_on_send: Option<(Duration, u32)>,
     prr: Option<Prr>,
     /// Bytes Limited Transmit lets go beyond cwnd.
     limited: u32,
@@ -321,11 +335,13 @@ impl Losses {
             rack: None,
             rack_rtt: Duration::ZERO,
             min_rtt: None,
+            sample: None,
             reordering: false,
             reorder_deadline: None,
             probe_deadline: None,
             probed: false,
             probe_pending: false,
+            probe_on_send: None,
             prr: None,
             limited: 0,
             last_transition: None,
@@ -351,11 +367,13 @@ impl Losses {
             rack,
             rack_rtt,
             min_rtt,
+            sample,
             reordering,
             reorder_deadline,
             probe_deadline,
             probed,
             probe_pending,
+            probe_on_send,
             prr,
             limited,
             last_transition: _,
@@ -368,13 +386,19 @@ impl Losses {
         }
         rack.map(|(_, end)| end).hash(h);
         opt_time(h, now, rack.map(|(at, _)| at));
-        (rack_rtt, min_rtt, reordering, probed, probe_pending).hash(h);
-        (prr, limited).hash(h);
+        (rack_rtt, min_rtt, sample, reordering, probed, probe_pending).hash(h);
+        (prr, limited, probe_on_send).hash(h);
         opt_time(h, now, *reorder_deadline);
         opt_time(h, now, *probe_deadline);
     }
 
     // ---- the scoreboard ------------------------------------------------------
+
+    /// The shortest RTT the last ACK measured, from the segments it
+    /// delivered that were sent once (none if it delivered none).
+    pub fn rtt_sample(&self) -> Option<Duration> {
+        self.sample
+    }
 
     /// Bytes in flight by RFC 6675's estimate: outstanding, less what the
     /// peer SACKed and what is marked lost.
@@ -449,8 +473,18 @@ impl Losses {
 
     /// `start..end` went out at `now`: a record for new data, or the
     /// records it covers sent again. Sending counts against PRR's quota
-    /// and spends Limited Transmit's allowance for new data beyond `cwnd`.
-    pub fn on_sent(&mut self, start: SeqNum, end: SeqNum, now: Instant, beyond_cwnd: u32) {
+    /// and spends Limited Transmit's allowance for new data beyond `cwnd`;
+    /// new data restarts a probe timer `arm_probe` armed since the last
+    /// new ACK, unless it would expire after the retransmission timer
+    /// (`rto_at`).
+    pub fn on_sent(
+        &mut self,
+        start: SeqNum,
+        end: SeqNum,
+        now: Instant,
+        beyond_cwnd: u32,
+        rto_at: Instant,
+    ) {
         let len = end.distance(start).max(0) as u32;
         if len == 0 {
             return;
@@ -470,6 +504,16 @@ impl Losses {
                 lost: false,
                 retransmitted: false,
             });
+            if let Some((pto, smss)) = self.probe_on_send {
+                let flight = end.distance(self.board[0].start).max(0) as u32;
+                let delayed_ack = if flight <= smss {
+                    DELAYED_ACK
+                } else {
+                    Duration::ZERO
+                };
+                let at = now + pto + delayed_ack;
+                self.probe_deadline = (at < rto_at).then_some(at);
+            }
             return;
         }
         self.split(start);
@@ -510,6 +554,7 @@ impl Losses {
         sack_ok: bool,
     ) -> u32 {
         let mut delivered = 0;
+        self.sample = None;
         if self.board.front().is_some_and(|s| s.start.lt(ack)) {
             self.split(ack);
             while let Some(&s) = self.board.front()
@@ -569,6 +614,7 @@ impl Losses {
         }
         if !s.retransmitted {
             self.min_rtt = Some(self.min_rtt.map_or(rtt, |m| m.min(rtt)));
+            self.sample = Some(self.sample.map_or(rtt, |m| m.min(rtt)));
             // Delivered after a segment sent later (step 3).
             if self.rack.is_some_and(|(_, end)| s.end.lt(end)) {
                 self.reordering = true;
@@ -636,7 +682,9 @@ impl Losses {
             }
             Guard::CoversRecovery => facts.snd_una.ge(self.recover),
             Guard::Sacked => self.sacked_bytes > 0,
-            Guard::ProbeAllowed => facts.sack_ok && facts.snd_max.gt(facts.snd_una) && !self.probed,
+            Guard::ProbeAllowed => {
+                facts.sack_ok && (facts.snd_max.gt(facts.snd_una) || facts.unsent) && !self.probed
+            }
         }
     }
 
@@ -644,6 +692,7 @@ impl Losses {
     /// and Limited Transmit's allowance is spent.
     pub fn new_ack(&mut self) {
         self.probe_deadline = None;
+        self.probe_on_send = None;
         self.probed = false;
         self.limited = 0;
     }
@@ -734,18 +783,24 @@ impl Losses {
             Action::ArmProbe => {
                 // (At least 2 ms, against the timer's granularity: a
                 // loopback SRTT is a few microseconds.)
-                let mut pto = facts
+                let pto = facts
                     .srtt
                     .map_or(Duration::from_secs(1), |s| 2 * s)
                     .max(Duration::from_millis(2));
-                if flight <= smss {
-                    pto += Duration::from_millis(200);
-                }
-                let at = facts.now + pto;
+                // New data sent after this ACK restarts the timer.
+                self.probe_on_send = Some((pto, smss));
+                let at = facts.now
+                    + pto
+                    + if flight <= smss {
+                        DELAYED_ACK
+                    } else {
+                        Duration::ZERO
+                    };
                 self.probe_deadline =
                     (flight > 0 && facts.rto_deadline.is_none_or(|rto| at < rto)).then_some(at);
             }
             Action::SendProbe => {
+                self.probe_on_send = None;
                 self.probed = true;
                 self.probe_pending = true;
                 self.probe_deadline = None;
@@ -810,4 +865,74 @@ pub mod rack_tlp {
 /// Fast retransmit and NewReno's partial ACKs, without SACK.
 pub mod new_reno {
     crate::recovery_machine!("../examples/specs/recovery/newreno.fsm");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SMSS: u32 = 1000;
+
+    fn facts(now: Instant, snd_una: SeqNum, snd_max: SeqNum, rto: Instant) -> Facts {
+        Facts {
+            now,
+            smss: SMSS,
+            snd_una,
+            snd_max,
+            dupacks: 0,
+            delivered: 0,
+            srtt: Some(Duration::from_micros(100)),
+            rto_deadline: (snd_max != snd_una).then_some(rto),
+            sack_ok: true,
+            ssthresh: u32::MAX,
+            unsent: true,
+        }
+    }
+
+    /// RFC 8985 7.2: the probe timer runs after new data is sent, so an
+    /// ACK that leaves one segment (or nothing) outstanding still leaves a
+    /// probe behind the burst it clocks out, not only the RTO.
+    #[test]
+    fn new_data_after_an_arming_ack_restarts_the_probe_timer() {
+        let recovery = Recovery::rack_tlp();
+        let mut l = Losses::new(recovery.machine());
+        let t0 = Instant::now();
+        let rto = t0 + Duration::from_millis(20);
+        let mut effects = Effects::default();
+        let s = |n: u32| SeqNum(1 + n * SMSS);
+        l.start(SeqNum(0));
+        for n in 0..3 {
+            l.on_sent(s(n), s(n + 1), t0, 0, rto);
+        }
+        // An ACK of all but the last segment: one in flight, so the PTO
+        // (with the peer's delayed ACK) falls after the RTO: not armed.
+        let t1 = t0 + Duration::from_micros(100);
+        l.on_ack(s(2), &Default::default(), s(3), t1, true);
+        l.new_ack();
+        l.perform(Action::ArmProbe, &facts(t1, s(2), s(3), rto), &mut effects);
+        assert_eq!(l.probe_deadline, None);
+        // The ACK clocks out two new segments: now the PTO runs.
+        l.on_sent(s(3), s(4), t1, 0, rto);
+        assert_eq!(l.probe_deadline, Some(t1 + Duration::from_millis(2)));
+        l.on_sent(s(4), s(5), t1, 0, rto);
+        assert_eq!(l.probe_deadline, Some(t1 + Duration::from_millis(2)));
+        // An ACK of everything: nothing in flight, nothing armed...
+        let t2 = t1 + Duration::from_micros(100);
+        l.on_ack(s(5), &Default::default(), s(5), t2, true);
+        l.new_ack();
+        l.perform(Action::ArmProbe, &facts(t2, s(5), s(5), rto), &mut effects);
+        assert_eq!(l.probe_deadline, None);
+        // ...until new data goes out.
+        let t3 = t2 + Duration::from_micros(10);
+        l.on_sent(s(5), s(6), t3, 0, t3 + Duration::from_millis(20));
+        l.on_sent(s(6), s(7), t3, 0, t3 + Duration::from_millis(20));
+        assert_eq!(l.probe_deadline, Some(t3 + Duration::from_millis(2)));
+        // A probe that would expire after the RTO is not armed.
+        l.on_sent(s(7), s(8), t3, 0, t3 + Duration::from_millis(1));
+        assert_eq!(l.probe_deadline, None);
+        // A new ACK ends it all: no restart without a new arm_probe.
+        l.new_ack();
+        l.on_sent(s(8), s(9), t3, 0, rto);
+        assert_eq!(l.probe_deadline, None);
+    }
 }
