@@ -447,6 +447,7 @@ fn congestion_fsm_has_no_errors_and_no_warnings() {
         "congestion.fsm",
         "examples/specs/congestion/tahoe.fsm",
         "examples/specs/congestion/no_congestion_control.fsm",
+        "examples/specs/congestion/bbr.fsm",
     ] {
         let path = format!("{}/../{file}", env!("CARGO_MANIFEST_DIR"));
         let spec = fsm_codegen::load(&path).unwrap_or_else(|e| panic!("{e}"));

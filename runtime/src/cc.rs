@@ -50,6 +50,7 @@
 use crate::side::{Side, SideMachine};
 use crate::vocab::{StateRef, Words, vocabulary};
 use crate::wire::SeqNum;
+use std::time::{Duration, Instant};
 
 vocabulary! {
     /// What happened, as the congestion machine hears it.
@@ -76,6 +77,16 @@ vocabulary! {
         CoversRecovery = "covers_recovery",
         /// The timer expired again with no new ACK since it last did.
         BackedOff = "backed_off",
+        /// The bandwidth estimate grew by less than a quarter in each of
+        /// the last three rounds (BBR's full pipe).
+        FilledPipe = "filled_pipe",
+        /// FlightSize is at most the estimated BDP (bandwidth × min RTT),
+        /// or nothing is estimated yet.
+        Drained = "drained",
+        /// The min RTT was last measured (or lowered) more than 10 s ago.
+        MinRttExpired = "min_rtt_expired",
+        /// cwnd has been at 4 segments for 200 ms and a round.
+        ProbeRttDone = "probe_rtt_done",
     }
 }
 
@@ -116,6 +127,27 @@ vocabulary! {
         Deflate = "deflate",
         /// cwnd = SMSS, the loss window (RFC 5681 3.1).
         LossWindow = "loss_window",
+        /// The path model, BBR's: bytes delivered (acknowledged or SACKed
+        /// for the first time) counted; a round ends once what was in
+        /// flight when it began is delivered, and gives a bandwidth sample
+        /// (bytes delivered in the round over its duration), kept as the
+        /// maximum of the last 10 rounds; the min RTT the least RTT
+        /// measured in 10 s (a new sample replaces an older minimum).
+        Model = "model",
+        /// cwnd = min(cwnd + delivered, 2 × BDP), at least 4 × SMSS:
+        /// grow back towards twice the estimated BDP, never above it
+        /// (no cap while nothing is estimated).
+        ModelWindow = "model_window",
+        /// cwnd = max(BDP, 4 × SMSS): let the queue that a start built
+        /// drain.
+        DrainWindow = "drain_window",
+        /// cwnd = 4 × SMSS, to measure the RTT with an empty queue; the
+        /// first one starts the 200 ms and the round that
+        /// [`ProbeRttDone`](Guard::ProbeRttDone) waits for.
+        ProbeRttWindow = "probe_rtt_window",
+        /// ssthresh = cwnd: a loss does not shrink the window; PRR (the
+        /// recovery machine's) sends one for one as the peer delivers.
+        KeepWindow = "keep_window",
     }
 }
 
@@ -172,6 +204,142 @@ pub struct Facts {
     pub snd_max: SeqNum,
     /// The timer expired before, with no new ACK since.
     pub backed_off: bool,
+    /// When the event was raised.
+    pub now: Instant,
+    /// Bytes the ACK at hand delivered: acknowledged or SACKed for the
+    /// first time.
+    pub delivered: u32,
+    /// The shortest RTT the ACK at hand measured, from segments sent once.
+    pub rtt: Option<Duration>,
+}
+
+/// BBR's model of the path (draft-ietf-ccwg-bbr 4.1, rounds and samples
+/// taken per round trip rather than per packet): what the `model` action
+/// keeps and the `model_window`, `drain_window` and `probe_rtt_window`
+/// actions and the BBR guards read.
+#[derive(Clone, Debug, Default, Hash)]
+pub struct PathModel {
+    /// Bytes delivered so far.
+    pub delivered: u64,
+    /// Rounds completed.
+    pub rounds: u64,
+    /// When the current round began, and `delivered` then.
+    round_start: Option<(Instant, u64)>,
+    /// The round ends when `delivered` reaches this.
+    round_end: u64,
+    /// Bandwidth samples of the last 10 rounds, bytes per second.
+    samples: [u64; BW_ROUNDS],
+    /// The least RTT measured within `MIN_RTT_WINDOW`, and when.
+    min_rtt: Option<(Duration, Instant)>,
+    /// The bandwidth to beat by a quarter, and the rounds it was not.
+    full_bw: u64,
+    full_bw_rounds: u32,
+    /// Since when, and from which round, cwnd has been at 4 segments.
+    probe_rtt: Option<(Instant, u64)>,
+}
+
+const BW_ROUNDS: usize = 10;
+/// The largest window (RFC 7323 2.3).
+const MAX_WINDOW: u32 = 1 << 30;
+const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
+const PROBE_RTT_TIME: Duration = Duration::from_millis(200);
+/// BBR's smallest window, in segments.
+const MIN_SEGMENTS: u32 = 4;
+
+impl PathModel {
+    /// The bandwidth estimate, bytes per second (0 before a round ends).
+    pub fn bandwidth(&self) -> u64 {
+        self.samples.iter().copied().max().unwrap_or(0)
+    }
+
+    /// The min RTT, once measured.
+    pub fn min_rtt(&self) -> Option<Duration> {
+        self.min_rtt.map(|(d, _)| d)
+    }
+
+    /// Bandwidth × min RTT, bytes, once both are measured.
+    pub fn bdp(&self) -> Option<u32> {
+        let bw = self.bandwidth();
+        let rtt = self.min_rtt()?;
+        (bw > 0).then(|| {
+            let b = u128::from(bw) * rtt.as_nanos() / 1_000_000_000;
+            u32::try_from(b).unwrap_or(u32::MAX)
+        })
+    }
+
+    fn update(&mut self, facts: &Facts) {
+        let now = facts.now;
+        self.delivered += u64::from(facts.delivered);
+        if let Some(rtt) = facts.rtt {
+            let expired = self.min_rtt.is_none_or(|(m, at)| {
+                rtt <= m || now.saturating_duration_since(at) > MIN_RTT_WINDOW
+            });
+            if expired {
+                self.min_rtt = Some((rtt, now));
+            }
+        }
+        let Some((began, delivered_then)) = self.round_start else {
+            self.start_round(now, facts.flight);
+            return;
+        };
+        // A round shorter than the min RTT measures a burst of ACKs, not
+        // the path (the rate sample's interval rule): it goes on.
+        let took = now.saturating_duration_since(began);
+        if self.delivered < self.round_end || self.min_rtt().is_none_or(|m| took < m) {
+            return;
+        }
+        let took = took.as_nanos().max(1);
+        let bytes = u128::from(self.delivered - delivered_then);
+        let sample = u64::try_from(bytes * 1_000_000_000 / took).unwrap_or(u64::MAX);
+        self.rounds += 1;
+        self.samples[(self.rounds % BW_ROUNDS as u64) as usize] = sample;
+        // Full pipe (draft-ietf-ccwg-bbr 4.3.1.2): three rounds without
+        // a quarter's growth.
+        let bw = self.bandwidth();
+        if bw >= self.full_bw.saturating_add(self.full_bw / 4) {
+            self.full_bw = bw;
+            self.full_bw_rounds = 0;
+        } else {
+            self.full_bw_rounds += 1;
+        }
+        self.start_round(now, facts.flight);
+    }
+
+    fn start_round(&mut self, now: Instant, flight: u32) {
+        self.round_start = Some((now, self.delivered));
+        self.round_end = self.delivered + u64::from(flight.max(1));
+    }
+
+    fn fingerprint<H: std::hash::Hasher>(&self, now: Instant, h: &mut H) {
+        use crate::fingerprint::opt_time;
+        use std::hash::Hash;
+        let PathModel {
+            delivered,
+            rounds,
+            round_start,
+            round_end,
+            samples,
+            min_rtt,
+            full_bw,
+            full_bw_rounds,
+            probe_rtt,
+        } = self;
+        (
+            delivered,
+            rounds,
+            round_end,
+            samples,
+            full_bw,
+            full_bw_rounds,
+        )
+            .hash(h);
+        round_start.map(|(_, d)| d).hash(h);
+        opt_time(h, now, round_start.map(|(at, _)| at));
+        min_rtt.map(|(d, _)| d).hash(h);
+        opt_time(h, now, min_rtt.map(|(_, at)| at));
+        probe_rtt.map(|(_, r)| r).hash(h);
+        opt_time(h, now, probe_rtt.map(|(at, _)| at));
+    }
 }
 
 /// A connection's congestion state: the machine's state and the numbers
@@ -190,6 +358,8 @@ pub struct Window {
     avoidance: u32,
     /// The initial window in segments; `None`: RFC 6928's.
     initial_segments: Option<u32>,
+    /// BBR's path model, kept by the `model` action.
+    pub model: PathModel,
     /// The pair fired last (a self-loop is traced once).
     pub(crate) last_transition: Option<u32>,
 }
@@ -210,13 +380,14 @@ impl Window {
             recover: SeqNum(0),
             avoidance: 0,
             initial_segments,
+            model: PathModel::default(),
             last_transition: None,
         }
     }
 
-    /// Feeds everything but the pair traced last to `h` (see
-    /// [`crate::fingerprint`]).
-    pub(crate) fn fingerprint<H: std::hash::Hasher>(&self, h: &mut H) {
+    /// Feeds everything but the pair traced last to `h`, times relative to
+    /// `now` (see [`crate::fingerprint`]).
+    pub(crate) fn fingerprint<H: std::hash::Hasher>(&self, now: Instant, h: &mut H) {
         use std::hash::Hash;
         let Window {
             state,
@@ -225,9 +396,11 @@ impl Window {
             recover,
             avoidance,
             initial_segments,
+            model,
             last_transition: _,
         } = self;
         (state, cwnd, ssthresh, recover, avoidance, initial_segments).hash(h);
+        model.fingerprint(now, h);
     }
 
     /// The recovery point starts just past the ISS.
@@ -235,12 +408,16 @@ impl Window {
         self.recover = iss + 1;
     }
 
-    /// cwnd, in bytes, for segments of `smss` bytes.
+    /// cwnd, in bytes, for segments of `smss` bytes: at most 2^30, the
+    /// largest window TCP can offer (RFC 7323 2.3), whatever a spec's
+    /// arithmetic reached.
     pub fn cwnd(&self, smss: u32) -> u32 {
-        self.cwnd.unwrap_or_else(|| match self.initial_segments {
-            Some(n) => n.max(1).saturating_mul(smss),
-            None => initial_window(smss),
-        })
+        self.cwnd
+            .unwrap_or_else(|| match self.initial_segments {
+                Some(n) => n.max(1).saturating_mul(smss),
+                None => initial_window(smss),
+            })
+            .min(MAX_WINDOW)
     }
 
     /// The value of `guard` for the event at hand.
@@ -249,6 +426,16 @@ impl Window {
             Guard::BelowSsthresh => self.cwnd(facts.smss) < self.ssthresh,
             Guard::CoversRecovery => facts.ack.ge(self.recover),
             Guard::BackedOff => facts.backed_off,
+            Guard::FilledPipe => self.model.full_bw_rounds >= 3,
+            Guard::Drained => self.model.bdp().is_none_or(|bdp| facts.flight <= bdp),
+            Guard::MinRttExpired => self
+                .model
+                .min_rtt
+                .is_some_and(|(_, at)| facts.now.saturating_duration_since(at) > MIN_RTT_WINDOW),
+            Guard::ProbeRttDone => self.model.probe_rtt.is_some_and(|(since, round)| {
+                facts.now.saturating_duration_since(since) >= PROBE_RTT_TIME
+                    && self.model.rounds > round
+            }),
         }
     }
 
@@ -297,6 +484,28 @@ impl Window {
                 self.avoidance = 0;
                 set(self, smss);
             }
+            Action::Model => self.model.update(facts),
+            Action::ModelWindow => {
+                self.model.probe_rtt = None;
+                let floor = MIN_SEGMENTS * smss;
+                let grown = cwnd.saturating_add(facts.delivered);
+                let v = match self.model.bdp() {
+                    Some(bdp) => grown.min(bdp.saturating_mul(2).max(floor)),
+                    None => grown,
+                };
+                set(self, v.max(floor));
+            }
+            Action::DrainWindow => {
+                self.model.probe_rtt = None;
+                let bdp = self.model.bdp().unwrap_or(cwnd);
+                set(self, bdp.max(MIN_SEGMENTS * smss));
+            }
+            Action::ProbeRttWindow => {
+                let round = self.model.rounds;
+                self.model.probe_rtt.get_or_insert((facts.now, round));
+                set(self, MIN_SEGMENTS * smss);
+            }
+            Action::KeepWindow => self.ssthresh = cwnd.max(2 * smss),
         }
         false
     }
@@ -324,7 +533,15 @@ macro_rules! congestion_machine {
             cc,
             CcWords,
             events: [new_ack, dup_ack, third_dup_ack, rto],
-            guards: [below_ssthresh, covers_recovery, backed_off],
+            guards: [
+                below_ssthresh,
+                covers_recovery,
+                backed_off,
+                filled_pipe,
+                drained,
+                min_rtt_expired,
+                probe_rtt_done
+            ],
             actions: [
                 grow_slow_start,
                 grow_avoidance,
@@ -335,7 +552,12 @@ macro_rules! congestion_machine {
                 inflate,
                 deflate_partial,
                 deflate,
-                loss_window
+                loss_window,
+                model,
+                model_window,
+                drain_window,
+                probe_rtt_window,
+                keep_window
             ],
             groups: [],
         );
@@ -346,4 +568,63 @@ macro_rules! congestion_machine {
 /// machine.
 pub mod new_reno {
     crate::congestion_machine!("../congestion.fsm");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn facts(acked: u32) -> Facts {
+        Facts {
+            smss: 1460,
+            flight: 0,
+            acked,
+            ack: SeqNum(acked),
+            snd_max: SeqNum(acked),
+            backed_off: false,
+            now: Instant::now(),
+            delivered: acked,
+            rtt: None,
+        }
+    }
+
+    /// However far a spec's arithmetic takes cwnd (a window that only
+    /// grows saturates at u32::MAX), the sender sees at most 2^30: a
+    /// window of u32::MAX wraps SND.UNA + cwnd round to behind SND.NXT and
+    /// would stop the sender.
+    #[test]
+    fn cwnd_never_exceeds_the_largest_window() {
+        let mut w = Window::new(Congestion::new_reno().machine(), None);
+        for _ in 0..4 {
+            w.perform(Action::GrowSlowStart, &facts(u32::MAX / 2));
+        }
+        assert_eq!(w.cwnd(1460), MAX_WINDOW);
+    }
+
+    /// A round shorter than the min RTT gives no bandwidth sample (a
+    /// burst of ACKs would measure the host, not the path), and the BDP
+    /// is bandwidth × min RTT.
+    #[test]
+    fn the_model_samples_bandwidth_once_per_round_of_at_least_the_min_rtt() {
+        let mut m = PathModel::default();
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let ack = |now, delivered, flight, rtt| Facts {
+            flight,
+            now,
+            delivered,
+            rtt,
+            ..facts(0)
+        };
+        m.update(&ack(t0, 0, 10_000, Some(ms(10))));
+        // 10,000 bytes delivered after 1 ms: the round is over by bytes,
+        // not by time.
+        m.update(&ack(t0 + ms(1), 10_000, 10_000, None));
+        assert_eq!((m.rounds, m.bandwidth()), (0, 0));
+        // 20,000 after 10 ms: 2 MB/s; BDP 20,000 bytes.
+        m.update(&ack(t0 + ms(10), 10_000, 10_000, Some(ms(12))));
+        assert_eq!((m.rounds, m.bandwidth()), (1, 2_000_000));
+        assert_eq!(m.min_rtt(), Some(ms(10)));
+        assert_eq!(m.bdp(), Some(20_000));
+    }
 }

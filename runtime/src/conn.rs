@@ -338,7 +338,20 @@ impl Tcb {
     }
 
     /// What the congestion machine reads for an event carrying `ack`.
-    fn facts(&self, config: &Config, ack: SeqNum, acked: u32) -> Facts {
+    fn facts(&self, config: &Config, now: Instant, ack: SeqNum, acked: u32) -> Facts {
+        self.facts_delivered(config, now, ack, acked, 0)
+    }
+
+    /// As [`Self::facts`], for an ACK that delivered `delivered` bytes
+    /// (acknowledged or SACKed for the first time).
+    fn facts_delivered(
+        &self,
+        config: &Config,
+        now: Instant,
+        ack: SeqNum,
+        acked: u32,
+        delivered: u32,
+    ) -> Facts {
         Facts {
             smss: self.effective_mss(config) as u32,
             flight: self.flight_size(),
@@ -346,6 +359,9 @@ impl Tcb {
             ack,
             snd_max: self.snd_max,
             backed_off: self.retransmissions > 0,
+            now,
+            delivered,
+            rtt: self.rec.rtt_sample().filter(|_| delivered > 0),
         }
     }
 
@@ -490,7 +506,7 @@ impl Tcb {
         fingerprint::opt_time(h, now, *ack_due);
         (retransmissions, syn_retransmitted, dupacks, partial_acks).hash(h);
         (resend_una, unacked_bytes, dup_acks_owed).hash(h);
-        cc.fingerprint(h);
+        cc.fingerprint(now, h);
         rec.fingerprint(now, h);
         fingerprint::time(h, now, challenge.0);
         challenge.1.hash(h);
@@ -578,6 +594,13 @@ pub struct CongestionView {
     pub ssthresh: u32,
     /// Bytes in flight (sent, not yet acknowledged).
     pub flight: u32,
+    /// The smoothed round-trip time (RFC 6298), once measured.
+    pub srtt: Option<std::time::Duration>,
+    /// The path model's bandwidth estimate, bytes per second (0 unless
+    /// the congestion spec runs the `model` action).
+    pub bandwidth: u64,
+    /// The path model's min RTT, once its `model` action measured one.
+    pub min_rtt: Option<std::time::Duration>,
 }
 
 impl<M: Machine> Connection<M> {
@@ -751,6 +774,9 @@ impl<M: Machine> Connection<M> {
             cwnd: t.cc.cwnd(t.effective_mss(&self.config) as u32),
             ssthresh: t.cc.ssthresh,
             flight: t.flight_size(),
+            srtt: t.rtt.srtt(),
+            bandwidth: t.cc.model.bandwidth(),
+            min_rtt: t.cc.model.min_rtt(),
         })
     }
 
@@ -1111,7 +1137,7 @@ impl<M: Machine> Connection<M> {
             let before = effects.enter_recovery;
             t.rec.perform(a, &facts, &mut effects);
             if effects.enter_recovery && !before {
-                let cc_facts = t.facts(&self.config, t.snd_una, 0);
+                let cc_facts = t.facts_delivered(&self.config, env.now, t.snd_una, 0, delivered);
                 if self.fire_cc(env, cc::Event::ThirdDupAck, cc_facts) {
                     effects.retransmit_una = true;
                 }
@@ -1533,7 +1559,8 @@ impl<M: Machine> Connection<M> {
                 t.rtt.restart(rto_after_syn_loss);
             }
             if syn_was_acked {
-                cc_event = Some((cc::Event::NewAck, t.facts(&self.config, ack, acked)));
+                let facts = t.facts_delivered(&self.config, now, ack, acked, delivered);
+                cc_event = Some((cc::Event::NewAck, facts));
                 rec_event = Some(recovery::Event::NewAck);
                 t.rec.new_ack();
             }
@@ -1554,7 +1581,8 @@ impl<M: Machine> Connection<M> {
             && u32::from(inc.window) << t.snd_shift == t.snd_wnd
         {
             t.dupacks += 1;
-            cc_event = Some((cc::Event::DupAck, t.facts(&self.config, ack, 0)));
+            let facts = t.facts_delivered(&self.config, now, ack, 0, delivered);
+            cc_event = Some((cc::Event::DupAck, facts));
             rec_event = Some(recovery::Event::DupAck);
         } else if ack == t.snd_una && sacked_more && t.syn_acked() {
             // RFC 6675's duplicate ACK: it SACKs new data.
@@ -1824,7 +1852,7 @@ impl<M: Machine> Connection<M> {
             // A timeout with data outstanding and the peer's window open is
             // a loss for the congestion machine (not a zero-window probe).
             let loss = (t.snd_wnd != 0 && t.flight_size() > 0)
-                .then(|| t.facts(&self.config, t.snd_una, 0));
+                .then(|| t.facts(&self.config, env.now, t.snd_una, 0));
             t.retransmissions += 1;
             t.rtt.back_off();
             t.rtt_probe = None; // Karn: no samples from retransmitted data
