@@ -225,6 +225,14 @@ struct RaceArgs {
     /// Writes the plot of goodput against loss here (SVG).
     #[arg(long, value_name = "FILE")]
     svg: Option<PathBuf>,
+    /// The congestion spec our TCP runs (default: congestion.fsm,
+    /// NewReno, compiled in), e.g. examples/specs/congestion/bbr.fsm.
+    #[arg(long, value_name = "FILE")]
+    cc_spec: Option<PathBuf>,
+    /// The recovery spec our TCP runs (default: recovery.fsm, RACK-TLP,
+    /// compiled in), e.g. examples/specs/recovery/newreno.fsm.
+    #[arg(long, value_name = "FILE")]
+    recovery_spec: Option<PathBuf>,
 }
 
 fn run_race(args: &RaceArgs) -> ExitCode {
@@ -243,8 +251,35 @@ fn run_race(args: &RaceArgs) -> ExitCode {
         Stack::Kernel { sack: false },
     ];
     let bytes = args.mb << 20;
+    // Checked here, so that a bad spec is told once, with its line.
+    let checked = [
+        args.cc_spec
+            .as_ref()
+            .map(|p| fsm_runtime::cc::Congestion::load(p).map(drop)),
+        args.recovery_spec
+            .as_ref()
+            .map(|p| fsm_runtime::recovery::Recovery::load(p).map(drop)),
+    ];
+    if let Some(Err(e)) = checked.into_iter().flatten().find(Result::is_err) {
+        eprintln!("fsm-lab race: {e}");
+        return ExitCode::FAILURE;
+    }
+    let specs = race::Specs {
+        congestion: args.cc_spec.clone(),
+        recovery: args.recovery_spec.clone(),
+    };
+    let name = |p: &Option<PathBuf>, default: &str| {
+        p.as_ref()
+            .and_then(|p| p.file_name())
+            .map_or(default.to_owned(), |n| n.to_string_lossy().into_owned())
+    };
+    let ours = format!(
+        "ours ({}, {})",
+        name(&args.cc_spec, "congestion.fsm"),
+        name(&args.recovery_spec, "recovery.fsm: RACK-TLP, SACK, PRR")
+    );
     println!(
-        "{} MiB from A to B, MSS {}, relay seed {}, duplication {}, reordering {}",
+        "{} MiB from A to B, MSS {}, relay seed {}, duplication {}, reordering {}; {ours}",
         args.mb,
         race::MSS,
         args.seed,
@@ -266,13 +301,14 @@ fn run_race(args: &RaceArgs) -> ExitCode {
         let mut mb_s = Vec::new();
         for (k, &stack) in stacks.iter().enumerate() {
             eprintln!("{} at {}% loss ...", stack.name(), loss * 100.0);
-            match race::race(
+            match race::race_with(
                 &me,
                 &["race-child"],
                 stack,
                 link,
                 bytes,
                 Duration::from_secs(300),
+                &specs,
             ) {
                 Ok(o) => {
                     eprintln!(
@@ -316,7 +352,7 @@ fn run_race(args: &RaceArgs) -> ExitCode {
                 .zip(series)
                 .map(|(s, points)| fsm_lab::plot::Series {
                     name: match s {
-                        Stack::Ours => "ours (recovery.fsm: RACK-TLP, SACK, PRR)".into(),
+                        Stack::Ours => ours.clone(),
                         Stack::Kernel { sack: true } => "Linux, SACK on".into(),
                         Stack::Kernel { sack: false } => "Linux, SACK off".into(),
                     },

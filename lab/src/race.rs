@@ -197,6 +197,16 @@ fn set_sack(ns: &Netns, on: bool) -> Result<(), String> {
     .map(|_| ())
 }
 
+/// The spec files our TCP runs in a race, if not the defaults compiled in
+/// (congestion.fsm, recovery.fsm).
+#[derive(Clone, Debug, Default)]
+pub struct Specs {
+    /// The congestion spec.
+    pub congestion: Option<std::path::PathBuf>,
+    /// The recovery spec.
+    pub recovery: Option<std::path::PathBuf>,
+}
+
 /// Transfers `bytes` from A to B with `stack` through a relay doing
 /// `link`, the namespaces created for it and removed after. `program`
 /// (with `prefix` before the child's arguments) is a program that calls
@@ -208,6 +218,27 @@ pub fn race(
     link: Link,
     bytes: u64,
     limit: Duration,
+) -> Result<Outcome, String> {
+    race_with(
+        program,
+        prefix,
+        stack,
+        link,
+        bytes,
+        limit,
+        &Specs::default(),
+    )
+}
+
+/// As [`race`], our TCP running `specs`.
+pub fn race_with(
+    program: &Path,
+    prefix: &[&str],
+    stack: Stack,
+    link: Link,
+    bytes: u64,
+    limit: Duration,
+    specs: &Specs,
 ) -> Result<Outcome, String> {
     // Unique per process and per race (tests race in parallel).
     static RACES: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
@@ -227,6 +258,13 @@ pub fn race(
     let child = |role: &str| {
         let mut args: Vec<String> = prefix.iter().map(|s| s.to_string()).collect();
         args.extend([role.into(), stack.name().into(), bytes.to_string()]);
+        if stack == Stack::Ours {
+            for (key, path) in [("cc", &specs.congestion), ("recovery", &specs.recovery)] {
+                if let Some(p) = path {
+                    args.push(format!("{key}={}", p.display()));
+                }
+            }
+        }
         args
     };
     let recv_args = child("recv");
@@ -279,11 +317,30 @@ pub fn race(
 }
 
 /// The processes of a race: `recv STACK BYTES` (in B: prints `BYTES
-/// SECONDS`) or `send STACK BYTES` (in A). Answers the exit code.
+/// SECONDS`) or `send STACK BYTES` (in A), then for our stack
+/// `cc=FILE` and `recovery=FILE` if not the defaults. Answers the exit
+/// code.
 pub fn child(args: &[String]) -> Result<(), String> {
-    let [role, stack, bytes] = args else {
-        return Err(format!("expected ROLE STACK BYTES, got {args:?}"));
+    let [role, stack, bytes, more @ ..] = args else {
+        return Err(format!(
+            "expected ROLE STACK BYTES [cc=FILE] [recovery=FILE], got {args:?}"
+        ));
     };
+    let mut config = race_config();
+    for arg in more {
+        match arg.split_once('=') {
+            Some(("cc", path)) => {
+                config.congestion =
+                    fsm_runtime::cc::Congestion::load(path).map_err(|e| e.to_string())?
+            }
+            Some(("recovery", path)) => {
+                config.recovery =
+                    fsm_runtime::recovery::Recovery::load(path).map_err(|e| e.to_string())?
+            }
+            _ => return Err(format!("unknown argument {arg}")),
+        }
+    }
+    let options = || Options::with_config(config.clone());
     let stack = Stack::named(stack).ok_or_else(|| format!("no stack {stack}"))?;
     let bytes: u64 = bytes.parse().map_err(|e| format!("{bytes}: {e}"))?;
     let e = |e: std::io::Error| e.to_string();
@@ -327,15 +384,15 @@ pub fn child(args: &[String]) -> Result<(), String> {
     Ok(())
 }
 
-/// The endpoint's options for a race: MSS 1,460, buffers as the kernel's
-/// grow to on a LAN (4 MiB).
-fn options() -> Options {
-    Options::with_config(Config {
+/// The endpoint's configuration for a race: MSS 1,460, buffers as the
+/// kernel's grow to on a LAN (4 MiB).
+fn race_config() -> Config {
+    Config {
         mss: MSS,
         send_buffer: 4 << 20,
         recv_buffer: 4 << 20,
         ..Config::loopback(Duration::from_millis(100))
-    })
+    }
 }
 
 /// Writes `bytes` bytes.
