@@ -134,9 +134,11 @@ vocabulary! {
         /// maximum of the last 10 rounds; the min RTT the least RTT
         /// measured in 10 s (a new sample replaces an older minimum).
         Model = "model",
-        /// cwnd = min(cwnd + delivered, 2 × BDP), at least 4 × SMSS:
-        /// grow back towards twice the estimated BDP, never above it
-        /// (no cap while nothing is estimated).
+        /// cwnd = min(cwnd + delivered, 2 × BDP + extra_acked), at least
+        /// 4 × SMSS: grow back towards twice the estimated BDP, never
+        /// above it (no cap while nothing is estimated), with room for the
+        /// bytes ACKs deliver in bursts beyond the bandwidth (BBR's
+        /// extra_acked, the most of the last 10 rounds).
         ModelWindow = "model_window",
         /// cwnd = max(BDP, 4 × SMSS): let the queue that a start built
         /// drain.
@@ -236,6 +238,12 @@ pub struct PathModel {
     full_bw_rounds: u32,
     /// Since when, and from which round, cwnd has been at 4 segments.
     probe_rtt: Option<(Instant, u64)>,
+    /// The ACK-aggregation epoch: since when, and the bytes delivered
+    /// in it.
+    epoch: Option<(Instant, u64)>,
+    /// The most delivered beyond what the bandwidth explains, per round
+    /// of the last 10.
+    extra: [u64; BW_ROUNDS],
 }
 
 const BW_ROUNDS: usize = 10;
@@ -267,9 +275,40 @@ impl PathModel {
         })
     }
 
+    /// The bytes ACKs delivered beyond what the bandwidth estimate
+    /// explains, the most in the last 10 rounds (BBR's extra_acked: a
+    /// receiver that acknowledges in batches, or a host that takes in
+    /// datagrams in batches, makes them arrive in bursts).
+    pub fn extra_acked(&self) -> u64 {
+        self.extra.iter().copied().max().unwrap_or(0)
+    }
+
+    fn aggregation(&mut self, now: Instant, delivered: u64) {
+        let bw = self.bandwidth();
+        let (start, acked) = *self.epoch.get_or_insert((now, 0));
+        let elapsed = now.saturating_duration_since(start).as_nanos();
+        let expected = u64::try_from(u128::from(bw) * elapsed / 1_000_000_000).unwrap_or(u64::MAX);
+        // A new epoch when the ACKs fell back to the estimate (or after
+        // 1 MiB, so that one slow estimate does not count forever).
+        let (start, acked) = if acked <= expected || acked + delivered >= 1 << 20 {
+            (now, 0)
+        } else {
+            (start, acked)
+        };
+        let acked = acked + delivered;
+        self.epoch = Some((start, acked));
+        let elapsed = now.saturating_duration_since(start).as_nanos();
+        let expected = u64::try_from(u128::from(bw) * elapsed / 1_000_000_000).unwrap_or(u64::MAX);
+        let slot = &mut self.extra[(self.rounds % BW_ROUNDS as u64) as usize];
+        *slot = (*slot).max(acked.saturating_sub(expected));
+    }
+
     fn update(&mut self, facts: &Facts) {
         let now = facts.now;
         self.delivered += u64::from(facts.delivered);
+        if self.bandwidth() > 0 {
+            self.aggregation(now, u64::from(facts.delivered));
+        }
         if let Some(rtt) = facts.rtt {
             let expired = self.min_rtt.is_none_or(|(m, at)| {
                 rtt <= m || now.saturating_duration_since(at) > MIN_RTT_WINDOW
@@ -292,7 +331,9 @@ impl PathModel {
         let bytes = u128::from(self.delivered - delivered_then);
         let sample = u64::try_from(bytes * 1_000_000_000 / took).unwrap_or(u64::MAX);
         self.rounds += 1;
-        self.samples[(self.rounds % BW_ROUNDS as u64) as usize] = sample;
+        let slot = (self.rounds % BW_ROUNDS as u64) as usize;
+        self.samples[slot] = sample;
+        self.extra[slot] = 0;
         // Full pipe (draft-ietf-ccwg-bbr 4.3.1.2): three rounds without
         // a quarter's growth.
         let bw = self.bandwidth();
@@ -323,6 +364,8 @@ impl PathModel {
             full_bw,
             full_bw_rounds,
             probe_rtt,
+            epoch,
+            extra,
         } = self;
         (
             delivered,
@@ -337,6 +380,8 @@ impl PathModel {
         opt_time(h, now, round_start.map(|(at, _)| at));
         min_rtt.map(|(d, _)| d).hash(h);
         opt_time(h, now, min_rtt.map(|(_, at)| at));
+        (extra, epoch.map(|(_, a)| a)).hash(h);
+        opt_time(h, now, epoch.map(|(at, _)| at));
         probe_rtt.map(|(_, r)| r).hash(h);
         opt_time(h, now, probe_rtt.map(|(at, _)| at));
     }
@@ -489,8 +534,9 @@ impl Window {
                 self.model.probe_rtt = None;
                 let floor = MIN_SEGMENTS * smss;
                 let grown = cwnd.saturating_add(facts.delivered);
+                let extra = u32::try_from(self.model.extra_acked()).unwrap_or(u32::MAX);
                 let v = match self.model.bdp() {
-                    Some(bdp) => grown.min(bdp.saturating_mul(2).max(floor)),
+                    Some(bdp) => grown.min(bdp.saturating_mul(2).saturating_add(extra).max(floor)),
                     None => grown,
                 };
                 set(self, v.max(floor));
@@ -602,8 +648,9 @@ mod tests {
     }
 
     /// A round shorter than the min RTT gives no bandwidth sample (a
-    /// burst of ACKs would measure the host, not the path), and the BDP
-    /// is bandwidth × min RTT.
+    /// burst of ACKs would measure the host, not the path), the BDP is
+    /// bandwidth × min RTT, and bursts of ACKs beyond the bandwidth are
+    /// measured.
     #[test]
     fn the_model_samples_bandwidth_once_per_round_of_at_least_the_min_rtt() {
         let mut m = PathModel::default();
@@ -626,5 +673,13 @@ mod tests {
         assert_eq!((m.rounds, m.bandwidth()), (1, 2_000_000));
         assert_eq!(m.min_rtt(), Some(ms(10)));
         assert_eq!(m.bdp(), Some(20_000));
+        // At 2 MB/s, 1 ms explains 2,000 bytes: an ACK of 10,000 starts
+        // an epoch, and one of 6,000 more a millisecond later is 14,000
+        // beyond the 2,000 the bandwidth explains (BBR's extra_acked).
+        assert_eq!(m.extra_acked(), 0);
+        m.update(&ack(t0 + ms(11), 10_000, 10_000, None));
+        assert_eq!(m.extra_acked(), 10_000);
+        m.update(&ack(t0 + ms(12), 6_000, 10_000, None));
+        assert_eq!(m.extra_acked(), 14_000);
     }
 }
