@@ -12,6 +12,11 @@
 //! As with the connection machine, the runtime decides *what happened*
 //! (which event) and the spec decides *what it means*; the window
 //! arithmetic lives in the actions, each a few lines of [`Window`].
+//! A spec may also follow a model of the path rather than its losses:
+//! the `model` action keeps a [`PathModel`] (bandwidth, min RTT, ACK
+//! aggregation, after BBR) that the `model_window`, `drain_window` and
+//! `probe_rtt_window` actions and four guards read
+//! (examples/specs/congestion/bbr.fsm).
 //!
 //! # When each event is raised
 //!
