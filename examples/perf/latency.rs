@@ -204,20 +204,27 @@ pub fn run(plan: &Plan, table: &mut Table) -> Result<(), Box<dyn std::error::Err
     );
 
     let bytes = plan.bulk_bytes;
-    let (mut cpu, mut lossy) = ([vec![], vec![]], [vec![], vec![]]);
+    let (mut cpu, mut lossy) = ([vec![], vec![]], [vec![], vec![], vec![]]);
+    let bbr = fsm_runtime::cc::Congestion::load(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/specs/congestion/bbr.fsm"
+    ))?;
+    let machines = [
+        (Recovery::rack_tlp(), fsm_runtime::cc::Congestion::default()),
+        (Recovery::new_reno(), fsm_runtime::cc::Congestion::default()),
+        (Recovery::rack_tlp(), bbr),
+    ];
     for round in 0..plan.rounds {
         let (_, c) = with_cpu(|| bulk::ours(bytes, plan.bulk_limit, None))?;
         cpu[0].push(c);
         let (_, c) = with_cpu(|| bulk::kernel(bytes, plan.bulk_limit, None))?;
         cpu[1].push(c);
         let faults: FaultConfig = format!("loss=0.01,seed={round}").parse()?;
-        for (k, recovery) in [Recovery::rack_tlp(), Recovery::new_reno()]
-            .into_iter()
-            .enumerate()
-        {
+        for (k, (recovery, congestion)) in machines.iter().enumerate() {
             let x = bulk::ours_with(bytes / 4, plan.bulk_limit, &|| {
                 let mut o = Options::with_config(Config {
                     recovery: recovery.clone(),
+                    congestion: congestion.clone(),
                     ..bulk::bulk_config(None)
                 });
                 o.faults = faults;
@@ -255,6 +262,7 @@ pub fn run(plan: &Plan, table: &mut Table) -> Result<(), Box<dyn std::error::Err
     for (k, how) in [
         "RACK-TLP with SACK and PRR (recovery.fsm)",
         "fast retransmit and NewReno, no SACK (examples/specs/recovery/newreno.fsm)",
+        "RACK-TLP, and a window from a model of the path (examples/specs/congestion/bbr.fsm)",
     ]
     .into_iter()
     .enumerate()
