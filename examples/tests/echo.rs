@@ -145,7 +145,18 @@ fn a_variant_client_talks_to_a_stock_server() {
     );
     let lines = read_trace_json(&trace);
     assert_eq!(lines[0]["event"], "active_open");
-    assert_eq!(lines.last().unwrap()["to"], "CLOSED");
+    // The connection machine's last line (a congestion line of the same
+    // round, a timeout under load, may come after it: docs/trace-json.md,
+    // "Order").
+    let mut variant = lines.iter().filter(|l| {
+        l["spec"]
+            .as_str()
+            .is_some_and(|s| s.ends_with("no_time_wait.fsm"))
+    });
+    assert_eq!(
+        variant.next_back().expect("the variant's lines")["to"],
+        "CLOSED"
+    );
     assert!(lines.iter().all(|l| l["side"] == "client"));
 
     let (ok, log) = server_ends(&mut server);
