@@ -211,6 +211,26 @@ const DUP_THRESH: u32 = 3;
 /// segment back for.
 const DELAYED_ACK: Duration = Duration::from_millis(200);
 
+/// When a probe timer started `now` expires (RFC 8985 7.2): after `pto`,
+/// plus the peer's delayed ACK when `flight` is one segment at most;
+/// none with nothing in flight or if the retransmission timer (`rto`)
+/// expires first.
+fn probe_deadline(
+    now: Instant,
+    pto: Duration,
+    flight: u32,
+    smss: u32,
+    rto: Option<Instant>,
+) -> Option<Instant> {
+    let delayed_ack = if flight <= smss {
+        DELAYED_ACK
+    } else {
+        Duration::ZERO
+    };
+    let at = now + pto + delayed_ack;
+    (flight > 0 && rto.is_none_or(|rto| at < rto)).then_some(at)
+}
+
 /// What the guards and actions read of the connection when an event is
 /// raised.
 #[derive(Clone, Copy, Debug)]
@@ -506,13 +526,7 @@ impl Losses {
             });
             if let Some((pto, smss)) = self.probe_on_send {
                 let flight = end.distance(self.board[0].start).max(0) as u32;
-                let delayed_ack = if flight <= smss {
-                    DELAYED_ACK
-                } else {
-                    Duration::ZERO
-                };
-                let at = now + pto + delayed_ack;
-                self.probe_deadline = (at < rto_at).then_some(at);
+                self.probe_deadline = probe_deadline(now, pto, flight, smss, Some(rto_at));
             }
             return;
         }
@@ -789,15 +803,8 @@ impl Losses {
                     .max(Duration::from_millis(2));
                 // New data sent after this ACK restarts the timer.
                 self.probe_on_send = Some((pto, smss));
-                let at = facts.now
-                    + pto
-                    + if flight <= smss {
-                        DELAYED_ACK
-                    } else {
-                        Duration::ZERO
-                    };
                 self.probe_deadline =
-                    (flight > 0 && facts.rto_deadline.is_none_or(|rto| at < rto)).then_some(at);
+                    probe_deadline(facts.now, pto, flight, smss, facts.rto_deadline);
             }
             Action::SendProbe => {
                 self.probe_on_send = None;
