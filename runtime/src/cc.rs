@@ -252,6 +252,12 @@ pub struct PathModel {
 }
 
 const BW_ROUNDS: usize = 10;
+const NANOS: u128 = 1_000_000_000;
+
+/// The bytes `bw` bytes per second carry in `d`.
+fn bytes_at(bw: u64, d: Duration) -> u64 {
+    u64::try_from(u128::from(bw) * d.as_nanos() / NANOS).unwrap_or(u64::MAX)
+}
 /// The largest window (RFC 7323 2.3).
 const MAX_WINDOW: u32 = 1 << 30;
 const MIN_RTT_WINDOW: Duration = Duration::from_secs(10);
@@ -274,10 +280,7 @@ impl PathModel {
     pub fn bdp(&self) -> Option<u32> {
         let bw = self.bandwidth();
         let rtt = self.min_rtt()?;
-        (bw > 0).then(|| {
-            let b = u128::from(bw) * rtt.as_nanos() / 1_000_000_000;
-            u32::try_from(b).unwrap_or(u32::MAX)
-        })
+        (bw > 0).then(|| u32::try_from(bytes_at(bw, rtt)).unwrap_or(u32::MAX))
     }
 
     /// The bytes ACKs delivered beyond what the bandwidth estimate
@@ -290,22 +293,19 @@ impl PathModel {
 
     fn aggregation(&mut self, now: Instant, delivered: u64) {
         let bw = self.bandwidth();
-        let (start, acked) = *self.epoch.get_or_insert((now, 0));
-        let elapsed = now.saturating_duration_since(start).as_nanos();
-        let expected = u64::try_from(u128::from(bw) * elapsed / 1_000_000_000).unwrap_or(u64::MAX);
-        // A new epoch when the ACKs fell back to the estimate (or after
-        // 1 MiB, so that one slow estimate does not count forever).
-        let (start, acked) = if acked <= expected || acked + delivered >= 1 << 20 {
-            (now, 0)
-        } else {
-            (start, acked)
+        let expected = |start: Instant| bytes_at(bw, now.saturating_duration_since(start));
+        // The epoch goes on while the ACKs stay ahead of the estimate; a
+        // new one starts when they fell back to it (or after 1 MiB, so
+        // that one slow estimate does not count forever).
+        let (start, acked) = match self.epoch {
+            Some((start, acked)) if acked > expected(start) && acked + delivered < 1 << 20 => {
+                (start, acked + delivered)
+            }
+            _ => (now, delivered),
         };
-        let acked = acked + delivered;
         self.epoch = Some((start, acked));
-        let elapsed = now.saturating_duration_since(start).as_nanos();
-        let expected = u64::try_from(u128::from(bw) * elapsed / 1_000_000_000).unwrap_or(u64::MAX);
         let slot = &mut self.extra[(self.rounds % BW_ROUNDS as u64) as usize];
-        *slot = (*slot).max(acked.saturating_sub(expected));
+        *slot = (*slot).max(acked.saturating_sub(expected(start)));
     }
 
     fn update(&mut self, facts: &Facts) {
@@ -332,9 +332,8 @@ impl PathModel {
         if self.delivered < self.round_end || self.min_rtt().is_none_or(|m| took < m) {
             return;
         }
-        let took = took.as_nanos().max(1);
         let bytes = u128::from(self.delivered - delivered_then);
-        let sample = u64::try_from(bytes * 1_000_000_000 / took).unwrap_or(u64::MAX);
+        let sample = u64::try_from(bytes * NANOS / took.as_nanos().max(1)).unwrap_or(u64::MAX);
         self.rounds += 1;
         let slot = (self.rounds % BW_ROUNDS as u64) as usize;
         self.samples[slot] = sample;

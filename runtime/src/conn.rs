@@ -337,14 +337,10 @@ impl Tcb {
         self.snd_max.distance(self.snd_una).max(0) as u32
     }
 
-    /// What the congestion machine reads for an event carrying `ack`.
-    fn facts(&self, config: &Config, now: Instant, ack: SeqNum, acked: u32) -> Facts {
-        self.facts_delivered(config, now, ack, acked, 0)
-    }
-
-    /// As [`Self::facts`], for an ACK that delivered `delivered` bytes
+    /// What the congestion machine reads for an event carrying `ack`
+    /// that acknowledged `acked` bytes and delivered `delivered`
     /// (acknowledged or SACKed for the first time).
-    fn facts_delivered(
+    fn facts(
         &self,
         config: &Config,
         now: Instant,
@@ -1137,7 +1133,7 @@ impl<M: Machine> Connection<M> {
             let before = effects.enter_recovery;
             t.rec.perform(a, &facts, &mut effects);
             if effects.enter_recovery && !before {
-                let cc_facts = t.facts_delivered(&self.config, env.now, t.snd_una, 0, delivered);
+                let cc_facts = t.facts(&self.config, env.now, t.snd_una, 0, delivered);
                 if self.fire_cc(env, cc::Event::ThirdDupAck, cc_facts) {
                     effects.retransmit_una = true;
                 }
@@ -1559,7 +1555,7 @@ impl<M: Machine> Connection<M> {
                 t.rtt.restart(rto_after_syn_loss);
             }
             if syn_was_acked {
-                let facts = t.facts_delivered(&self.config, now, ack, acked, delivered);
+                let facts = t.facts(&self.config, now, ack, acked, delivered);
                 cc_event = Some((cc::Event::NewAck, facts));
                 rec_event = Some(recovery::Event::NewAck);
                 t.rec.new_ack();
@@ -1581,7 +1577,7 @@ impl<M: Machine> Connection<M> {
             && u32::from(inc.window) << t.snd_shift == t.snd_wnd
         {
             t.dupacks += 1;
-            let facts = t.facts_delivered(&self.config, now, ack, 0, delivered);
+            let facts = t.facts(&self.config, now, ack, 0, delivered);
             cc_event = Some((cc::Event::DupAck, facts));
             rec_event = Some(recovery::Event::DupAck);
         } else if ack == t.snd_una && sacked_more && t.syn_acked() {
@@ -1852,7 +1848,7 @@ impl<M: Machine> Connection<M> {
             // A timeout with data outstanding and the peer's window open is
             // a loss for the congestion machine (not a zero-window probe).
             let loss = (t.snd_wnd != 0 && t.flight_size() > 0)
-                .then(|| t.facts(&self.config, env.now, t.snd_una, 0));
+                .then(|| t.facts(&self.config, env.now, t.snd_una, 0, 0));
             t.retransmissions += 1;
             t.rtt.back_off();
             t.rtt_probe = None; // Karn: no samples from retransmitted data
