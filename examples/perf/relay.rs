@@ -53,7 +53,7 @@ pub fn run(plan: &Plan, table: &mut Table) -> Result<(), Box<dyn std::error::Err
             };
             let mut this = Vec::new();
             for (k, (_, stack, specs)) in stacks.iter().enumerate() {
-                let o = race::race_with(
+                let o = race::race(
                     &me,
                     &[CHILD],
                     *stack,

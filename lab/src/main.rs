@@ -301,7 +301,7 @@ fn run_race(args: &RaceArgs) -> ExitCode {
         let mut mb_s = Vec::new();
         for (k, &stack) in stacks.iter().enumerate() {
             eprintln!("{} at {}% loss ...", stack.name(), loss * 100.0);
-            match race::race_with(
+            match race::race(
                 &me,
                 &["race-child"],
                 stack,

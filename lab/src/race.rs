@@ -208,30 +208,11 @@ pub struct Specs {
 }
 
 /// Transfers `bytes` from A to B with `stack` through a relay doing
-/// `link`, the namespaces created for it and removed after. `program`
-/// (with `prefix` before the child's arguments) is a program that calls
-/// [`child`]. Needs root (see [`crate::netns::why_skip`]).
+/// `link`, our TCP running `specs`, the namespaces created for it and
+/// removed after. `program` (with `prefix` before the child's arguments)
+/// is a program that calls [`child`]. Needs root (see
+/// [`crate::netns::why_skip`]).
 pub fn race(
-    program: &Path,
-    prefix: &[&str],
-    stack: Stack,
-    link: Link,
-    bytes: u64,
-    limit: Duration,
-) -> Result<Outcome, String> {
-    race_with(
-        program,
-        prefix,
-        stack,
-        link,
-        bytes,
-        limit,
-        &Specs::default(),
-    )
-}
-
-/// As [`race`], our TCP running `specs`.
-pub fn race_with(
     program: &Path,
     prefix: &[&str],
     stack: Stack,

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::time::Duration;
 
-use fsm_lab::race::{Link, Outcome, Stack, race};
+use fsm_lab::race::{Link, Outcome, Specs, Stack, race};
 
 /// `bytes` from A to B by `stack` through a relay doing `link`, with this
 /// crate's `fsm-lab` as the sender and receiver; a failure panics.
@@ -21,6 +21,7 @@ fn transfer(stack: Stack, link: Link, bytes: u64) -> Outcome {
         link,
         bytes,
         Duration::from_secs(120),
+        &Specs::default(),
     )
     .unwrap_or_else(|e| panic!("{e}"))
 }
